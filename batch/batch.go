@@ -1,0 +1,140 @@
+// Package batch defines the unit of data that travels from a connector, through JetStream, to
+// the warehouse writer. It is the contract between the two sides: connectors build batches
+// without knowing DuckDB's tables, and the writer loads them without knowing where they came
+// from.
+//
+// A Scan batch hands the writer a set of files that DuckDB's own readers parse (read_csv,
+// read_json, read_parquet): the fastest way to load a file is not to move its rows through Go
+// at all. Connectors that produce rows themselves (APIs, databases) will add a rows form.
+package batch
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dangohq/dango/naming"
+)
+
+// Batch is one unit of data for one table of one load.
+type Batch struct {
+	Table       string    `json:"table"` // normalized target table name
+	ExtractedAt time.Time `json:"extracted_at"`
+	Scan        *Scan     `json:"scan,omitempty"`
+}
+
+// Scan is a set of files to be read by DuckDB's reader for Format.
+type Scan struct {
+	Format  string         `json:"format"` // csv, json, parquet
+	Files   []string       `json:"files"`  // absolute paths
+	Options map[string]any `json:"options,omitempty"`
+	// Columns maps what the reader yields to the table's columns, in order.
+	Columns []Column `json:"columns"`
+	Bytes   int64    `json:"bytes"` // total size of Files
+}
+
+// Column is one target column and where its value comes from.
+type Column struct {
+	Name string   `json:"name"` // normalized warehouse column name
+	Path []string `json:"path"` // field path in the reader's output: ["customer"] or ["address","city"]
+	Type string   `json:"type"` // DuckDB type name
+}
+
+// Validate checks what the writer relies on.
+func (b *Batch) Validate() error {
+	if b.Table == "" {
+		return fmt.Errorf("batch has no table name")
+	}
+	if b.Scan == nil {
+		return fmt.Errorf("batch for %s carries no data", b.Table)
+	}
+	if len(b.Scan.Files) == 0 {
+		return fmt.Errorf("scan batch for %s names no files", b.Table)
+	}
+	if len(b.Scan.Columns) == 0 {
+		return fmt.Errorf("scan batch for %s has no columns", b.Table)
+	}
+	switch b.Scan.Format {
+	case "csv", "json", "parquet":
+	default:
+		return fmt.Errorf("scan batch for %s: unknown format %q", b.Table, b.Scan.Format)
+	}
+	return nil
+}
+
+// ReaderSQL renders the DuckDB table function call that reads the scan's files, e.g.
+// read_csv(['/a.csv','/b.csv'], header = true, union_by_name = true).
+func (s *Scan) ReaderSQL() string {
+	var b strings.Builder
+	b.WriteString("read_")
+	b.WriteString(s.Format)
+	b.WriteString("([")
+	for i, f := range s.Files {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(naming.Literal(f))
+	}
+	b.WriteString("]")
+	keys := make([]string, 0, len(s.Options))
+	for k := range s.Options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, ", %s = %s", k, literal(s.Options[k]))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// Expr renders the SQL expression that reads the column from the reader's output.
+func (c Column) Expr() string {
+	e := naming.Quote(c.Path[0])
+	for _, p := range c.Path[1:] {
+		e = "struct_extract(" + e + ", " + naming.Literal(p) + ")"
+	}
+	return e
+}
+
+func literal(v any) string {
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	case int:
+		return fmt.Sprint(x)
+	case int64:
+		return fmt.Sprint(x)
+	case float64:
+		return fmt.Sprint(x)
+	case []string:
+		parts := make([]string, len(x))
+		for i, s := range x {
+			parts[i] = naming.Literal(s)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case []any: // after a JSON round trip
+		parts := make([]string, len(x))
+		for i, s := range x {
+			parts[i] = literal(s)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any: // a struct literal: {'zip': 'VARCHAR'}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = naming.Literal(k) + ": " + literal(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	default:
+		return naming.Literal(fmt.Sprint(x))
+	}
+}

@@ -1,0 +1,116 @@
+// Command dango loads sources into a DuckDB warehouse and runs dbt transformations.
+// This package holds flags, prompts and console output only; the work lives in the packages
+// it calls.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/dangohq/dango/config"
+	"github.com/dangohq/dango/connectors"
+	_ "github.com/dangohq/dango/connectors/all"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1   // the command ran and something in it failed
+	exitUsage       = 2   // it could not start: bad flags, bad configuration
+	exitInterrupted = 130 // Ctrl-C
+)
+
+// exitError carries an exit code; its message (if any) has been printed already or is printed
+// by main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func usageErr(err error) error  { return &exitError{code: exitUsage, err: err} }
+func failed(err error) error    { return &exitError{code: exitFailed, err: err} }
+func silentExit(code int) error { return &exitError{code: code} }
+
+var version = "dev"
+
+type globals struct {
+	projectDir string
+	verbose    bool
+	logJSON    bool
+	log        zerolog.Logger
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "dango",
+		Short:         "Load sources into a DuckDB warehouse and run dbt transformations",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			level := zerolog.WarnLevel
+			if g.verbose {
+				level = zerolog.DebugLevel
+			}
+			if g.logJSON {
+				g.log = zerolog.New(os.Stderr).Level(level).With().Timestamp().Logger()
+			} else {
+				g.log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !colorEnabled(os.Stderr)}).Level(level).With().Timestamp().Logger()
+			}
+		},
+	}
+	root.PersistentFlags().StringVarP(&g.projectDir, "project", "p", ".", "project folder (or any folder inside it)")
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging on stderr")
+	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log as JSON lines instead of console text")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	root.AddCommand(newInitCmd(g), newSyncCmd(g), newSourceCmd(g), newQueryCmd(g))
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "Error:", ee.err)
+		}
+		return ee.code
+	}
+	// cobra's own errors (unknown command, bad args) are usage errors.
+	fmt.Fprintln(os.Stderr, "Error:", err)
+	return exitUsage
+}
+
+// loadProject finds and validates the project; any problem is a usage error (exit 2).
+func (g *globals) loadProject() (*config.Project, error) {
+	root, err := config.FindRoot(g.projectDir)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	p, err := config.Load(root, connectors.Default)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	return p, nil
+}

@@ -1,0 +1,121 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// ProjectFile is the project settings file inside a project.
+const ProjectFile = ".dango/project.yml"
+
+// ProjectFields documents .dango/project.yml.
+var ProjectFields = []Field{
+	{Name: "name", Kind: String, Doc: "Project name; defaults to the folder's name."},
+	{Name: "warehouse", Kind: String, Default: "data/warehouse.duckdb", Doc: "DuckDB file, relative to the project root."},
+	{Name: "dbt_project_dir", Kind: String, Default: "dbt", Doc: "Folder of the dbt project."},
+	{Name: "auto_generate", Kind: Bool, Default: false, Doc: "Regenerate staging models after a sync that changed a raw schema."},
+	{Name: "auto_run", Kind: Bool, Default: false, Doc: "Run the models downstream of a source after it syncs."},
+}
+
+// Project is a loaded, validated dango project.
+type Project struct {
+	Root         string // absolute
+	Name         string
+	Warehouse    string // absolute path of the DuckDB file
+	DBTDir       string // absolute
+	AutoGenerate bool
+	AutoRun      bool
+	Sources      []Source
+	Secrets      *SecretResolver
+}
+
+// ErrNoProject is returned when no .dango folder is found.
+var ErrNoProject = errors.New("not a dango project (no .dango/ folder here or in any parent); run `dango init` first")
+
+// FindRoot walks up from dir to the first folder holding .dango/.
+func FindRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if st, err := os.Stat(filepath.Join(dir, ".dango")); err == nil && st.IsDir() {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", ErrNoProject
+		}
+		dir = parent
+	}
+}
+
+// Load reads project.yml and sources.yml of the project rooted at root.
+func Load(root string, specs Specs) (*Project, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	p := &Project{Root: root, Secrets: NewSecretResolver(root)}
+	vals := Values{}
+	data, err := os.ReadFile(filepath.Join(root, ProjectFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		vals, _ = (&decoder{file: ProjectFile}).decodeBlock(emptyMapping(), "project", ProjectFields)
+	case err != nil:
+		return nil, fmt.Errorf("read %s: %w", ProjectFile, err)
+	default:
+		node, err := parseYAML(ProjectFile, data)
+		if err != nil {
+			return nil, err
+		}
+		if node == nil {
+			node = emptyMapping()
+		}
+		if vals, err = (&decoder{file: ProjectFile}).decodeBlock(node, "project", ProjectFields); err != nil {
+			return nil, err
+		}
+	}
+	p.Name = vals.String("name")
+	if p.Name == "" {
+		p.Name = filepath.Base(root)
+	}
+	p.Warehouse = p.Abs(vals.String("warehouse"))
+	p.DBTDir = p.Abs(vals.String("dbt_project_dir"))
+	p.AutoGenerate = vals.Bool("auto_generate")
+	p.AutoRun = vals.Bool("auto_run")
+	if p.Sources, err = LoadSources(root, specs, p.Secrets); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Abs resolves a project-relative path.
+func (p *Project) Abs(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(p.Root, path)
+}
+
+// Rel returns path relative to the project root when it is inside it, for messages.
+func (p *Project) Rel(path string) string {
+	if r, err := filepath.Rel(p.Root, path); err == nil && !filepath.IsAbs(r) && r != ".." && !startsWithDotDot(r) {
+		return r
+	}
+	return path
+}
+
+func startsWithDotDot(p string) bool { return len(p) >= 3 && p[:3] == ".."+string(filepath.Separator) }
+
+// Source returns the named source.
+func (p *Project) Source(name string) (Source, bool) {
+	for _, s := range p.Sources {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Source{}, false
+}

@@ -1,0 +1,116 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/joho/godotenv"
+)
+
+// SecretResolver resolves the variable named by a "*_env" key: first the process
+// environment, then the project's .env file, then .dlt/secrets.toml (a top-level key of that
+// name, or dlt's section form: SOURCES__STRIPE__API_KEY is [sources.stripe] api_key).
+type SecretResolver struct {
+	root    string
+	dotenv  map[string]string
+	secrets map[string]any
+	loaded  bool
+	loadErr error
+}
+
+// NewSecretResolver reads nothing until the first lookup.
+func NewSecretResolver(root string) *SecretResolver { return &SecretResolver{root: root} }
+
+func (r *SecretResolver) load() error {
+	if r.loaded {
+		return r.loadErr
+	}
+	r.loaded = true
+	envPath := filepath.Join(r.root, ".env")
+	if m, err := godotenv.Read(envPath); err == nil {
+		r.dotenv = m
+	} else if !errors.Is(err, os.ErrNotExist) {
+		r.loadErr = &Error{File: ".env", Msg: fmt.Sprintf("cannot parse: %v", err), Err: err}
+		return r.loadErr
+	}
+	tomlPath := filepath.Join(r.root, ".dlt", "secrets.toml")
+	if _, err := os.Stat(tomlPath); err == nil {
+		var m map[string]any
+		if _, err := toml.DecodeFile(tomlPath, &m); err != nil {
+			line := 0
+			var perr toml.ParseError
+			if errors.As(err, &perr) {
+				line = perr.Position.Line
+			}
+			r.loadErr = &Error{File: ".dlt/secrets.toml", Line: line, Msg: fmt.Sprintf("cannot parse: %v", err), Err: err}
+			return r.loadErr
+		}
+		r.secrets = m
+	}
+	return nil
+}
+
+// Lookup returns the value of the named variable or an error naming it and where it looked.
+func (r *SecretResolver) Lookup(name string) (Secret, error) {
+	if name == "" {
+		return "", fmt.Errorf("names no environment variable")
+	}
+	if v, ok := os.LookupEnv(name); ok {
+		return Secret(v), nil
+	}
+	if err := r.load(); err != nil {
+		return "", err
+	}
+	if v, ok := r.dotenv[name]; ok {
+		return Secret(v), nil
+	}
+	if v, ok := lookupTOML(r.secrets, name); ok {
+		return Secret(v), nil
+	}
+	return "", fmt.Errorf("environment variable %s is not set (looked in the environment, .env and .dlt/secrets.toml)", name)
+}
+
+func lookupTOML(m map[string]any, name string) (string, bool) {
+	if m == nil {
+		return "", false
+	}
+	if v, ok := m[name]; ok {
+		if s, ok := scalarString(v); ok {
+			return s, true
+		}
+	}
+	// dlt's convention: SECTION__SUB__KEY, matched case-insensitively.
+	parts := strings.Split(name, "__")
+	var cur any = m
+	for _, p := range parts {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		found := false
+		for k, v := range mm {
+			if strings.EqualFold(k, p) {
+				cur, found = v, true
+				break
+			}
+		}
+		if !found {
+			return "", false
+		}
+	}
+	return scalarString(cur)
+}
+
+func scalarString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case int64, float64, bool:
+		return fmt.Sprint(x), true
+	}
+	return "", false
+}

@@ -1,0 +1,186 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// SourcesFile is the path of the sources file inside a project.
+const SourcesFile = ".dango/sources.yml"
+
+var sourceNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// Source is one entry of sources.yml, validated and with its type block resolved.
+type Source struct {
+	Name        string
+	Type        string
+	Enabled     bool
+	Schema      string // raw_<name> unless set
+	Description string
+	Settings    Values // the block named after the type
+	Line        int    // where the entry starts in sources.yml
+}
+
+// commonFields are the keys every source entry accepts next to its type block.
+var commonFields = []Field{
+	{Name: "name", Kind: String, Required: true, Doc: "Unique source name: lower case letters, digits and underscores, starting with a letter."},
+	{Name: "type", Kind: String, Required: true, Doc: "Connector type (see `dango source types`)."},
+	{Name: "enabled", Kind: Bool, Default: true, Doc: "Disabled sources are skipped by `dango sync`."},
+	{Name: "schema", Kind: String, Doc: "Warehouse schema to load into; default `raw_<name>`."},
+	{Name: "description", Kind: String, Doc: "Free text, shown by `dango source list`."},
+}
+
+// CommonSourceFields documents the keys every source accepts.
+func CommonSourceFields() []Field { return commonFields }
+
+// LoadSources reads and validates root/.dango/sources.yml. A missing file is an empty list.
+func LoadSources(root string, specs Specs, secrets *SecretResolver) ([]Source, error) {
+	data, err := os.ReadFile(filepath.Join(root, SourcesFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", SourcesFile, err)
+	}
+	return ParseSources(SourcesFile, data, specs, secrets)
+}
+
+// ParseSources validates the content of a sources file. file names it in errors.
+func ParseSources(file string, data []byte, specs Specs, secrets *SecretResolver) ([]Source, error) {
+	root, err := parseYAML(file, data)
+	if err != nil || root == nil {
+		return nil, err
+	}
+	d := &decoder{file: file, secrets: secrets}
+	if root.Kind != yaml.MappingNode {
+		return nil, errorf(file, root.Line, "expected a mapping with `version` and `sources`, got %s", describe(root))
+	}
+	var sourcesNode *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], resolveAlias(root.Content[i+1])
+		switch k.Value {
+		case "version":
+			if v.Kind != yaml.ScalarNode || (v.Value != "1" && v.Value != "1.0") {
+				return nil, errorf(file, v.Line, "version: unsupported version %s (this dango reads version 1)", describe(v))
+			}
+		case "sources":
+			sourcesNode = v
+		default:
+			return nil, errorf(file, k.Line, "unknown top-level key %q (valid keys: sources, version)", k.Value)
+		}
+	}
+	if sourcesNode == nil || (sourcesNode.Kind == yaml.ScalarNode && sourcesNode.Tag == "!!null") {
+		return nil, nil
+	}
+	if sourcesNode.Kind != yaml.SequenceNode {
+		return nil, errorf(file, sourcesNode.Line, "sources: expected a list of sources, got %s", describe(sourcesNode))
+	}
+	var out []Source
+	byName := map[string]int{}
+	for i, n := range sourcesNode.Content {
+		src, err := d.decodeSource(resolveAlias(n), i, specs)
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := byName[src.Name]; dup {
+			return nil, errorf(file, src.Line, "sources[%d].name: duplicate source name %q (first defined on line %d)", i, src.Name, prev)
+		}
+		byName[src.Name] = src.Line
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+func (d *decoder) decodeSource(n *yaml.Node, idx int, specs Specs) (Source, error) {
+	path := fmt.Sprintf("sources[%d]", idx)
+	if n.Kind != yaml.MappingNode {
+		return Source{}, errorf(d.file, n.Line, "%s: expected a mapping with name and type, got %s", path, describe(n))
+	}
+	// Find the type first: it decides which block key is valid.
+	var typ string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "type" {
+			typ = n.Content[i+1].Value
+		}
+	}
+	fields := append([]Field(nil), commonFields...)
+	var spec *Spec
+	if typ != "" {
+		var ok bool
+		spec, ok = specs.Spec(typ)
+		if !ok {
+			line := n.Line
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == "type" {
+					line = n.Content[i+1].Line
+				}
+			}
+			return Source{}, errorf(d.file, line, "%s.type: unknown source type %q (known types: %s)", path, typ, strings.Join(specs.Types(), ", "))
+		}
+		fields = append(fields, Field{Name: typ, Kind: Object, Fields: spec.Fields, Doc: spec.Summary})
+	}
+	vals, err := d.decodeBlock(n, path, fields)
+	if err != nil {
+		return Source{}, err
+	}
+	src := Source{
+		Name:        vals.String("name"),
+		Type:        typ,
+		Enabled:     vals.Bool("enabled"),
+		Schema:      vals.String("schema"),
+		Description: vals.String("description"),
+		Line:        n.Line,
+	}
+	if !sourceNameRE.MatchString(src.Name) {
+		return Source{}, errorf(d.file, n.Line, "%s.name: %q is not a valid source name (use lower case letters, digits and underscores, starting with a letter)", path, src.Name)
+	}
+	if src.Schema == "" {
+		src.Schema = "raw_" + src.Name
+	} else if !sourceNameRE.MatchString(src.Schema) {
+		return Source{}, errorf(d.file, n.Line, "%s.schema: %q is not a valid schema name", path, src.Schema)
+	}
+	if !vals.Has(typ) {
+		// A type block whose keys all have defaults may be omitted.
+		block, err := d.decodeBlock(&yaml.Node{Kind: yaml.MappingNode, Line: n.Line}, path+"."+typ, spec.Fields)
+		if err != nil {
+			return Source{}, errorf(d.file, n.Line, "%s: missing the `%s:` block with the source's settings", path, typ)
+		}
+		vals[typ] = block
+	}
+	src.Settings = vals.Object(typ)
+	return src, nil
+}
+
+func parseYAML(file string, data []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, yamlError(file, err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return resolveAlias(doc.Content[0]), nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+
+// yamlError turns yaml.v3's "yaml: line N: msg" into a file:line error.
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		return yamlError(file, errors.New(te.Errors[0]))
+	}
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line := 0
+		fmt.Sscan(m[1], &line)
+		return &Error{File: file, Line: line, Msg: "invalid YAML: " + strings.TrimSpace(m[2]), Err: err}
+	}
+	return &Error{File: file, Msg: "invalid YAML: " + msg, Err: err}
+}

@@ -1,0 +1,335 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Kind is the type a configuration key accepts.
+type Kind int
+
+const (
+	String     Kind = iota // any scalar, kept as text
+	Int                    // an integer
+	Float                  // a number
+	Bool                   // true/false
+	StringList             // a list of scalars, or one scalar, or a comma-separated string
+	Map                    // free-form mapping (kept as map[string]any)
+	Object                 // nested mapping validated against Field.Fields
+	Any                    // anything; decoded as is
+)
+
+func (k Kind) String() string {
+	return [...]string{"string", "integer", "number", "boolean", "list of strings", "mapping", "mapping", "any value"}[k]
+}
+
+// Field declares one key of a Spec.
+type Field struct {
+	Name     string
+	Kind     Kind
+	Required bool
+	Default  any
+	Enum     []string // allowed values for String
+	Doc      string
+	Example  string
+	Fields   []Field // for Object
+}
+
+// Spec declares the keys a configuration block accepts. A Spec doubles as documentation.
+type Spec struct {
+	Type    string // the source type (or block name) it belongs to
+	Summary string
+	Fields  []Field
+}
+
+// Specs is what config needs of a connector registry: the Spec of a type, and the list of
+// types for error messages.
+type Specs interface {
+	Spec(sourceType string) (*Spec, bool)
+	Types() []string
+}
+
+// Values are validated settings of one block, defaults filled in. Keys ending in "_env" have
+// been resolved: Values holds both the variable's name under the original key and its value,
+// as a Secret, under the key without the suffix.
+type Values map[string]any
+
+// Secret is a resolved credential. Its String and formatting verbs never print the value.
+type Secret string
+
+func (s Secret) String() string   { return "[redacted]" }
+func (s Secret) GoString() string { return "[redacted]" }
+
+// Reveal returns the secret's value, for the one place that must send it.
+func (s Secret) Reveal() string { return string(s) }
+
+func (v Values) String(key string) string {
+	switch x := v[key].(type) {
+	case string:
+		return x
+	case Secret:
+		return x.Reveal()
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+func (v Values) Bool(key string) bool { b, _ := v[key].(bool); return b }
+
+func (v Values) Has(key string) bool { _, ok := v[key]; return ok }
+
+func (v Values) Int(key string) int64 {
+	switch x := v[key].(type) {
+	case int64:
+		return x
+	case int:
+		return int64(x)
+	case float64:
+		return int64(x)
+	}
+	return 0
+}
+
+func (v Values) Float(key string) float64 {
+	switch x := v[key].(type) {
+	case float64:
+		return x
+	case int64:
+		return float64(x)
+	}
+	return 0
+}
+
+func (v Values) Strings(key string) []string { s, _ := v[key].([]string); return s }
+
+func (v Values) Object(key string) Values { o, _ := v[key].(Values); return o }
+
+// Secret returns the resolved value of "<key>_env".
+func (v Values) Secret(key string) (Secret, bool) { s, ok := v[key].(Secret); return s, ok }
+
+// decoder validates YAML nodes against fields, remembering the file for error messages.
+type decoder struct {
+	file    string
+	secrets *SecretResolver // nil: leave *_env keys unresolved
+}
+
+// decodeBlock validates a mapping node against fields. path names the block for messages
+// (e.g. "sources[1].csv").
+func (d *decoder) decodeBlock(node *yaml.Node, path string, fields []Field) (Values, error) {
+	node = resolveAlias(node)
+	if node.Kind != yaml.MappingNode {
+		return nil, errorf(d.file, node.Line, "%s: expected a mapping of keys, got %s", path, describe(node))
+	}
+	out := Values{}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, val := node.Content[i], resolveAlias(node.Content[i+1])
+		key := k.Value
+		if seen[key] {
+			return nil, errorf(d.file, k.Line, "%s: key %q appears twice", path, key)
+		}
+		seen[key] = true
+		f := findField(fields, key)
+		if f == nil {
+			return nil, errorf(d.file, k.Line, "%s: unknown key %q (valid keys: %s)", path, key, fieldNames(fields))
+		}
+		v, err := d.decodeValue(val, path+"."+key, f)
+		if err != nil {
+			return nil, err
+		}
+		out[key] = v
+		if strings.HasSuffix(key, "_env") && d.secrets != nil {
+			name, _ := v.(string)
+			secret, err := d.secrets.Lookup(name)
+			if err != nil {
+				return nil, errorf(d.file, val.Line, "%s.%s: %v", path, key, err)
+			}
+			out[strings.TrimSuffix(key, "_env")] = secret
+		}
+	}
+	for _, f := range fields {
+		if _, ok := out[f.Name]; ok {
+			continue
+		}
+		if f.Required {
+			return nil, errorf(d.file, node.Line, "%s: missing required key %q (%s)", path, f.Name, f.Doc)
+		}
+		if f.Default != nil {
+			out[f.Name] = f.Default
+		}
+	}
+	return out, nil
+}
+
+func (d *decoder) decodeValue(n *yaml.Node, path string, f *Field) (any, error) {
+	bad := func() error {
+		return errorf(d.file, n.Line, "%s: expected %s, got %s", path, f.Kind, describe(n))
+	}
+	switch f.Kind {
+	case String:
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+			return nil, bad()
+		}
+		if len(f.Enum) > 0 && !contains(f.Enum, n.Value) {
+			return nil, errorf(d.file, n.Line, "%s: %q is not one of %s", path, n.Value, strings.Join(f.Enum, ", "))
+		}
+		return n.Value, nil
+	case Int:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			return nil, bad()
+		}
+		i, err := strconv.ParseInt(n.Value, 0, 64)
+		if err != nil {
+			return nil, bad()
+		}
+		return i, nil
+	case Float:
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
+			return nil, bad()
+		}
+		x, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			return nil, bad()
+		}
+		return x, nil
+	case Bool:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			return nil, bad()
+		}
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, bad()
+		}
+		return b, nil
+	case StringList:
+		switch n.Kind {
+		case yaml.ScalarNode:
+			if n.Tag == "!!null" {
+				return []string{}, nil
+			}
+			return splitList(n.Value), nil
+		case yaml.SequenceNode:
+			out := make([]string, 0, len(n.Content))
+			for _, c := range n.Content {
+				c = resolveAlias(c)
+				if c.Kind != yaml.ScalarNode {
+					return nil, errorf(d.file, c.Line, "%s: list items must be plain values, got %s", path, describe(c))
+				}
+				out = append(out, c.Value)
+			}
+			return out, nil
+		}
+		return nil, bad()
+	case Map:
+		if n.Kind != yaml.MappingNode {
+			return nil, bad()
+		}
+		var m map[string]any
+		if err := n.Decode(&m); err != nil {
+			return nil, errorf(d.file, n.Line, "%s: %v", path, err)
+		}
+		return m, nil
+	case Object:
+		return d.decodeBlock(n, path, f.Fields)
+	default:
+		var x any
+		if err := n.Decode(&x); err != nil {
+			return nil, errorf(d.file, n.Line, "%s: %v", path, err)
+		}
+		return x, nil
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing (null)"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "an unsupported value"
+}
+
+func findField(fields []Field, name string) *Field {
+	for i := range fields {
+		if fields[i].Name == name {
+			return &fields[i]
+		}
+	}
+	return nil
+}
+
+func fieldNames(fields []Field) string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.Name
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Markdown renders the spec as a reference table, used by `dango source types` and the README.
+func (s *Spec) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### `type: %s`\n\n%s\n\n| key | kind | default | description |\n|---|---|---|---|\n", s.Type, s.Summary)
+	writeFields(&b, "", s.Fields)
+	return b.String()
+}
+
+func writeFields(b *strings.Builder, prefix string, fields []Field) {
+	for _, f := range fields {
+		def := ""
+		if f.Required {
+			def = "required"
+		} else if f.Default != nil {
+			def = fmt.Sprintf("`%v`", f.Default)
+		}
+		doc := f.Doc
+		if len(f.Enum) > 0 {
+			doc += " One of: " + strings.Join(f.Enum, ", ") + "."
+		}
+		fmt.Fprintf(b, "| `%s%s` | %s | %s | %s |\n", prefix, f.Name, f.Kind, def, doc)
+		if f.Kind == Object {
+			writeFields(b, prefix+f.Name+".", f.Fields)
+		}
+	}
+}
+
+func emptyMapping() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode, Line: 1} }

@@ -1,0 +1,6 @@
+// Package all links every built-in connector family into the binary.
+package all
+
+import (
+	_ "github.com/dangohq/dango/connectors/file" // csv, json, parquet
+)

@@ -1,0 +1,299 @@
+// Package file is the connector family for files on disk: CSV, JSON (arrays or
+// newline-delimited) and Parquet.
+//
+// It lets DuckDB's own readers do the parsing: the connector resolves the files, asks an
+// in-memory DuckDB what columns the reader yields (so names can be normalized to snake_case
+// and nested objects flattened) and emits one Scan batch. The writer then runs the same reader
+// inside the load's transaction, which is as fast as DuckDB loading the file by itself.
+package file
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+	_ "github.com/duckdb/duckdb-go/v2" // the in-memory sniffer
+
+	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/config"
+	"github.com/dangohq/dango/connectors"
+	"github.com/dangohq/dango/naming"
+)
+
+var pathField = config.Field{Name: "path", Kind: config.String, Required: true,
+	Doc:     "A file, a folder (every matching file below it, unioned by column name) or a glob (`data/*.csv`, `data/**/*.csv`), relative to the project root.",
+	Example: "data/sales.csv"}
+
+// format describes one file type.
+type format struct {
+	name    string   // reader suffix: read_<name>
+	label   string   // for messages: "CSV"
+	exts    []string // extensions a folder scan picks up
+	options func(v config.Values) map[string]any
+}
+
+var formats = []struct {
+	format
+	spec config.Spec
+}{
+	{
+		format: format{name: "csv", label: "CSV", exts: []string{".csv", ".tsv", ".txt"}, options: csvOptions},
+		spec: config.Spec{Type: "csv", Summary: "Delimited text files, parsed by DuckDB's CSV reader (dialect and types detected; quoted newlines and a UTF-8 BOM handled).",
+			Fields: []config.Field{pathField,
+				{Name: "delimiter", Kind: config.String, Doc: "Column separator; detected when unset.", Example: ";"},
+				{Name: "quote", Kind: config.String, Doc: "Quote character; detected when unset."},
+				{Name: "escape", Kind: config.String, Doc: "Escape character inside quotes; detected when unset."},
+				{Name: "header", Kind: config.Bool, Doc: "Whether the first line names the columns; detected when unset."},
+				{Name: "encoding", Kind: config.String, Default: "utf-8", Enum: []string{"utf-8", "utf-16", "latin-1"}, Doc: "Text encoding of the files."},
+				{Name: "skip_rows", Kind: config.Int, Doc: "Lines to skip at the top of each file."},
+				{Name: "null_values", Kind: config.StringList, Doc: "Strings read as NULL.", Example: "['', 'NA']"},
+				{Name: "date_format", Kind: config.String, Doc: "strptime format for dates, e.g. %d/%m/%Y."},
+				{Name: "timestamp_format", Kind: config.String, Doc: "strptime format for timestamps."},
+				{Name: "all_varchar", Kind: config.Bool, Default: false, Doc: "Load every column as text instead of detecting types."},
+				{Name: "column_types", Kind: config.Map, Doc: "Force DuckDB types for some columns (by their name in the file).", Example: "{zip: VARCHAR}"},
+			}},
+	},
+	{
+		format: format{name: "json", label: "JSON", exts: []string{".json", ".jsonl", ".ndjson"}, options: jsonOptions},
+		spec: config.Spec{Type: "json", Summary: "JSON files: an array of objects or newline-delimited objects (NDJSON), parsed by DuckDB's JSON reader. Nested objects flatten into parent__child columns.",
+			Fields: []config.Field{pathField,
+				{Name: "format", Kind: config.String, Default: "auto", Enum: []string{"auto", "newline_delimited", "array"}, Doc: "Layout of the files; detected when auto."},
+			}},
+	},
+	{
+		format: format{name: "parquet", label: "Parquet", exts: []string{".parquet", ".pq"}, options: func(config.Values) map[string]any { return nil }},
+		spec: config.Spec{Type: "parquet", Summary: "Parquet files, read by DuckDB's Parquet reader. Nested structs flatten into parent__child columns.",
+			Fields: []config.Field{pathField}},
+	},
+}
+
+func init() {
+	for _, f := range formats {
+		f := f
+		connectors.Default.Register(connectors.Registration{Spec: f.spec, New: func(job connectors.Job) (connectors.Connector, error) {
+			return &connector{format: f.format, job: job}, nil
+		}})
+	}
+}
+
+func csvOptions(v config.Values) map[string]any {
+	o := map[string]any{}
+	set := func(key, opt string) {
+		if v.Has(key) {
+			o[opt] = v[key]
+		}
+	}
+	set("delimiter", "delim")
+	set("quote", "quote")
+	set("escape", "escape")
+	set("header", "header")
+	set("skip_rows", "skip")
+	set("null_values", "nullstr")
+	set("date_format", "dateformat")
+	set("timestamp_format", "timestampformat")
+	if enc := v.String("encoding"); enc != "" && enc != "utf-8" {
+		o["encoding"] = enc
+	}
+	if v.Bool("all_varchar") {
+		o["all_varchar"] = true
+	}
+	if m, ok := v["column_types"].(map[string]any); ok && len(m) > 0 {
+		o["types"] = m
+	}
+	return o
+}
+
+func jsonOptions(v config.Values) map[string]any {
+	if f := v.String("format"); f != "" && f != "auto" {
+		return map[string]any{"format": f}
+	}
+	return nil
+}
+
+type connector struct {
+	format
+	job connectors.Job
+}
+
+func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
+	pattern := c.job.Source.Settings.String("path")
+	files, size, err := c.resolve(pattern)
+	if err != nil {
+		return err
+	}
+	if len(files) == 1 {
+		out.Logf("Reading %s: %s", c.label, pattern)
+	} else {
+		out.Logf("Reading %s: %s (%d files, %s)", c.label, pattern, len(files), HumanBytes(size))
+	}
+	scan := &batch.Scan{Format: c.name, Files: files, Options: c.options(c.job.Source.Settings), Bytes: size}
+	if len(files) > 1 {
+		if scan.Options == nil {
+			scan.Options = map[string]any{}
+		}
+		scan.Options["union_by_name"] = true
+	}
+	extractedAt := time.Now().UTC()
+	cols, err := describe(ctx, scan)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pattern, err)
+	}
+	scan.Columns = cols
+	return out.Emit(ctx, batch.Batch{Table: c.job.Source.Name, ExtractedAt: extractedAt, Scan: scan})
+}
+
+// resolve turns the configured path into a sorted list of files and their total size.
+func (c *connector) resolve(pattern string) ([]string, int64, error) {
+	abs := pattern
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(c.job.ProjectRoot, pattern)
+	}
+	var files []string
+	if strings.ContainsAny(pattern, "*?[{") {
+		matches, err := doublestar.FilepathGlob(abs, doublestar.WithFilesOnly())
+		if err != nil {
+			return nil, 0, fmt.Errorf("path %q is not a valid glob: %w", pattern, err)
+		}
+		files = matches
+		if len(files) == 0 {
+			return nil, 0, fmt.Errorf("no files match %s", pattern)
+		}
+	} else {
+		st, err := os.Stat(abs)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, 0, fmt.Errorf("file not found: %s", pattern)
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		if !st.IsDir() {
+			files = []string{abs}
+		} else {
+			err := filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if strings.HasPrefix(d.Name(), ".") && p != abs {
+					if d.IsDir() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+				if !d.IsDir() && c.matchesExt(d.Name()) {
+					files = append(files, p)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, 0, err
+			}
+			if len(files) == 0 {
+				return nil, 0, fmt.Errorf("folder %s has no %s files (%s)", pattern, c.label, strings.Join(c.exts, ", "))
+			}
+		}
+	}
+	sort.Strings(files)
+	var size int64
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, 0, err
+		}
+		size += st.Size()
+	}
+	return files, size, nil
+}
+
+func (c *connector) matchesExt(name string) bool {
+	name = strings.ToLower(name)
+	for _, comp := range []string{".gz", ".zst"} {
+		name = strings.TrimSuffix(name, comp)
+	}
+	for _, e := range c.exts {
+		if strings.HasSuffix(name, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// describe asks an in-memory DuckDB what the reader yields and maps it to warehouse columns:
+// names normalized, structs flattened into parent__child.
+func describe(ctx context.Context, scan *batch.Scan) ([]batch.Column, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM "+scan.ReaderSQL())
+	if err != nil {
+		return nil, cleanDuckDBError(err)
+	}
+	defer rows.Close()
+	names, _ := rows.Columns()
+	var raw []batch.Column
+	for rows.Next() {
+		vals := make([]any, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		name, typ := fmt.Sprint(vals[0]), fmt.Sprint(vals[1])
+		raw = append(raw, flatten([]string{name}, typ)...)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, cleanDuckDBError(err)
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("no columns found")
+	}
+	flat := make([]string, len(raw))
+	// Normalize each path segment, then join with the nesting separator, like dlt does.
+	for i := range raw {
+		segs := make([]string, len(raw[i].Path))
+		for j, p := range raw[i].Path {
+			segs[j] = naming.Snake(p)
+		}
+		flat[i] = strings.Join(segs, "__")
+	}
+	unique := naming.Unique(flat)
+	for i := range raw {
+		raw[i].Name = unique[i]
+	}
+	return raw, nil
+}
+
+// cleanDuckDBError keeps DuckDB's message but drops the SQL echo that follows it, which names
+// our generated query rather than anything the user wrote.
+func cleanDuckDBError(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "\n\nLINE "); i > 0 {
+		msg = msg[:i]
+	}
+	return errors.New(strings.TrimSpace(msg))
+}
+
+// HumanBytes formats a size for messages: 12.4 MB.
+func HumanBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}

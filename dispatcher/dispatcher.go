@@ -1,0 +1,161 @@
+// Package dispatcher turns requests — from the CLI, and later HTTP, schedules and NATS
+// triggers — into jobs on the JetStream work queue, and follows a run's events until every
+// job has finished. It does no I/O against sources.
+package dispatcher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/dangohq/dango/config"
+	"github.com/dangohq/dango/events"
+)
+
+// Dispatcher queues sync jobs for a project.
+type Dispatcher struct {
+	Bus     *events.Bus
+	Project *config.Project
+}
+
+// SyncRequest selects what to sync.
+type SyncRequest struct {
+	Sources []string // names; empty means every enabled source
+}
+
+// UnknownSourceError names a source that is not in sources.yml.
+type UnknownSourceError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownSourceError) Error() string {
+	if len(e.Known) == 0 {
+		return fmt.Sprintf("unknown source %q: %s defines no sources", e.Name, config.SourcesFile)
+	}
+	return fmt.Sprintf("unknown source %q (known sources: %s)", e.Name, strings.Join(e.Known, ", "))
+}
+
+// SelectSources resolves source names (already split on commas) to a project's sources, in
+// sources.yml order; no names means every enabled source.
+func SelectSources(p *config.Project, names []string) ([]config.Source, error) {
+	if len(names) == 0 {
+		var out []config.Source
+		for _, s := range p.Sources {
+			if s.Enabled {
+				out = append(out, s)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("no enabled sources in %s; add one (see the commented examples there)", config.SourcesFile)
+		}
+		return out, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		if _, ok := p.Source(n); !ok {
+			known := make([]string, 0, len(p.Sources))
+			for _, s := range p.Sources {
+				known = append(known, s.Name)
+			}
+			sort.Strings(known)
+			return nil, &UnknownSourceError{Name: n, Known: known}
+		}
+		want[n] = true
+	}
+	var out []config.Source
+	for _, s := range p.Sources {
+		if want[s.Name] {
+			if !s.Enabled {
+				return nil, fmt.Errorf("source %q is disabled (enabled: false in %s)", s.Name, config.SourcesFile)
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Run is a dispatched sync: its jobs and the stream of their events.
+type Run struct {
+	ID      string
+	Sources []config.Source
+	Events  <-chan events.Event // closed once every source has finished, or ctx ends
+	sub     *nats.Subscription
+}
+
+// Close stops following the run's events.
+func (r *Run) Close() { r.sub.Unsubscribe() }
+
+var (
+	idMu   sync.Mutex
+	lastID int64
+)
+
+// newLoadID returns a dlt-style load id ("1732590000.123456"), strictly increasing within
+// this process so that loads of one run never share an id.
+func newLoadID() string {
+	idMu.Lock()
+	defer idMu.Unlock()
+	us := time.Now().UnixMicro()
+	if us <= lastID {
+		us = lastID + 1
+	}
+	lastID = us
+	return fmt.Sprintf("%d.%06d", us/1_000_000, us%1_000_000)
+}
+
+// Sync queues one job per selected source and returns the run whose events follow them.
+func (d *Dispatcher) Sync(ctx context.Context, sources []config.Source) (*Run, error) {
+	runID := "run_" + strings.ReplaceAll(newLoadID(), ".", "")
+	raw := make(chan *nats.Msg, 8192)
+	sub, err := d.Bus.NC.ChanSubscribe(events.AllEvents, raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Bus.NC.Flush(); err != nil {
+		sub.Unsubscribe()
+		return nil, err
+	}
+	out := make(chan events.Event, 256)
+	run := &Run{ID: runID, Sources: sources, Events: out, sub: sub}
+	pending := map[string]bool{}
+	for _, s := range sources {
+		pending[s.Name] = true
+	}
+	go func() {
+		defer close(out)
+		defer sub.Unsubscribe()
+		for len(pending) > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case m := <-raw:
+				var e events.Event
+				if json.Unmarshal(m.Data, &e) != nil || e.RunID != runID {
+					continue
+				}
+				if e.Terminal() {
+					delete(pending, e.Source)
+				}
+				select {
+				case out <- e:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	for _, s := range sources {
+		job := events.SyncJob{V: events.Version, RunID: runID, LoadID: newLoadID(), Source: s.Name, Queued: time.Now().UTC()}
+		if err := d.Bus.Publish(ctx, events.JobSubject(s.Name), job); err != nil {
+			return nil, fmt.Errorf("queue sync of %s: %w", s.Name, err)
+		}
+	}
+	return run, nil
+}

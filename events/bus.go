@@ -1,0 +1,159 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Bus is a connection to JetStream with dango's streams in place.
+type Bus struct {
+	NC      *nats.Conn
+	JS      jetstream.JetStream
+	srv     *server.Server
+	tempDir string
+	storage jetstream.StorageType
+}
+
+// EmbeddedOptions configure an in-process NATS server.
+type EmbeddedOptions struct {
+	// Listen is HOST:PORT for other processes to connect to; empty means no listener at all
+	// (the one-shot CLI case: nothing to install, nothing exposed).
+	Listen string
+	// StoreDir keeps JetStream data across restarts; empty means memory storage in a
+	// temporary folder removed on Close.
+	StoreDir string
+}
+
+// StartEmbedded starts a NATS server with JetStream inside this process and connects to it.
+func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Bus, error) {
+	opts := &server.Options{
+		ServerName: "dango",
+		JetStream:  true,
+		NoLog:      true,
+		NoSigs:     true,
+		MaxPayload: 8 << 20,
+	}
+	b := &Bus{storage: jetstream.FileStorage}
+	if o.StoreDir == "" {
+		dir, err := os.MkdirTemp("", "dango-nats-*")
+		if err != nil {
+			return nil, err
+		}
+		b.tempDir, opts.StoreDir, b.storage = dir, dir, jetstream.MemoryStorage
+	} else {
+		opts.StoreDir = o.StoreDir
+	}
+	if o.Listen == "" {
+		opts.DontListen = true
+	} else {
+		host, port, err := splitHostPort(o.Listen)
+		if err != nil {
+			return nil, err
+		}
+		opts.Host, opts.Port = host, port
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		b.cleanup()
+		return nil, fmt.Errorf("start embedded NATS: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		b.cleanup()
+		return nil, errors.New("embedded NATS server did not become ready")
+	}
+	b.srv = srv
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("dango"))
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
+	}
+	b.NC = nc
+	if b.JS, err = jetstream.New(nc); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := b.ensureStreams(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func splitHostPort(hp string) (string, int, error) {
+	var host string
+	var port int
+	for i := len(hp) - 1; i >= 0; i-- {
+		if hp[i] == ':' {
+			host = hp[:i]
+			if _, err := fmt.Sscanf(hp[i+1:], "%d", &port); err != nil {
+				return "", 0, fmt.Errorf("listen address %q: bad port", hp)
+			}
+			return host, port, nil
+		}
+	}
+	return "", 0, fmt.Errorf("listen address %q: want HOST:PORT", hp)
+}
+
+func (b *Bus) ensureStreams(ctx context.Context) error {
+	cfgs := []jetstream.StreamConfig{
+		{Name: StreamJobs, Subjects: []string{jobsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy, Storage: b.storage},
+		{Name: StreamBatches, Subjects: []string{batchesPrefix + ">"}, Retention: jetstream.WorkQueuePolicy, Storage: b.storage},
+		{Name: StreamEvents, Subjects: []string{eventsPrefix + ">"}, Retention: jetstream.LimitsPolicy, Storage: b.storage,
+			MaxAge: 7 * 24 * time.Hour, MaxMsgs: 1_000_000},
+	}
+	for _, c := range cfgs {
+		if _, err := b.JS.CreateOrUpdateStream(ctx, c); err != nil {
+			return fmt.Errorf("set up stream %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// Publish sends v as JSON to subject and waits for JetStream to store it.
+func (b *Bus) Publish(ctx context.Context, subject string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := b.JS.Publish(ctx, subject, data); err != nil {
+		return fmt.Errorf("publish %s: %w", subject, err)
+	}
+	return nil
+}
+
+// Emit publishes an event, stamping its version and time.
+func (b *Bus) Emit(ctx context.Context, e Event) error {
+	e.V = Version
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	return b.Publish(ctx, EventSubject(e.Type, e.Source), e)
+}
+
+// Close drains the connection and stops an embedded server.
+func (b *Bus) Close() {
+	if b.NC != nil {
+		b.NC.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+	b.cleanup()
+}
+
+func (b *Bus) cleanup() {
+	if b.tempDir != "" {
+		os.RemoveAll(b.tempDir)
+	}
+}

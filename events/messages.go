@@ -1,0 +1,102 @@
+package events
+
+import (
+	"time"
+
+	"strconv"
+
+	"github.com/dangohq/dango/batch"
+)
+
+// Version of the message formats in this file.
+const Version = 1
+
+// Subject prefixes and stream names.
+const (
+	StreamJobs    = "DANGO_JOBS"
+	StreamBatches = "DANGO_BATCHES"
+	StreamEvents  = "DANGO_EVENTS"
+
+	jobsPrefix    = "dango.jobs."
+	batchesPrefix = "dango.batches."
+	eventsPrefix  = "dango.events."
+)
+
+// Event types.
+const (
+	SyncStarted   = "sync.started"
+	SyncLog       = "sync.log"
+	SyncProgress  = "sync.progress"
+	SyncCompleted = "sync.completed"
+	SyncFailed    = "sync.failed"
+)
+
+// JobSubject is where a source's sync jobs go.
+func JobSubject(source string) string { return jobsPrefix + "sync." + source }
+
+// BatchSubject is where a source's batches go.
+func BatchSubject(source string) string { return batchesPrefix + source }
+
+// EventSubject is where an event of a type for a source is published.
+func EventSubject(typ, source string) string { return eventsPrefix + typ + "." + source }
+
+// AllEvents matches every event.
+const AllEvents = eventsPrefix + ">"
+
+// SyncJob asks a worker to extract one source.
+type SyncJob struct {
+	V      int       `json:"v"`
+	RunID  string    `json:"run_id"`
+	LoadID string    `json:"load_id"`
+	Source string    `json:"source"`
+	Queued time.Time `json:"queued_at"`
+}
+
+// BatchMsg carries one batch of a load to the writer, or the marker that ends it: End when the
+// connector finished (with the number of batches sent), Abort when it failed.
+type BatchMsg struct {
+	V      int    `json:"v"`
+	RunID  string `json:"run_id"`
+	LoadID string `json:"load_id"`
+	Source string `json:"source"`
+	Schema string `json:"schema"`
+	// Attempt is the job's delivery count: a redelivered job restarts its load, and the writer
+	// discards what an earlier attempt had applied.
+	Attempt int          `json:"attempt"`
+	Seq     int          `json:"seq"` // 1-based for data; for End, the count of data batches
+	Batch   *batch.Batch `json:"batch,omitempty"`
+	End     bool         `json:"end,omitempty"`
+	Abort   string       `json:"abort,omitempty"` // the connector's error
+	Start   time.Time    `json:"started_at"`      // when the worker began the job
+}
+
+// BatchID is the id recorded with a batch's rows, unique within a schema.
+func (m *BatchMsg) BatchID() string {
+	return m.LoadID + "/" + strconv.Itoa(m.Attempt) + "/" + strconv.Itoa(m.Seq)
+}
+
+// Event is a lifecycle notification.
+type Event struct {
+	V          int         `json:"v"`
+	Type       string      `json:"type"`
+	RunID      string      `json:"run_id"`
+	Source     string      `json:"source"`
+	LoadID     string      `json:"load_id,omitempty"`
+	Time       time.Time   `json:"time"`
+	Message    string      `json:"message,omitempty"`
+	Rows       int64       `json:"rows,omitempty"`
+	Bytes      int64       `json:"bytes,omitempty"`
+	Tables     []TableRows `json:"tables,omitempty"`
+	DurationMS int64       `json:"duration_ms,omitempty"`
+	Error      string      `json:"error,omitempty"`
+	Worker     string      `json:"worker,omitempty"`
+}
+
+// TableRows is the rows written to one table.
+type TableRows struct {
+	Table string `json:"table"`
+	Rows  int64  `json:"rows"`
+}
+
+// Terminal reports whether the event ends a source's sync.
+func (e *Event) Terminal() bool { return e.Type == SyncCompleted || e.Type == SyncFailed }

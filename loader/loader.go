@@ -1,0 +1,314 @@
+// Package loader feeds the warehouse writer from JetStream: it is the one place where NATS
+// meets DuckDB. Batches of a load are applied in one transaction on their own connection;
+// the load commits when its end marker has arrived and every batch it announced has been
+// applied, and only then are its messages acknowledged — so a crash at any point leaves
+// either the whole load or none of it, and JetStream redelivers what was not committed.
+package loader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/dangohq/dango/events"
+	"github.com/dangohq/dango/warehouse"
+)
+
+// ConsumerName is the writer's durable consumer on the batches stream.
+const ConsumerName = "dango-writer"
+
+// Loader applies batches to a Writer.
+type Loader struct {
+	Bus    *events.Bus
+	Writer *warehouse.Writer
+	Log    zerolog.Logger
+
+	mu       sync.Mutex
+	active   map[string]*inbox    // load id → its goroutine's inbox
+	finished map[string]time.Time          // load ids done recently: late messages are dropped
+	wg       sync.WaitGroup
+}
+
+// Run consumes batches until ctx is cancelled; open loads are rolled back on return.
+func (l *Loader) Run(ctx context.Context) error {
+	l.active = map[string]*inbox{}
+	l.finished = map[string]time.Time{}
+	cons, err := l.Bus.JS.CreateOrUpdateConsumer(ctx, events.StreamBatches, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       2 * time.Minute,
+		MaxAckPending: 100_000,
+	})
+	if err != nil {
+		return fmt.Errorf("writer consumer: %w", err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer func() {
+		it.Stop()
+		l.mu.Lock()
+		for id, in := range l.active {
+			close(in.ch)
+			delete(l.active, id)
+		}
+		l.mu.Unlock()
+		l.wg.Wait()
+	}()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			l.Log.Warn().Err(err).Msg("pull batch")
+			continue
+		}
+		l.route(ctx, msg)
+	}
+}
+
+// route hands a message to its load's goroutine, starting one for a new load.
+func (l *Loader) route(ctx context.Context, msg jetstream.Msg) {
+	var head struct {
+		LoadID string `json:"load_id"`
+	}
+	if err := json.Unmarshal(msg.Data(), &head); err != nil || head.LoadID == "" {
+		l.Log.Error().Err(err).Msg("dropping malformed batch message")
+		msg.Term()
+		return
+	}
+	l.mu.Lock()
+	if _, done := l.finished[head.LoadID]; done {
+		l.mu.Unlock()
+		msg.Ack()
+		return
+	}
+	in, ok := l.active[head.LoadID]
+	if !ok {
+		in = &inbox{ch: make(chan jetstream.Msg, 1024), done: make(chan struct{})}
+		l.active[head.LoadID] = in
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			defer close(in.done)
+			l.process(ctx, head.LoadID, in.ch)
+		}()
+	}
+	l.mu.Unlock()
+	select {
+	case in.ch <- msg:
+	case <-in.done: // the load ended meanwhile: this is a late duplicate
+		msg.Ack()
+	}
+}
+
+// inbox is a load goroutine's queue; done closes when the goroutine returns.
+type inbox struct {
+	ch   chan jetstream.Msg
+	done chan struct{}
+}
+
+func (l *Loader) markFinished(loadID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.active, loadID)
+	now := time.Now()
+	l.finished[loadID] = now
+	for id, t := range l.finished {
+		if now.Sub(t) > time.Hour {
+			delete(l.finished, id)
+		}
+	}
+}
+
+// loadRun is the state of one load attempt.
+type loadRun struct {
+	attempt int
+	load    *warehouse.Load
+	applied int
+	end     int // number of data batches announced by the end marker; -1 until it arrives
+	rows    int64
+	head    events.BatchMsg
+
+	mu      sync.Mutex
+	pending []jetstream.Msg // acked after commit or rollback
+}
+
+func (r *loadRun) hold(m jetstream.Msg) {
+	r.mu.Lock()
+	r.pending = append(r.pending, m)
+	r.mu.Unlock()
+}
+
+func (r *loadRun) ackAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.pending {
+		m.Ack()
+	}
+	r.pending = nil
+}
+
+func (r *loadRun) heartbeat() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.pending {
+		m.InProgress()
+	}
+}
+
+func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstream.Msg) {
+	var cur *loadRun
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+	defer func() {
+		if cur != nil && cur.load != nil {
+			cur.load.Rollback() // shutdown: JetStream redelivers the unacked messages later
+		}
+	}()
+	for {
+		var msg jetstream.Msg
+		select {
+		case <-tick.C:
+			if cur != nil {
+				cur.heartbeat()
+			}
+			continue
+		case m, ok := <-inbox:
+			if !ok {
+				return
+			}
+			msg = m
+		}
+		var m events.BatchMsg
+		if err := json.Unmarshal(msg.Data(), &m); err != nil {
+			l.Log.Error().Err(err).Str("load", loadID).Msg("dropping malformed batch message")
+			msg.Term()
+			continue
+		}
+		if cur != nil && m.Attempt < cur.attempt {
+			msg.Ack() // a stale attempt's leftovers
+			continue
+		}
+		if cur == nil || m.Attempt > cur.attempt {
+			if cur != nil && cur.load != nil {
+				cur.load.Rollback()
+				cur.ackAll()
+			}
+			if done, err := l.Writer.LoadCommitted(ctx, m.Schema, m.LoadID); err == nil && done {
+				msg.Ack() // redelivered after its load committed
+				continue
+			}
+			cur = &loadRun{attempt: m.Attempt, end: -1, head: m}
+		}
+		cur.hold(msg)
+		if finished := l.step(ctx, cur, &m); finished {
+			cur = nil
+			l.markFinished(loadID)
+			return
+		}
+	}
+}
+
+// step applies one message to the load; it reports whether the load is over.
+func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool {
+	fail := func(reason string) bool {
+		if r.load != nil {
+			r.load.Rollback()
+		}
+		l.emit(ctx, r, events.Event{Type: events.SyncFailed, Error: reason, DurationMS: sinceMS(r.head.Start)})
+		r.ackAll()
+		return true
+	}
+	switch {
+	case m.Abort != "":
+		return fail(m.Abort)
+	case m.End:
+		r.end = m.Seq
+	case m.Batch != nil:
+		if r.load == nil {
+			ld, err := l.Writer.Begin(ctx, warehouse.LoadInfo{LoadID: m.LoadID, Source: m.Source, Schema: m.Schema})
+			if err != nil {
+				return fail(err.Error())
+			}
+			r.load = ld
+		}
+		rows, dup, err := r.load.Apply(ctx, m.BatchID(), *m.Batch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false // shutting down; the deferred rollback handles it
+			}
+			return fail(fmt.Sprintf("load into %s.%s: %v", m.Schema, m.Batch.Table, err))
+		}
+		if !dup {
+			r.applied++
+			r.rows += rows
+			l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: fmt.Sprintf("Loaded %s rows", Thousands(rows)), Rows: rows})
+		}
+	}
+	if r.end < 0 || r.applied < r.end {
+		return false
+	}
+	if r.load == nil { // a source with no data still records its load
+		ld, err := l.Writer.Begin(ctx, warehouse.LoadInfo{LoadID: r.head.LoadID, Source: r.head.Source, Schema: r.head.Schema})
+		if err != nil {
+			return fail(err.Error())
+		}
+		r.load = ld
+	}
+	for _, t := range r.load.Tables() {
+		l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: "Writing to " + t})
+	}
+	res, err := r.load.Commit(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		return fail(err.Error())
+	}
+	r.load = nil
+	ev := events.Event{Type: events.SyncCompleted, Rows: res.Rows, DurationMS: sinceMS(r.head.Start)}
+	for _, t := range res.Tables {
+		ev.Tables = append(ev.Tables, events.TableRows{Table: t.Table, Rows: t.Rows})
+	}
+	l.emit(ctx, r, ev)
+	r.ackAll()
+	return true
+}
+
+func (l *Loader) emit(ctx context.Context, r *loadRun, e events.Event) {
+	e.RunID, e.Source, e.LoadID = r.head.RunID, r.head.Source, r.head.LoadID
+	if err := l.Bus.Emit(ctx, e); err != nil && ctx.Err() == nil {
+		l.Log.Warn().Err(err).Str("event", e.Type).Msg("publish event")
+	}
+}
+
+func sinceMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return time.Since(t).Milliseconds()
+}
+
+// Thousands formats n with comma separators: 1,865.
+func Thousands(n int64) string {
+	s := fmt.Sprint(n)
+	neg := ""
+	if n < 0 {
+		neg, s = "-", s[1:]
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return neg + s
+}

@@ -1,0 +1,84 @@
+// Package node assembles a running dango: the bus, the single writer and its loader, the
+// worker pool and the dispatcher. The embedded node is what `dango sync` runs in one process;
+// `dango serve` (later) is the same parts with listeners.
+package node
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dangohq/dango/config"
+	"github.com/dangohq/dango/connectors"
+	"github.com/dangohq/dango/dispatcher"
+	"github.com/dangohq/dango/events"
+	"github.com/dangohq/dango/loader"
+	"github.com/dangohq/dango/warehouse"
+	"github.com/dangohq/dango/worker"
+)
+
+// Options configure an embedded node.
+type Options struct {
+	Workers  int
+	Registry *connectors.Registry
+	Log      zerolog.Logger
+}
+
+// Node is a running embedded dango.
+type Node struct {
+	Bus        *events.Bus
+	Writer     *warehouse.Writer
+	Dispatcher *dispatcher.Dispatcher
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	errs   []error
+}
+
+// StartEmbedded opens the warehouse (failing fast if another process holds it), starts an
+// in-process NATS server without a listener, the loader and the workers.
+func StartEmbedded(ctx context.Context, p *config.Project, o Options) (*Node, error) {
+	w, err := warehouse.Open(ctx, p.Warehouse)
+	if err != nil {
+		return nil, err
+	}
+	bus, err := events.StartEmbedded(ctx, events.EmbeddedOptions{})
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	n := &Node{Bus: bus, Writer: w, Dispatcher: &dispatcher.Dispatcher{Bus: bus, Project: p}, cancel: cancel}
+	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log}
+	pool := &worker.Pool{Bus: bus, Registry: o.Registry, Project: p, Name: "local", Log: o.Log}
+	n.goRun(func() error { return ld.Run(bg) })
+	n.goRun(func() error { return pool.Run(bg, o.Workers) })
+	return n, nil
+}
+
+func (n *Node) goRun(f func() error) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := f(); err != nil {
+			n.mu.Lock()
+			n.errs = append(n.errs, err)
+			n.mu.Unlock()
+		}
+	}()
+}
+
+// Close stops the workers and the loader (rolling back any open load), checkpoints and
+// closes the warehouse, and stops the bus.
+func (n *Node) Close() error {
+	n.cancel()
+	n.wg.Wait()
+	err := n.Writer.Close()
+	n.Bus.Close()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return errors.Join(append(n.errs, err)...)
+}

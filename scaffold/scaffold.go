@@ -1,0 +1,139 @@
+// Package scaffold writes a new dango project (`dango init`): the .dango settings, secrets
+// files, a dbt project wired to the warehouse, and — for the demo — bundled sample data with
+// sources that load it.
+package scaffold
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"github.com/dangohq/dango/naming"
+)
+
+//go:embed all:template
+var templates embed.FS
+
+// Options say where and what to create.
+type Options struct {
+	Dir     string
+	Force   bool // overwrite an existing project's scaffold files
+	Example bool // add sample data and sources for the demo
+}
+
+// ErrExists means the folder already holds a dango project.
+var ErrExists = errors.New("a dango project already exists here")
+
+// Create writes the project and returns the files it wrote, relative to Dir.
+func Create(o Options) ([]string, error) {
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".dango")); err == nil && !o.Force {
+		return nil, fmt.Errorf("%w (%s); use --force to overwrite its settings files", ErrExists, filepath.Join(dir, ".dango"))
+	}
+	name := naming.Snake(filepath.Base(dir))
+	if strings.HasPrefix(name, "_") {
+		name = "project" + name
+	}
+	data := struct{ Name, Sources string }{Name: name}
+	if o.Example {
+		data.Sources = exampleSources
+	}
+	var written []string
+	err = fs.WalkDir(templates, "template", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel := strings.TrimPrefix(p, "template/")
+		if rel == "gitignore" {
+			rel = ".gitignore" // go:embed cannot carry a file the repo's own git would read
+		}
+		raw, err := templates.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out := raw
+		if bytes.Contains(raw, []byte("{{")) && path.Ext(rel) != ".sql" {
+			t, err := template.New(rel).Parse(string(raw))
+			if err != nil {
+				return err
+			}
+			var b bytes.Buffer
+			if err := t.Execute(&b, data); err != nil {
+				return err
+			}
+			out = b.Bytes()
+		}
+		if err := writeFile(dir, rel, out, secretFile(rel)); err != nil {
+			return err
+		}
+		written = append(written, rel)
+		return nil
+	})
+	if err != nil {
+		return written, err
+	}
+	for _, d := range []string{"data", "dbt/models/staging", "dbt/models/intermediate", "dbt/models/marts", "dbt/seeds", "dbt/tests", "dbt/macros"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return written, err
+		}
+		if d != "data" && d != "dbt/macros" {
+			keep := filepath.Join(d, ".gitkeep")
+			if _, err := os.Stat(filepath.Join(dir, keep)); errors.Is(err, fs.ErrNotExist) {
+				if err := writeFile(dir, keep, nil, false); err != nil {
+					return written, err
+				}
+			}
+		}
+	}
+	if o.Example {
+		files, err := writeExampleData(dir)
+		written = append(written, files...)
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+func secretFile(rel string) bool { return rel == ".env" || rel == ".dlt/secrets.toml" }
+
+func writeFile(dir, rel string, data []byte, secret bool) error {
+	full := filepath.Join(dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		return err
+	}
+	mode := os.FileMode(0o644)
+	if secret {
+		mode = 0o600
+	}
+	return os.WriteFile(full, data, mode)
+}
+
+const exampleSources = `  - name: sales_data
+    type: csv
+    description: Orders exported from the shop (sample data)
+    csv:
+      path: data/sales.csv
+
+  - name: customers
+    type: json
+    description: Customer records with a nested address (sample data)
+    json:
+      path: data/customers.jsonl
+
+  - name: web_events
+    type: csv
+    description: One CSV file per day; newer files have an extra column (sample data)
+    csv:
+      path: data/web_events/
+`

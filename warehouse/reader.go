@@ -1,0 +1,125 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/dangohq/dango/naming"
+)
+
+// ErrNoWarehouse means the warehouse file does not exist yet.
+var ErrNoWarehouse = errors.New("no warehouse yet; run `dango sync` first")
+
+// Reader is a read-only view of the warehouse, for commands that never write.
+type Reader struct{ db *sql.DB }
+
+// OpenReadOnly opens the file without taking the writer's lock on it.
+func OpenReadOnly(ctx context.Context, path string) (*Reader, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (%s)", ErrNoWarehouse, path)
+	}
+	db, err := openDB(ctx, path, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{db: db}, nil
+}
+
+// Close closes the reader.
+func (r *Reader) Close() error { return r.db.Close() }
+
+// LoadSummary is what `dango source list` shows of a schema's loads.
+type LoadSummary struct {
+	Loads    int
+	LastLoad time.Time // zero when never loaded
+	LastRows int64     // rows of the last load
+}
+
+// Summary reads a schema's load history; a schema never loaded returns the zero summary.
+func (r *Reader) Summary(ctx context.Context, schema string) (LoadSummary, error) {
+	var s LoadSummary
+	var n int
+	if err := r.db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name IN ('_dlt_loads', '_dango_batches')`, schema).Scan(&n); err != nil || n < 2 {
+		return s, err
+	}
+	q := naming.Quote(schema)
+	var last sql.NullTime
+	var lastID sql.NullString
+	err := r.db.QueryRowContext(ctx, `SELECT count(*), max(inserted_at), arg_max(load_id, inserted_at) FROM `+q+`."_dlt_loads" WHERE status = 0`).Scan(&s.Loads, &last, &lastID)
+	if err != nil {
+		return s, err
+	}
+	if last.Valid {
+		s.LastLoad = last.Time
+	}
+	if lastID.Valid {
+		err = r.db.QueryRowContext(ctx, `SELECT coalesce(sum("rows"), 0) FROM `+q+`."_dango_batches" WHERE load_id = ?`, lastID.String).Scan(&s.LastRows)
+	}
+	return s, err
+}
+
+// QueryResult is a query's output as text cells.
+type QueryResult struct {
+	Columns []string
+	Rows    [][]string
+}
+
+// Query runs SQL and renders every value as text (NULL as "NULL"). The database is opened
+// read-only, so statements that write fail with DuckDB's own message.
+func (r *Reader) Query(ctx context.Context, q string, limit int) (*QueryResult, error) {
+	rows, err := r.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, cleanError(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	res := &QueryResult{Columns: cols}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if limit > 0 && len(res.Rows) >= limit {
+			break
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = formatValue(v)
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	return res, cleanError(rows.Err())
+}
+
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case []byte:
+		return fmt.Sprintf("%x", x)
+	case time.Time:
+		if x.Hour() == 0 && x.Minute() == 0 && x.Second() == 0 && x.Nanosecond() == 0 && x.Location() == time.UTC {
+			return x.Format("2006-01-02")
+		}
+		return x.Format("2006-01-02 15:04:05.999999-07")
+	case float64:
+		return fmt.Sprint(x)
+	default:
+		if s, ok := v.(fmt.Stringer); ok {
+			return s.String()
+		}
+		return fmt.Sprint(x)
+	}
+}

@@ -1,0 +1,206 @@
+// Package worker runs connectors. A Pool of goroutines pulls sync jobs from the JetStream work
+// queue, runs the source's connector, and publishes what it emits as batches for the writer —
+// it never opens the warehouse. The same code serves the embedded CLI and `dango worker`
+// processes on other machines; only where the NATS server lives differs.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/config"
+	"github.com/dangohq/dango/connectors"
+	"github.com/dangohq/dango/events"
+)
+
+// ConsumerName is the durable consumer all workers share.
+const ConsumerName = "dango-workers"
+
+// ackWait is how long a job may go without a heartbeat before JetStream redelivers it.
+const ackWait = 30 * time.Second
+
+// Pool runs N workers.
+type Pool struct {
+	Bus      *events.Bus
+	Registry *connectors.Registry
+	Project  *config.Project
+	Name     string // identifies this pool in events and logs
+	Log      zerolog.Logger
+}
+
+// Run pulls and executes jobs with n concurrent workers until ctx is cancelled.
+func (p *Pool) Run(ctx context.Context, n int) error {
+	if n < 1 {
+		return nil
+	}
+	cons, err := p.Bus.JS.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    5,
+		MaxAckPending: 10_000,
+	})
+	if err != nil {
+		return fmt.Errorf("worker consumer: %w", err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			p.loop(ctx, cons, id)
+		}(fmt.Sprintf("%s/%d", p.Name, i+1))
+	}
+	wg.Wait()
+	return nil
+}
+
+func (p *Pool) loop(ctx context.Context, cons jetstream.Consumer, id string) {
+	it, err := cons.Messages(jetstream.PullMaxMessages(1))
+	if err != nil {
+		p.Log.Error().Err(err).Msg("worker cannot pull jobs")
+		return
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			p.Log.Warn().Err(err).Msg("pull job")
+			continue
+		}
+		p.handle(ctx, msg, id)
+	}
+}
+
+func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, workerID string) {
+	var job events.SyncJob
+	if err := json.Unmarshal(msg.Data(), &job); err != nil || job.Source == "" {
+		p.Log.Error().Err(err).Str("subject", msg.Subject()).Msg("dropping malformed job")
+		msg.Term()
+		return
+	}
+	attempt := 1
+	if md, err := msg.Metadata(); err == nil {
+		attempt = int(md.NumDelivered)
+	}
+	em := &emitter{bus: p.Bus, ctx: ctx, job: job, attempt: attempt, start: time.Now().UTC(), worker: workerID}
+	src, ok := p.Project.Source(job.Source)
+	if ok {
+		em.schema = src.Schema
+	}
+
+	// Keep the job ours while it runs.
+	hbCtx, stopHB := context.WithCancel(ctx)
+	defer stopHB()
+	go func() {
+		t := time.NewTicker(ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+				msg.InProgress()
+			}
+		}
+	}()
+
+	p.Bus.Emit(ctx, events.Event{Type: events.SyncStarted, RunID: job.RunID, Source: job.Source, LoadID: job.LoadID, Worker: workerID})
+	err := p.extract(ctx, src, ok, em)
+	switch {
+	case ctx.Err() != nil:
+		// Shutting down: leave the job for another worker (or the next start); the writer
+		// discards this attempt's batches when the job's next attempt arrives.
+		msg.Nak()
+		return
+	case err != nil:
+		p.Log.Debug().Err(err).Str("source", job.Source).Msg("extract failed")
+		if perr := em.publish(events.BatchMsg{Abort: err.Error()}); perr != nil {
+			msg.Nak()
+			return
+		}
+	default:
+		if perr := em.publish(events.BatchMsg{End: true, Seq: em.seq}); perr != nil {
+			msg.Nak()
+			return
+		}
+	}
+	msg.Ack()
+}
+
+func (p *Pool) extract(ctx context.Context, src config.Source, known bool, em *emitter) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error in %s connector: %v", src.Type, r)
+		}
+	}()
+	if !known {
+		return fmt.Errorf("source %q is not in this worker's sources.yml", em.job.Source)
+	}
+	c, err := p.Registry.New(connectors.Job{Source: src, ProjectRoot: p.Project.Root})
+	if err != nil {
+		return err
+	}
+	return c.Extract(ctx, em)
+}
+
+// emitter is what a connector sees: batches go to the writer's stream, words to events.
+type emitter struct {
+	bus      *events.Bus
+	ctx      context.Context
+	job      events.SyncJob
+	schema   string
+	attempt  int
+	start    time.Time
+	worker   string
+	seq      int
+	mu       sync.Mutex
+	lastProg time.Time
+}
+
+func (e *emitter) publish(m events.BatchMsg) error {
+	m.V, m.RunID, m.LoadID, m.Source, m.Schema = events.Version, e.job.RunID, e.job.LoadID, e.job.Source, e.schema
+	m.Attempt, m.Start = e.attempt, e.start
+	return e.bus.Publish(e.ctx, events.BatchSubject(e.job.Source), m)
+}
+
+func (e *emitter) Emit(ctx context.Context, b batch.Batch) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.seq++
+	seq := e.seq
+	e.mu.Unlock()
+	return e.publish(events.BatchMsg{Seq: seq, Batch: &b})
+}
+
+func (e *emitter) Logf(format string, args ...any) {
+	e.bus.Emit(e.ctx, events.Event{Type: events.SyncLog, RunID: e.job.RunID, Source: e.job.Source, LoadID: e.job.LoadID,
+		Message: fmt.Sprintf(format, args...), Worker: e.worker})
+}
+
+func (e *emitter) Progress(rows, bytes int64) {
+	e.mu.Lock()
+	if time.Since(e.lastProg) < 250*time.Millisecond {
+		e.mu.Unlock()
+		return
+	}
+	e.lastProg = time.Now()
+	e.mu.Unlock()
+	e.bus.Emit(e.ctx, events.Event{Type: events.SyncProgress, RunID: e.job.RunID, Source: e.job.Source, LoadID: e.job.LoadID,
+		Rows: rows, Bytes: bytes, Worker: e.worker})
+}
