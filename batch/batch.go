@@ -29,9 +29,18 @@ type Scan struct {
 	Format  string         `json:"format"` // csv, json, parquet
 	Files   []string       `json:"files"`  // absolute paths
 	Options map[string]any `json:"options,omitempty"`
+	// ReaderColumns, when set, declares the reader's columns and types in order (rendered as
+	// columns = {...}), so the writer reads exactly what the connector described.
+	ReaderColumns []ReaderColumn `json:"reader_columns,omitempty"`
 	// Columns maps what the reader yields to the table's columns, in order.
 	Columns []Column `json:"columns"`
 	Bytes   int64    `json:"bytes"` // total size of Files
+}
+
+// ReaderColumn is a column as the file names it, with the type to read it as.
+type ReaderColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
 }
 
 // Column is one target column and where its value comes from.
@@ -77,15 +86,32 @@ func (s *Scan) ReaderSQL() string {
 		b.WriteString(naming.Literal(f))
 	}
 	b.WriteString("]")
-	keys := make([]string, 0, len(s.Options))
-	for k := range s.Options {
+	b.WriteString(OptionsSQL(s.Options))
+	if len(s.ReaderColumns) > 0 {
+		b.WriteString(", columns = {")
+		for i, c := range s.ReaderColumns {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(naming.Literal(c.Name) + ": " + naming.Literal(c.Type))
+		}
+		b.WriteString("}")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// OptionsSQL renders reader options as ", key = value" pairs, sorted by key.
+func OptionsSQL(opts map[string]any) string {
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	var b strings.Builder
 	for _, k := range keys {
-		fmt.Fprintf(&b, ", %s = %s", k, literal(s.Options[k]))
+		fmt.Fprintf(&b, ", %s = %s", k, literal(opts[k]))
 	}
-	b.WriteString(")")
 	return b.String()
 }
 

@@ -81,6 +81,7 @@ func (r *Reader) Query(ctx context.Context, q string, limit int) (*QueryResult, 
 	if err != nil {
 		return nil, err
 	}
+	types, _ := rows.ColumnTypes()
 	res := &QueryResult{Columns: cols}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
@@ -96,6 +97,10 @@ func (r *Reader) Query(ctx context.Context, q string, limit int) (*QueryResult, 
 		}
 		row := make([]string, len(cols))
 		for i, v := range vals {
+			if b, ok := v.([]byte); ok && len(b) == 16 && i < len(types) && types[i].DatabaseTypeName() == "UUID" {
+				row[i] = fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+				continue
+			}
 			row[i] = formatValue(v)
 		}
 		res.Rows = append(res.Rows, row)

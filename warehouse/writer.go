@@ -51,6 +51,13 @@ func Open(ctx context.Context, path string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Raw tables promise no row order (neither does dlt). Without the promise DuckDB appends
+	// in parallel and writes row groups straight to the file, which measured 2.2 s → 1.05 s for
+	// a 2M-row CSV load including the checkpoint at close.
+	if _, err := db.ExecContext(ctx, "SET preserve_insertion_order = false"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("configure warehouse: %w", err)
+	}
 	return &Writer{db: db, Path: path}, nil
 }
 

@@ -142,7 +142,7 @@ func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 		scan.Options["union_by_name"] = true
 	}
 	extractedAt := time.Now().UTC()
-	cols, err := describe(ctx, scan)
+	cols, err := describe(ctx, scan, c.name == "csv" && len(files) == 1)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pattern, err)
 	}
@@ -227,12 +227,21 @@ func (c *connector) matchesExt(name string) bool {
 
 // describe asks an in-memory DuckDB what the reader yields and maps it to warehouse columns:
 // names normalized, structs flattened into parent__child.
-func describe(ctx context.Context, scan *batch.Scan) ([]batch.Column, error) {
+//
+// For a single CSV file it runs DuckDB's sniffer once and pins the detected dialect and types
+// in the scan (auto_detect = false), so the writer neither sniffs again nor can read the file
+// differently from what was described here.
+func describe(ctx context.Context, scan *batch.Scan, pinCSV bool) ([]batch.Column, error) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
+	if pinCSV {
+		if err := pinCSVDialect(ctx, db, scan); err != nil {
+			return nil, err
+		}
+	}
 	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM "+scan.ReaderSQL())
 	if err != nil {
 		return nil, cleanDuckDBError(err)
