@@ -160,7 +160,7 @@ func (d *decoder) decodeSource(n *yaml.Node, idx int, specs Specs) (Source, erro
 func parseYAML(file string, data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, data, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil
@@ -170,17 +170,41 @@ func parseYAML(file string, data []byte) (*yaml.Node, error) {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 
-// yamlError turns yaml.v3's "yaml: line N: msg" into a file:line error.
-func yamlError(file string, err error) error {
+// yamlError turns yaml.v3's "yaml: line N: msg" into a file:line error. yaml.v3 names the
+// line where the enclosing block started; the line that breaks the file is found as the end
+// of its shortest prefix that fails to parse, which is where a user has to look.
+func yamlError(file string, data []byte, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
-		return yamlError(file, errors.New(te.Errors[0]))
+		err = errors.New(te.Errors[0])
 	}
 	msg := err.Error()
+	line := 0
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line := 0
 		fmt.Sscan(m[1], &line)
-		return &Error{File: file, Line: line, Msg: "invalid YAML: " + strings.TrimSpace(m[2]), Err: err}
+		msg = strings.TrimSpace(m[2])
 	}
-	return &Error{File: file, Msg: "invalid YAML: " + msg, Err: err}
+	if bad := firstFailingLine(data); bad > 0 {
+		if line > 0 && line < bad {
+			msg += fmt.Sprintf(" (in the block that starts on line %d)", line)
+		}
+		line = bad
+	}
+	return &Error{File: file, Line: line, Msg: "invalid YAML: " + msg, Err: err}
+}
+
+func firstFailingLine(data []byte) int {
+	lines := strings.SplitAfter(string(data), "\n")
+	if len(lines) > 2000 {
+		return 0
+	}
+	var prefix strings.Builder
+	for i, l := range lines {
+		prefix.WriteString(l)
+		var n yaml.Node
+		if yaml.Unmarshal([]byte(prefix.String()), &n) != nil {
+			return i + 1
+		}
+	}
+	return 0
 }

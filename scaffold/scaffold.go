@@ -21,6 +21,12 @@ import (
 //go:embed all:template
 var templates embed.FS
 
+// Result lists what Create did, relative to Dir.
+type Result struct {
+	Written  []string
+	BackedUp []string // files --force replaced, kept as <file>.bak
+}
+
 // Options say where and what to create.
 type Options struct {
 	Dir     string
@@ -31,8 +37,16 @@ type Options struct {
 // ErrExists means the folder already holds a dango project.
 var ErrExists = errors.New("a dango project already exists here")
 
-// Create writes the project and returns the files it wrote, relative to Dir.
-func Create(o Options) ([]string, error) {
+// Create writes the project. With Force, an existing file whose content differs is kept as
+// <file>.bak before it is replaced, so re-initialising never loses a user's sources.
+func Create(o Options) (Result, error) {
+	var res Result
+	written, err := create(o, &res)
+	res.Written = written
+	return res, err
+}
+
+func create(o Options, res *Result) ([]string, error) {
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
 		return nil, err
@@ -72,6 +86,12 @@ func Create(o Options) ([]string, error) {
 				return err
 			}
 			out = b.Bytes()
+		}
+		if old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel))); err == nil && !bytes.Equal(old, out) {
+			if err := writeFile(dir, rel+".bak", old, secretFile(rel)); err != nil {
+				return err
+			}
+			res.BackedUp = append(res.BackedUp, rel+".bak")
 		}
 		if err := writeFile(dir, rel, out, secretFile(rel)); err != nil {
 			return err

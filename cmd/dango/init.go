@@ -21,7 +21,7 @@ func newInitCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				o.Dir = args[0]
 			}
-			files, err := scaffold.Create(o)
+			res, err := scaffold.Create(o)
 			if errors.Is(err, scaffold.ErrExists) {
 				return usageErr(err)
 			}
@@ -30,7 +30,11 @@ func newInitCmd(g *globals) *cobra.Command {
 			}
 			abs, _ := filepath.Abs(o.Dir)
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "✓ Created dango project in %s (%d files)\n\n", abs, len(files))
+			fmt.Fprintf(out, "✓ Created dango project in %s (%d files)\n", abs, len(res.Written))
+			for _, b := range res.BackedUp {
+				fmt.Fprintf(out, "  kept your previous version as %s\n", b)
+			}
+			fmt.Fprintln(out)
 			fmt.Fprintln(out, "Next steps:")
 			if o.Dir != "." {
 				fmt.Fprintf(out, "  cd %s\n", o.Dir)

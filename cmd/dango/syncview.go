@@ -60,7 +60,7 @@ func (v *syncView) begin() {
 	if len(v.names) == 1 {
 		fmt.Fprintf(v.out, "%s Starting sync for %s\n", stamp(now), v.names[0])
 	} else {
-		fmt.Fprintf(v.out, "%s Starting sync for %d sources...\n", stamp(now), len(v.names))
+		fmt.Fprintf(v.out, "%s Starting sync for %d sources...\n\n", stamp(now), len(v.names))
 	}
 	if v.tty {
 		go v.ticker()
