@@ -122,6 +122,9 @@ func TestParseSourcesErrors(t *testing.T) {
 		{"bad version", "version: 2\nsources: []\n", 1, "unsupported version"},
 		{"duplicate key", "sources:\n  - name: a\n    name: b\n    type: csv\n    csv: {path: x}\n", 3, `key "name" appears twice`},
 		{"sources not a list", "sources:\n  name: a\n", 2, "expected a list of sources"},
+		{"missing env for a string key", "sources:\n  - name: a\n    type: csv\n    csv:\n      path_env: DANGO_SURELY_UNSET_PATH\n", 5, "sources[0].csv.path_env: environment variable DANGO_SURELY_UNSET_PATH is not set"},
+		{"key and key_env", "sources:\n  - name: a\n    type: csv\n    csv:\n      path: x\n      path_env: P\n", 6, `set either "path" or "path_env"`},
+		{"_env on a non-string key", "sources:\n  - name: a\n    type: csv\n    csv:\n      path: x\n      header_env: H\n", 6, `unknown key "header_env"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -141,6 +144,17 @@ func TestParseSourcesErrors(t *testing.T) {
 				t.Errorf("error spans lines: %q", msg)
 			}
 		})
+	}
+}
+
+func TestStringKeyFromEnv(t *testing.T) {
+	t.Setenv("DANGO_TEST_PATH", "data/from-env.csv")
+	got, err := ParseSources("s.yml", []byte("sources:\n  - name: a\n    type: csv\n    csv:\n      path_env: DANGO_TEST_PATH\n"), specs, NewSecretResolver(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got[0].Settings.String("path"); p != "data/from-env.csv" {
+		t.Fatalf("path = %q", p)
 	}
 }
 

@@ -137,20 +137,32 @@ func (d *decoder) decodeBlock(node *yaml.Node, path string, fields []Field) (Val
 		seen[key] = true
 		f := findField(fields, key)
 		if f == nil {
+			// Any string key x may be given as x_env: the value comes from that variable.
+			base := strings.TrimSuffix(key, "_env")
+			if bf := findField(fields, base); base != key && bf != nil && bf.Kind == String {
+				if seen[base] {
+					return nil, errorf(d.file, k.Line, "%s: set either %q or %q, not both", path, base, key)
+				}
+				seen[base] = true
+				if err := d.resolveEnv(out, key, val, path); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			return nil, errorf(d.file, k.Line, "%s: unknown key %q (valid keys: %s)", path, key, fieldNames(fields))
+		}
+		if seen[key+"_env"] {
+			return nil, errorf(d.file, k.Line, "%s: set either %q or %q, not both", path, key, key+"_env")
 		}
 		v, err := d.decodeValue(val, path+"."+key, f)
 		if err != nil {
 			return nil, err
 		}
 		out[key] = v
-		if strings.HasSuffix(key, "_env") && d.secrets != nil {
-			name, _ := v.(string)
-			secret, err := d.secrets.Lookup(name)
-			if err != nil {
-				return nil, errorf(d.file, val.Line, "%s.%s: %v", path, key, err)
+		if strings.HasSuffix(key, "_env") {
+			if err := d.resolveEnv(out, key, val, path); err != nil {
+				return nil, err
 			}
-			out[strings.TrimSuffix(key, "_env")] = secret
 		}
 	}
 	for _, f := range fields {
@@ -165,6 +177,23 @@ func (d *decoder) decodeBlock(node *yaml.Node, path string, fields []Field) (Val
 		}
 	}
 	return out, nil
+}
+
+// resolveEnv stores the variable named by key's value (as a Secret) under key minus "_env".
+func (d *decoder) resolveEnv(out Values, key string, val *yaml.Node, path string) error {
+	if val.Kind != yaml.ScalarNode || val.Value == "" {
+		return errorf(d.file, val.Line, "%s.%s: expected the name of an environment variable, got %s", path, key, describe(val))
+	}
+	out[key] = val.Value
+	if d.secrets == nil {
+		return nil
+	}
+	secret, err := d.secrets.Lookup(val.Value)
+	if err != nil {
+		return errorf(d.file, val.Line, "%s.%s: %v", path, key, err)
+	}
+	out[strings.TrimSuffix(key, "_env")] = secret
+	return nil
 }
 
 func (d *decoder) decodeValue(n *yaml.Node, path string, f *Field) (any, error) {

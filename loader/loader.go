@@ -31,7 +31,7 @@ type Loader struct {
 
 	mu       sync.Mutex
 	active   map[string]*inbox    // load id → its goroutine's inbox
-	finished map[string]time.Time          // load ids done recently: late messages are dropped
+	finished map[string]time.Time // load ids done recently: late messages are dropped
 	wg       sync.WaitGroup
 }
 

@@ -20,7 +20,9 @@ func csvBatch(t *testing.T, dir, name, content string, cols ...batch.Column) bat
 	return batch.Batch{Table: "items", ExtractedAt: time.Now(), Scan: &batch.Scan{Format: "csv", Files: []string{p}, Columns: cols}}
 }
 
-func col(name, typ string) batch.Column { return batch.Column{Name: name, Path: []string{name}, Type: typ} }
+func col(name, typ string) batch.Column {
+	return batch.Column{Name: name, Path: []string{name}, Type: typ}
+}
 
 func count(t *testing.T, w *Writer, q string) int64 {
 	t.Helper()

@@ -193,7 +193,7 @@ func TestBadConfigurationExits2AndWritesNothing(t *testing.T) {
 	}{
 		{"bad indentation", "version: 1\nsources:\n  - name: a\n    type: csv\n   csv:\n      path: x.csv\n", ".dango/sources.yml:5: invalid YAML"},
 		{"unknown key", "version: 1\nsources:\n  - name: a\n    type: csv\n    csv:\n      path: x.csv\n      delimeter: ';'\n", `.dango/sources.yml:7: sources[0].csv: unknown key "delimeter"`},
-		{"missing env", "version: 1\nsources:\n  - name: a\n    type: csv\n    description_env: DANGO_E2E_UNSET\n    csv: {path: x.csv}\n", `.dango/sources.yml:5: sources[0]: unknown key "description_env"`},
+		{"missing env", "version: 1\nsources:\n  - name: a\n    type: csv\n    description_env: DANGO_E2E_UNSET\n    csv: {path: x.csv}\n", `.dango/sources.yml:5: sources[0].description_env: environment variable DANGO_E2E_UNSET is not set`},
 		{"duplicate", "version: 1\nsources:\n  - name: a\n    type: csv\n    csv: {path: x.csv}\n  - name: a\n    type: csv\n    csv: {path: y.csv}\n", `.dango/sources.yml:6: sources[1].name: duplicate source name "a"`},
 	}
 	for _, c := range cases {
@@ -214,14 +214,19 @@ func TestBadConfigurationExits2AndWritesNothing(t *testing.T) {
 	}
 }
 
-func TestMissingSecretNamesVariable(t *testing.T) {
-	// No connector takes a secret yet; the project settings file is checked the same way, so
-	// exercise *_env resolution through a source type's block in the config unit tests and
-	// here through the error path users hit most: an unknown *_env key is reported by name.
-	dir := newProject(t, "version: 1\nsources:\n  - name: a\n    type: csv\n    csv:\n      path: x.csv\n      token_env: DANGO_E2E_UNSET_TOKEN\n")
+func TestEnvVariables(t *testing.T) {
+	dir := newProject(t, "version: 1\nsources:\n  - name: a\n    type: csv\n    csv:\n      path_env: DANGO_E2E_SALES_PATH\n")
 	r := dango(t, dir, "sync")
-	if r.code != 2 || !strings.Contains(r.stderr, ".dango/sources.yml:7:") {
-		t.Fatalf("%+v", r)
+	if r.code != 2 || strings.TrimSpace(r.stderr) != "Error: .dango/sources.yml:6: sources[0].csv.path_env: environment variable DANGO_E2E_SALES_PATH is not set (looked in the environment, .env and .dlt/secrets.toml)" {
+		t.Fatalf("missing variable: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "warehouse.duckdb")); err == nil {
+		t.Error("a warehouse was created")
+	}
+	writeFile(t, dir, "data/a.csv", csvRows(7))
+	writeFile(t, dir, ".env", "DANGO_E2E_SALES_PATH=data/a.csv\n")
+	if r := dango(t, dir, "sync"); r.code != 0 || !strings.Contains(r.stdout, "7 rows") {
+		t.Fatalf("variable from .env: %+v", r)
 	}
 }
 

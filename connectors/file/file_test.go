@@ -22,9 +22,12 @@ type capture struct {
 	logs    []string
 }
 
-func (c *capture) Emit(_ context.Context, b batch.Batch) error { c.batches = append(c.batches, b); return nil }
-func (c *capture) Logf(f string, a ...any)                      { c.logs = append(c.logs, fmt.Sprintf(f, a...)) }
-func (c *capture) Progress(int64, int64)                        {}
+func (c *capture) Emit(_ context.Context, b batch.Batch) error {
+	c.batches = append(c.batches, b)
+	return nil
+}
+func (c *capture) Logf(f string, a ...any) { c.logs = append(c.logs, fmt.Sprintf(f, a...)) }
+func (c *capture) Progress(int64, int64)   {}
 
 // extract runs a source of the given type and settings in dir and returns its one batch.
 func extract(t *testing.T, dir, typ string, settings config.Values) (batch.Batch, *capture, error) {
