@@ -33,7 +33,7 @@ var commonFields = []Field{
 	{Name: "type", Kind: String, Required: true, Doc: "Connector type (see `dango source types`)."},
 	{Name: "enabled", Kind: Bool, Default: true, Doc: "Disabled sources are skipped by `dango sync`."},
 	{Name: "schema", Kind: String, Doc: "Warehouse schema to load into; default `raw_<name>`."},
-	{Name: "description", Kind: String, Doc: "Free text, shown by `dango source list`."},
+	{Name: "description", Kind: String, Doc: "Free text for people reading this file."},
 }
 
 // CommonSourceFields documents the keys every source accepts.

@@ -162,6 +162,24 @@ func TestFormats(t *testing.T) {
 			check:    map[int]map[string]string{30000: {"v": "b,c"}},
 		},
 		{
+			name:     "csv column_types, date_format",
+			files:    map[string][]byte{"t.csv": []byte("zip,day\n01234,31/12/2024\n")},
+			typ:      "csv",
+			settings: config.Values{"path": "t.csv", "column_types": map[string]any{"zip": "VARCHAR"}, "date_format": "%d/%m/%Y"},
+			cols:     "zip,day",
+			rows:     1,
+			check:    map[int]map[string]string{0: {"zip": "01234", "day": "2024-12-31"}},
+		},
+		{
+			name:     "csv all_varchar",
+			files:    map[string][]byte{"v.csv": []byte("n\n007\n")},
+			typ:      "csv",
+			settings: config.Values{"path": "v.csv", "all_varchar": true},
+			cols:     "n",
+			rows:     1,
+			check:    map[int]map[string]string{0: {"n": "007"}},
+		},
+		{
 			name: "folder of csv files unioned by name, other files ignored",
 			files: map[string][]byte{
 				"d/a.csv":       []byte("id,name\n1,a\n"),

@@ -1,0 +1,40 @@
+# dango — the two commands the README promises:
+#   make demo   builds dango and runs the whole loop on a demo project with bundled sample data
+#   make test   runs every test (installs the dbt-core reference into .venv-dbt first)
+
+GO       ?= go
+BIN      := bin/dango
+DEMO_DIR ?= demo
+VENV     := .venv-dbt
+# The reference engine for tests. duckdb is pinned to the engine the Go driver bundles
+# (1.5.6), so both sides read and write the same file format.
+DBT_PINS := "dbt-core==1.9.*" "dbt-duckdb==1.9.*" "duckdb==1.5.6"
+
+.PHONY: build demo test test-short bench vet clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/dango
+
+demo: build
+	$(BIN) init --example --force $(DEMO_DIR)
+	cd $(DEMO_DIR) && ../$(BIN) sync
+	cd $(DEMO_DIR) && ../$(BIN) source list
+	cd $(DEMO_DIR) && ../$(BIN) query "SELECT region, count(*) AS orders, round(sum(quantity * unit_price), 2) AS revenue FROM raw_sales_data.sales_data GROUP BY region ORDER BY revenue DESC"
+
+$(VENV)/bin/dbt:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(DBT_PINS)
+
+test: $(VENV)/bin/dbt
+	$(GO) vet ./...
+	DANGO_DBT=$(CURDIR)/$(VENV)/bin/dbt $(GO) test -count=1 ./...
+
+# Unit tests only: no dbt, no multi-million-row files.
+test-short:
+	$(GO) test -short ./...
+
+bench: build
+	$(GO) run ./bench/filesync -dango $(BIN)
+
+clean:
+	rm -rf bin $(DEMO_DIR) bench/work bench/out
