@@ -33,10 +33,11 @@ type Loader struct {
 	active   map[string]*inbox    // load id → its goroutine's inbox
 	finished map[string]time.Time // load ids done recently: late messages are dropped
 	wg       sync.WaitGroup
+	cons     jetstream.Consumer
 }
 
-// Run consumes batches until ctx is cancelled; open loads are rolled back on return.
-func (l *Loader) Run(ctx context.Context) error {
+// Start creates the writer's durable consumer; Run then consumes from it.
+func (l *Loader) Start(ctx context.Context) error {
 	l.active = map[string]*inbox{}
 	l.finished = map[string]time.Time{}
 	cons, err := l.Bus.JS.CreateOrUpdateConsumer(ctx, events.StreamBatches, jetstream.ConsumerConfig{
@@ -48,6 +49,18 @@ func (l *Loader) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("writer consumer: %w", err)
 	}
+	l.cons = cons
+	return nil
+}
+
+// Run consumes batches until ctx is cancelled; open loads are rolled back on return.
+func (l *Loader) Run(ctx context.Context) error {
+	if l.cons == nil {
+		if err := l.Start(ctx); err != nil {
+			return err
+		}
+	}
+	cons := l.cons
 	it, err := cons.Messages()
 	if err != nil {
 		return err

@@ -54,6 +54,12 @@ func StartEmbedded(ctx context.Context, p *config.Project, o Options) (*Node, er
 	n := &Node{Bus: bus, Writer: w, Dispatcher: &dispatcher.Dispatcher{Bus: bus, Project: p}, cancel: cancel}
 	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log}
 	pool := &worker.Pool{Bus: bus, Registry: o.Registry, Project: p, Name: "local", Log: o.Log}
+	if err := errors.Join(ld.Start(ctx), pool.Start(ctx)); err != nil {
+		cancel()
+		bus.Close()
+		w.Close()
+		return nil, err
+	}
 	n.goRun(func() error { return ld.Run(bg) })
 	n.goRun(func() error { return pool.Run(bg, o.Workers) })
 	return n, nil

@@ -34,13 +34,12 @@ type Pool struct {
 	Project  *config.Project
 	Name     string // identifies this pool in events and logs
 	Log      zerolog.Logger
+
+	cons jetstream.Consumer
 }
 
-// Run pulls and executes jobs with n concurrent workers until ctx is cancelled.
-func (p *Pool) Run(ctx context.Context, n int) error {
-	if n < 1 {
-		return nil
-	}
+// Start creates the shared durable consumer the workers pull from.
+func (p *Pool) Start(ctx context.Context) error {
 	cons, err := p.Bus.JS.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -51,6 +50,21 @@ func (p *Pool) Run(ctx context.Context, n int) error {
 	if err != nil {
 		return fmt.Errorf("worker consumer: %w", err)
 	}
+	p.cons = cons
+	return nil
+}
+
+// Run pulls and executes jobs with n concurrent workers until ctx is cancelled.
+func (p *Pool) Run(ctx context.Context, n int) error {
+	if n < 1 {
+		return nil
+	}
+	if p.cons == nil {
+		if err := p.Start(ctx); err != nil {
+			return err
+		}
+	}
+	cons := p.cons
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
