@@ -69,7 +69,12 @@ func main() {
 		file string
 	}
 	contenders := []contender{
-		{"dango sync", func() *exec.Cmd { c := exec.Command(bin, "sync"); c.Dir = proj; c.Env = append(os.Environ(), "NO_COLOR=1"); return c }, wh},
+		{"dango sync", func() *exec.Cmd {
+			c := exec.Command(bin, "sync")
+			c.Dir = proj
+			c.Env = append(os.Environ(), "NO_COLOR=1")
+			return c
+		}, wh},
 		{"duckdb CTAS (defaults)", func() *exec.Cmd { return exec.Command(self, "ctas", csvPath, ref) }, ref},
 		{"duckdb CTAS (preserve_insertion_order=false)", func() *exec.Cmd { return exec.Command(self, "ctas", csvPath, ref+"?unordered") }, ref},
 	}
@@ -115,7 +120,7 @@ func main() {
 		"dango_wall_s": d.Wall.Seconds(), "dango_rss_mb": d.RSSMB,
 		"duckdb_ctas_wall_s": refDefault.Wall.Seconds(), "duckdb_ctas_rss_mb": refDefault.RSSMB,
 		"duckdb_ctas_unordered_wall_s": refFast.Wall.Seconds(),
-		"ratio": ratio, "ratio_vs_unordered": ratioFast,
+		"ratio":                        ratio, "ratio_vs_unordered": ratioFast,
 		"target_ratio": targetRatio, "target_rss_mb": targetRSSMB,
 		"measured_at": time.Now().UTC().Format(time.RFC3339),
 	}, "", "  ")
