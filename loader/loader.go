@@ -28,18 +28,25 @@ type Loader struct {
 	Bus    *events.Bus
 	Writer *warehouse.Writer
 	Log    zerolog.Logger
+	// MaxLoads bounds how many loads run at once (0: no bound). The CLI sets it to --workers,
+	// so `--workers 1` loads one source at a time, as users expect.
+	MaxLoads int
 
 	mu       sync.Mutex
 	active   map[string]*inbox    // load id → its goroutine's inbox
 	finished map[string]time.Time // load ids done recently: late messages are dropped
 	wg       sync.WaitGroup
 	cons     jetstream.Consumer
+	slots    chan struct{} // one token per running load when MaxLoads > 0
 }
 
 // Start creates the writer's durable consumer; Run then consumes from it.
 func (l *Loader) Start(ctx context.Context) error {
 	l.active = map[string]*inbox{}
 	l.finished = map[string]time.Time{}
+	if l.MaxLoads > 0 {
+		l.slots = make(chan struct{}, l.MaxLoads)
+	}
 	cons, err := l.Bus.JS.CreateOrUpdateConsumer(ctx, events.StreamBatches, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -152,6 +159,7 @@ type loadRun struct {
 	end     int // number of data batches announced by the end marker; -1 until it arrives
 	rows    int64
 	head    events.BatchMsg
+	slot    bool // holds one of the loader's slots
 
 	mu      sync.Mutex
 	pending []jetstream.Msg // acked after commit or rollback
@@ -188,6 +196,9 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 		if cur != nil && cur.load != nil {
 			cur.load.Rollback() // shutdown: JetStream redelivers the unacked messages later
 		}
+		if cur != nil {
+			l.release(cur)
+		}
 	}()
 	for {
 		var msg jetstream.Msg
@@ -218,6 +229,9 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 				cur.load.Rollback()
 				cur.ackAll()
 			}
+			if cur != nil {
+				l.release(cur)
+			}
 			if done, err := l.Writer.LoadCommitted(ctx, m.Schema, m.LoadID); err == nil && done {
 				msg.Ack() // redelivered after its load committed
 				continue
@@ -225,11 +239,41 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 			cur = &loadRun{attempt: m.Attempt, end: -1, head: m}
 		}
 		cur.hold(msg)
+		if !l.acquire(ctx, cur, tick.C) {
+			return
+		}
 		if finished := l.step(ctx, cur, &m); finished {
+			l.release(cur)
 			cur = nil
 			l.markFinished(loadID)
 			return
 		}
+	}
+}
+
+// acquire takes a slot for the load before its first step, heartbeating its messages while it
+// waits; it reports false when ctx ended.
+func (l *Loader) acquire(ctx context.Context, r *loadRun, tick <-chan time.Time) bool {
+	if l.slots == nil || r.slot {
+		return true
+	}
+	for {
+		select {
+		case l.slots <- struct{}{}:
+			r.slot = true
+			return true
+		case <-tick:
+			r.heartbeat()
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (l *Loader) release(r *loadRun) {
+	if r.slot {
+		<-l.slots
+		r.slot = false
 	}
 }
 
@@ -255,6 +299,10 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 				return fail(err.Error())
 			}
 			r.load = ld
+		}
+		if sc := m.Batch.Scan; sc != nil {
+			l.emit(ctx, r, events.Event{Type: events.SyncProgress, Bytes: sc.Bytes,
+				Message: fmt.Sprintf("loading %s into %s.%s", humanBytes(sc.Bytes), m.Schema, m.Batch.Table)})
 		}
 		rows, dup, err := r.load.Apply(ctx, m.BatchID(), *m.Batch)
 		if err != nil {
@@ -311,6 +359,18 @@ func sinceMS(t time.Time) int64 {
 		return 0
 	}
 	return time.Since(t).Milliseconds()
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 // Thousands formats n with comma separators: 1,865.

@@ -52,7 +52,7 @@ func StartEmbedded(ctx context.Context, p *config.Project, o Options) (*Node, er
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	n := &Node{Bus: bus, Writer: w, Dispatcher: &dispatcher.Dispatcher{Bus: bus, Project: p}, cancel: cancel}
-	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log}
+	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: o.Workers}
 	pool := &worker.Pool{Bus: bus, Registry: o.Registry, Project: p, Name: "local", Log: o.Log}
 	if err := errors.Join(ld.Start(ctx), pool.Start(ctx)); err != nil {
 		cancel()

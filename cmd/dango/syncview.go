@@ -114,7 +114,11 @@ func (v *syncView) handle(e events.Event) {
 			b.liveRows += e.Rows
 		}
 	case events.SyncProgress:
-		b.liveRows, b.bytes = e.Rows, e.Bytes
+		if e.Message != "" {
+			b.lastStep = e.Message // a phase without counts (DuckDB reading a file)
+		} else {
+			b.liveRows, b.bytes = e.Rows, e.Bytes
+		}
 	case events.SyncCompleted:
 		b.done, b.ok, b.rows = true, true, e.Rows
 		b.lines = append(b.lines, fmt.Sprintf("%s %s (%s rows in %s)", stamp(e.Time), v.pal.green("✓ Sync complete"), loader.Thousands(e.Rows), secs(e.DurationMS)))
