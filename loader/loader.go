@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dangohq/dango/events"
+	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/warehouse"
 )
 
@@ -302,7 +303,7 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		}
 		if sc := m.Batch.Scan; sc != nil {
 			l.emit(ctx, r, events.Event{Type: events.SyncProgress, Bytes: sc.Bytes,
-				Message: fmt.Sprintf("loading %s into %s.%s", humanBytes(sc.Bytes), m.Schema, m.Batch.Table)})
+				Message: fmt.Sprintf("loading %s into %s.%s", humanize.Bytes(sc.Bytes), m.Schema, m.Batch.Table)})
 		}
 		rows, dup, err := r.load.Apply(ctx, m.BatchID(), *m.Batch)
 		if err != nil {
@@ -314,7 +315,7 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		if !dup {
 			r.applied++
 			r.rows += rows
-			l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: fmt.Sprintf("Loaded %s rows", Thousands(rows)), Rows: rows})
+			l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: fmt.Sprintf("Loaded %s rows", humanize.Thousands(rows)), Rows: rows})
 		}
 	}
 	if r.end < 0 || r.applied < r.end {
@@ -359,29 +360,4 @@ func sinceMS(t time.Time) int64 {
 		return 0
 	}
 	return time.Since(t).Milliseconds()
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
-// Thousands formats n with comma separators: 1,865.
-func Thousands(n int64) string {
-	s := fmt.Sprint(n)
-	neg := ""
-	if n < 0 {
-		neg, s = "-", s[1:]
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return neg + s
 }

@@ -204,11 +204,3 @@ func TestBadBatchFailsTheLoad(t *testing.T) {
 		t.Fatalf("event = %+v", e)
 	}
 }
-
-func TestThousands(t *testing.T) {
-	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1865: "1,865", 1234567: "1,234,567", -4200: "-4,200"} {
-		if got := loader.Thousands(n); got != want {
-			t.Errorf("Thousands(%d) = %s", n, got)
-		}
-	}
-}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/dangohq/dango/duckerr"
 	"github.com/dangohq/dango/naming"
 )
 
@@ -74,7 +75,7 @@ type QueryResult struct {
 func (r *Reader) Query(ctx context.Context, q string, limit int) (*QueryResult, error) {
 	rows, err := r.db.QueryContext(ctx, q)
 	if err != nil {
-		return nil, cleanError(err)
+		return nil, duckerr.Clean(err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -105,7 +106,7 @@ func (r *Reader) Query(ctx context.Context, q string, limit int) (*QueryResult, 
 		}
 		res.Rows = append(res.Rows, row)
 	}
-	return res, cleanError(rows.Err())
+	return res, duckerr.Clean(rows.Err())
 }
 
 func formatValue(v any) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/duckerr"
 	"github.com/dangohq/dango/naming"
 )
 
@@ -202,7 +203,7 @@ func (l *Load) Apply(ctx context.Context, batchID string, b batch.Batch) (rows i
 	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(exprs, ", ") + " FROM " + b.Scan.ReaderSQL()
 	res, err := l.tx.ExecContext(ctx, q)
 	if err != nil {
-		return 0, false, cleanError(err)
+		return 0, false, duckerr.Clean(err)
 	}
 	rows, _ = res.RowsAffected()
 	l.applied[batchID] = true
@@ -228,14 +229,14 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 		}
 		defs = append(defs, ColLoadID+" VARCHAR NOT NULL", ColID+" UUID NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE NOT NULL")
 		_, err := l.tx.ExecContext(ctx, "CREATE TABLE "+qt+" ("+strings.Join(defs, ", ")+")")
-		return cleanError(err)
+		return duckerr.Clean(err)
 	}
 	for _, c := range cols {
 		if _, ok := existing[c.Name]; ok {
 			continue
 		}
 		if _, err := l.tx.ExecContext(ctx, "ALTER TABLE "+qt+" ADD COLUMN "+naming.Quote(c.Name)+" "+c.Type); err != nil {
-			return fmt.Errorf("add column %s to %s.%s: %w", c.Name, l.info.Schema, table, cleanError(err))
+			return fmt.Errorf("add column %s to %s.%s: %w", c.Name, l.info.Schema, table, duckerr.Clean(err))
 		}
 	}
 	return nil
@@ -287,7 +288,7 @@ func (l *Load) Commit(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	if err := l.tx.Commit(); err != nil {
-		return Result{}, fmt.Errorf("commit load %s: %w", l.info.LoadID, cleanError(err))
+		return Result{}, fmt.Errorf("commit load %s: %w", l.info.LoadID, duckerr.Clean(err))
 	}
 	res := Result{LoadID: l.info.LoadID}
 	for _, t := range l.order {
@@ -329,18 +330,6 @@ func schemaHash(ctx context.Context, q querier, schema string) (string, error) {
 	sort.Strings(parts)
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
 	return hex.EncodeToString(sum[:16]), rows.Err()
-}
-
-// cleanError drops DuckDB's echo of the generated SQL, which names nothing the user wrote.
-func cleanError(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if i := strings.Index(msg, "\n\nLINE "); i > 0 {
-		return fmt.Errorf("%s", strings.TrimSpace(msg[:i]))
-	}
-	return err
 }
 
 // LoadCommitted reports whether a load id is already recorded in a schema's _dlt_loads.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/connectors"
-	"github.com/dangohq/dango/loader"
+	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/warehouse"
 )
 
@@ -47,7 +47,7 @@ func newSourceCmd(g *globals) *cobra.Command {
 					}
 					if !sum.LastLoad.IsZero() {
 						last = sum.LastLoad.Local().Format("2006-01-02 15:04:05")
-						rows = loader.Thousands(sum.LastRows)
+						rows = humanize.Thousands(sum.LastRows)
 					}
 				}
 				enabled := "yes"

@@ -7,9 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dangohq/dango/connectors/file"
 	"github.com/dangohq/dango/events"
-	"github.com/dangohq/dango/loader"
+	"github.com/dangohq/dango/humanize"
 )
 
 const rule = "──────────────────────────────────────────────"
@@ -121,7 +120,7 @@ func (v *syncView) handle(e events.Event) {
 		}
 	case events.SyncCompleted:
 		b.done, b.ok, b.rows = true, true, e.Rows
-		b.lines = append(b.lines, fmt.Sprintf("%s %s (%s rows in %s)", stamp(e.Time), v.pal.green("✓ Sync complete"), loader.Thousands(e.Rows), secs(e.DurationMS)))
+		b.lines = append(b.lines, fmt.Sprintf("%s %s (%s rows in %s)", stamp(e.Time), v.pal.green("✓ Sync complete"), humanize.Thousands(e.Rows), secs(e.DurationMS)))
 	case events.SyncFailed:
 		b.done = true
 		b.lines = append(b.lines, fmt.Sprintf("%s %s", stamp(e.Time), v.pal.red("✗ Sync failed for "+e.Source)), e.Error)
@@ -171,12 +170,12 @@ func (v *syncView) drawStatus() {
 		el := time.Since(b.started)
 		p := v.names[i] + ": "
 		if b.liveRows > 0 || b.bytes > 0 {
-			p += loader.Thousands(b.liveRows) + " rows"
+			p += humanize.Thousands(b.liveRows) + " rows"
 			if b.bytes > 0 {
-				p += " · " + file.HumanBytes(b.bytes)
+				p += " · " + humanize.Bytes(b.bytes)
 			}
 			if s := el.Seconds(); s > 0.5 {
-				p += fmt.Sprintf(" · %s rows/s", loader.Thousands(int64(float64(b.liveRows)/s)))
+				p += fmt.Sprintf(" · %s rows/s", humanize.Thousands(int64(float64(b.liveRows)/s)))
 			}
 		} else {
 			p += strings.TrimSuffix(b.lastStep, ".")
@@ -222,7 +221,7 @@ func (v *syncView) summary(total time.Duration) bool {
 		fmt.Fprintln(v.out, v.pal.red(fmt.Sprintf("✗ %d of %d syncs failed: %s", n-okN, n, strings.Join(failedNames, ", "))))
 	}
 	fmt.Fprintln(v.out)
-	fmt.Fprintf(v.out, "Total rows: %s\n", loader.Thousands(rows))
+	fmt.Fprintf(v.out, "Total rows: %s\n", humanize.Thousands(rows))
 	fmt.Fprintf(v.out, "Total duration: %s\n", secs(total.Milliseconds()))
 	fmt.Fprintf(v.out, "Success: %d/%d sources\n", okN, n)
 	fmt.Fprintf(v.out, "Failed: %d/%d sources\n", n-okN, n)

@@ -25,6 +25,8 @@ import (
 	"github.com/dangohq/dango/batch"
 	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/connectors"
+	"github.com/dangohq/dango/duckerr"
+	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/naming"
 )
 
@@ -132,7 +134,7 @@ func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 	if len(files) == 1 {
 		out.Logf("Reading %s: %s", c.label, pattern)
 	} else {
-		out.Logf("Reading %s: %s (%d files, %s)", c.label, pattern, len(files), HumanBytes(size))
+		out.Logf("Reading %s: %s (%d files, %s)", c.label, pattern, len(files), humanize.Bytes(size))
 	}
 	scan := &batch.Scan{Format: c.name, Files: files, Options: c.options(c.job.Source.Settings), Bytes: size}
 	if len(files) > 1 {
@@ -244,7 +246,7 @@ func describe(ctx context.Context, scan *batch.Scan, pinCSV bool) ([]batch.Colum
 	}
 	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM "+scan.ReaderSQL())
 	if err != nil {
-		return nil, cleanDuckDBError(err)
+		return nil, duckerr.Clean(err)
 	}
 	defer rows.Close()
 	names, _ := rows.Columns()
@@ -262,7 +264,7 @@ func describe(ctx context.Context, scan *batch.Scan, pinCSV bool) ([]batch.Colum
 		raw = append(raw, flatten([]string{name}, typ)...)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, cleanDuckDBError(err)
+		return nil, duckerr.Clean(err)
 	}
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("no columns found")
@@ -281,28 +283,4 @@ func describe(ctx context.Context, scan *batch.Scan, pinCSV bool) ([]batch.Colum
 		raw[i].Name = unique[i]
 	}
 	return raw, nil
-}
-
-// cleanDuckDBError keeps DuckDB's message but drops the SQL echo that follows it, which names
-// our generated query rather than anything the user wrote.
-func cleanDuckDBError(err error) error {
-	msg := err.Error()
-	if i := strings.Index(msg, "\n\nLINE "); i > 0 {
-		msg = msg[:i]
-	}
-	return errors.New(strings.TrimSpace(msg))
-}
-
-// HumanBytes formats a size for messages: 12.4 MB.
-func HumanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/duckerr"
 	"github.com/dangohq/dango/naming"
 )
 
@@ -20,7 +21,7 @@ func pinCSVDialect(ctx context.Context, db *sql.DB, scan *batch.Scan) error {
 	var cols any
 	var dateFmt, tsFmt sql.NullString
 	if err := db.QueryRowContext(ctx, q).Scan(&delim, &quote, &escape, &newline, &comment, &skip, &header, &cols, &dateFmt, &tsFmt); err != nil {
-		return cleanDuckDBError(err)
+		return duckerr.Clean(err)
 	}
 	list, ok := cols.([]any)
 	if !ok || len(list) == 0 {
