@@ -20,9 +20,50 @@ import (
 // Batch is one unit of data for one table of one load.
 type Batch struct {
 	Table       string    `json:"table"` // normalized target table name
+	Resource    Resource  `json:"resource"`
 	ExtractedAt time.Time `json:"extracted_at"`
 	Scan        *Scan     `json:"scan,omitempty"`
 }
+
+// Write dispositions.
+const (
+	Append  = "append"
+	Replace = "replace"
+	Merge   = "merge"
+)
+
+// Resource is one named stream of a source and how its rows land in its table.
+type Resource struct {
+	Name        string       `json:"name"`
+	Table       string       `json:"table"`
+	Disposition string       `json:"disposition"`           // append, replace or merge
+	PrimaryKey  []string     `json:"primary_key,omitempty"` // as configured; the writer normalizes
+	Incremental *Incremental `json:"incremental,omitempty"`
+}
+
+// Incremental restricts a load to rows whose cursor is at or past Start. Rows that were
+// already loaded (same key and cursor, or the same content when there is no key) are
+// dropped by the writer, which also stores the new cursor in the load's transaction.
+type Incremental struct {
+	CursorColumn string `json:"cursor_column"`   // as configured; the writer normalizes
+	Start        string `json:"start,omitempty"` // "" loads everything
+}
+
+// State is what the warehouse remembers of a source between syncs; the dispatcher reads it
+// and hands it to the connector with the job.
+type State struct {
+	Cursors map[string]string               `json:"cursors,omitempty"` // resource → last cursor, as text
+	Files   map[string]map[string]FileState `json:"files,omitempty"`   // resource → project-relative path → state
+}
+
+// FileState identifies the version of a file that was loaded.
+type FileState struct {
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"mtime"`
+}
+
+// Same reports whether two states describe the same file version.
+func (f FileState) Same(o FileState) bool { return f.Size == o.Size && f.ModTime.Equal(o.ModTime) }
 
 // Scan is a set of files to be read by DuckDB's reader for Format.
 type Scan struct {
@@ -35,6 +76,14 @@ type Scan struct {
 	// Columns maps what the reader yields to the table's columns, in order.
 	Columns []Column `json:"columns"`
 	Bytes   int64    `json:"bytes"` // total size of Files
+	// Track, when set, records which file each row came from (column _dango_source_file,
+	// project-relative) and the version of every file loaded, so later syncs skip unchanged
+	// files and replace the rows of changed ones. Labels are the project-relative paths of
+	// Files, in the same order; Replaced lists those whose earlier rows are to be deleted.
+	Track    bool        `json:"track,omitempty"`
+	Labels   []string    `json:"labels,omitempty"`
+	Versions []FileState `json:"versions,omitempty"`
+	Replaced []string    `json:"replaced,omitempty"`
 }
 
 // ReaderColumn is a column as the file names it, with the type to read it as.
@@ -63,6 +112,14 @@ func (b *Batch) Validate() error {
 	}
 	if len(b.Scan.Columns) == 0 {
 		return fmt.Errorf("scan batch for %s has no columns", b.Table)
+	}
+	if b.Scan.Track && (len(b.Scan.Labels) != len(b.Scan.Files) || len(b.Scan.Versions) != len(b.Scan.Files)) {
+		return fmt.Errorf("scan batch for %s: tracked files need a label and a version each", b.Table)
+	}
+	switch b.Resource.Disposition {
+	case Append, Replace, Merge:
+	default:
+		return fmt.Errorf("batch for %s: unknown write disposition %q", b.Table, b.Resource.Disposition)
 	}
 	switch b.Scan.Format {
 	case "csv", "json", "parquet":

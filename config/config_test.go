@@ -218,3 +218,47 @@ func TestLoadProjectDefaultsAndErrors(t *testing.T) {
 		t.Errorf("FindRoot outside a project: %v", err)
 	}
 }
+
+func TestResourceSettings(t *testing.T) {
+	src := `sources:
+  - name: shop
+    type: csv
+    write_disposition: merge
+    primary_key: id
+    incremental:
+      cursor_column: updated_at
+      initial_value: "2024-01-01"
+    resources:
+      orders:
+        primary_key: [order_id, line]
+      events:
+        write_disposition: append
+        incremental: {cursor_column: seq}
+    csv: {path: x}
+`
+	got, err := ParseSources("s.yml", []byte(src), specs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := got[0]
+	def := s.Resource("customers")
+	if def.WriteDisposition != Merge || strings.Join(def.PrimaryKey, ",") != "id" || def.Incremental.CursorColumn != "updated_at" || def.Incremental.InitialValue != "2024-01-01" {
+		t.Errorf("defaults = %+v", def)
+	}
+	o := s.Resource("orders")
+	if o.WriteDisposition != Merge || strings.Join(o.PrimaryKey, ",") != "order_id,line" || o.Incremental.CursorColumn != "updated_at" || o.Line != 10 {
+		t.Errorf("orders = %+v", o)
+	}
+	e := s.Resource("events")
+	if e.WriteDisposition != Append || e.Incremental.CursorColumn != "seq" || e.Incremental.InitialValue != "" {
+		t.Errorf("events = %+v", e)
+	}
+	_, err = ParseSources("s.yml", []byte("sources:\n  - name: a\n    type: csv\n    write_disposition: upsert\n    csv: {path: x}\n"), specs, nil)
+	if err == nil || !strings.Contains(err.Error(), "s.yml:4:") || !strings.Contains(err.Error(), "append, replace, merge") {
+		t.Errorf("bad disposition: %v", err)
+	}
+	_, err = ParseSources("s.yml", []byte("sources:\n  - name: a\n    type: csv\n    resources:\n      t:\n        incremental: {initial_value: 1}\n    csv: {path: x}\n"), specs, nil)
+	if err == nil || !strings.Contains(err.Error(), `s.yml:6: sources[0].resources.t.incremental: missing required key "cursor_column"`) {
+		t.Errorf("missing cursor: %v", err)
+	}
+}

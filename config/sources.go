@@ -25,6 +25,59 @@ type Source struct {
 	Description string
 	Settings    Values // the block named after the type
 	Line        int    // where the entry starts in sources.yml
+	// Defaults apply to every resource; Resources override them per resource.
+	Defaults  ResourceConfig
+	Resources map[string]ResourceConfig
+}
+
+// Write dispositions.
+const (
+	Append  = "append"
+	Replace = "replace"
+	Merge   = "merge"
+)
+
+// ResourceConfig says how one resource (a table of a source) loads. Empty fields mean "not
+// set here": a resource's own settings override the source's, which override the connector's.
+type ResourceConfig struct {
+	WriteDisposition string
+	PrimaryKey       []string
+	Incremental      *Incremental
+	Line             int // where it is configured, for errors found later
+}
+
+// Incremental loading: only rows whose cursor column is at or past the last value seen.
+type Incremental struct {
+	CursorColumn string
+	InitialValue string
+}
+
+// Resource returns the effective configuration of a resource.
+func (s Source) Resource(name string) ResourceConfig {
+	rc := s.Defaults
+	if o, ok := s.Resources[name]; ok {
+		if o.WriteDisposition != "" {
+			rc.WriteDisposition = o.WriteDisposition
+		}
+		if o.PrimaryKey != nil {
+			rc.PrimaryKey = o.PrimaryKey
+		}
+		if o.Incremental != nil {
+			rc.Incremental = o.Incremental
+		}
+		rc.Line = o.Line
+	}
+	return rc
+}
+
+var resourceFields = []Field{
+	{Name: "write_disposition", Kind: String, Enum: []string{Append, Replace, Merge},
+		Doc: "append adds rows; replace swaps the table's content for this load's; merge upserts by primary_key. Default: append."},
+	{Name: "primary_key", Kind: StringList, Doc: "Column(s) identifying a row (merge, deduplication, staging)."},
+	{Name: "incremental", Kind: Object, Doc: "Load only rows at or past the cursor stored by the last sync.", Fields: []Field{
+		{Name: "cursor_column", Kind: String, Required: true, Doc: "Column that grows with new or changed rows (updated_at, id)."},
+		{Name: "initial_value", Kind: String, Doc: "Where the first sync starts; default: everything."},
+	}},
 }
 
 // commonFields are the keys every source entry accepts next to its type block.
@@ -34,6 +87,19 @@ var commonFields = []Field{
 	{Name: "enabled", Kind: Bool, Default: true, Doc: "Disabled sources are skipped by `dango sync`."},
 	{Name: "schema", Kind: String, Doc: "Warehouse schema to load into; default `raw_<name>`."},
 	{Name: "description", Kind: String, Doc: "Free text for people reading this file."},
+	resourceFields[0], resourceFields[1], resourceFields[2],
+	{Name: "resources", Kind: ObjectMap, Fields: resourceFields, Doc: "Per-resource overrides of write_disposition, primary_key and incremental."},
+}
+
+func resourceConfig(v Values, line int) ResourceConfig {
+	rc := ResourceConfig{WriteDisposition: v.String("write_disposition"), Line: line}
+	if v.Has("primary_key") {
+		rc.PrimaryKey = v.Strings("primary_key")
+	}
+	if inc := v.Object("incremental"); inc != nil {
+		rc.Incremental = &Incremental{CursorColumn: inc.String("cursor_column"), InitialValue: inc.String("initial_value")}
+	}
+	return rc
 }
 
 // CommonSourceFields documents the keys every source accepts.
@@ -154,6 +220,13 @@ func (d *decoder) decodeSource(n *yaml.Node, idx int, specs Specs) (Source, erro
 		vals[typ] = block
 	}
 	src.Settings = vals.Object(typ)
+	src.Defaults = resourceConfig(vals, n.Line)
+	if m, ok := vals["resources"].(map[string]Values); ok {
+		src.Resources = map[string]ResourceConfig{}
+		for name, rv := range m {
+			src.Resources[name] = resourceConfig(rv, int(rv.Int("\x00line")))
+		}
+	}
 	return src, nil
 }
 

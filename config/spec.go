@@ -21,10 +21,11 @@ const (
 	Map                    // free-form mapping (kept as map[string]any)
 	Object                 // nested mapping validated against Field.Fields
 	Any                    // anything; decoded as is
+	ObjectMap              // mapping of free names to mappings validated against Field.Fields
 )
 
 func (k Kind) String() string {
-	return [...]string{"string", "integer", "number", "boolean", "list of strings", "mapping", "mapping", "any value"}[k]
+	return [...]string{"string", "integer", "number", "boolean", "list of strings", "mapping", "mapping", "any value", "mapping of names to mappings"}[k]
 }
 
 // Field declares one key of a Spec.
@@ -266,6 +267,24 @@ func (d *decoder) decodeValue(n *yaml.Node, path string, f *Field) (any, error) 
 		return m, nil
 	case Object:
 		return d.decodeBlock(n, path, f.Fields)
+	case ObjectMap:
+		if n.Kind != yaml.MappingNode {
+			return nil, bad()
+		}
+		out := map[string]Values{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			name := n.Content[i].Value
+			if _, dup := out[name]; dup {
+				return nil, errorf(d.file, n.Content[i].Line, "%s: %q appears twice", path, name)
+			}
+			v, err := d.decodeBlock(resolveAlias(n.Content[i+1]), path+"."+name, f.Fields)
+			if err != nil {
+				return nil, err
+			}
+			v["\x00line"] = int64(n.Content[i].Line)
+			out[name] = v
+		}
+		return out, nil
 	default:
 		var x any
 		if err := n.Decode(&x); err != nil {
@@ -355,8 +374,11 @@ func writeFields(b *strings.Builder, prefix string, fields []Field) {
 			doc += " One of: " + strings.Join(f.Enum, ", ") + "."
 		}
 		fmt.Fprintf(b, "| `%s%s` | %s | %s | %s |\n", prefix, f.Name, f.Kind, def, doc)
-		if f.Kind == Object {
+		switch f.Kind {
+		case Object:
 			writeFields(b, prefix+f.Name+".", f.Fields)
+		case ObjectMap:
+			writeFields(b, prefix+f.Name+".<name>.", f.Fields)
 		}
 	}
 }

@@ -18,9 +18,27 @@ import (
 
 // Connector extracts one source's data.
 type Connector interface {
-	// Extract reads the source and hands its data to out. It returns when all data has been
-	// emitted, or with the first error; a cancelled ctx must stop it promptly.
+	// Resources names the source's resources (its tables), from configuration alone.
+	Resources() []string
+	// Extract reads the selected resources and hands their data to out. It returns when all
+	// data has been emitted, or with the first error; a cancelled ctx must stop it promptly.
 	Extract(ctx context.Context, out Emitter) error
+}
+
+// Estimator is implemented by connectors that can say cheaply what a sync would load, for
+// `dango sync --dry-run`.
+type Estimator interface {
+	Estimate(ctx context.Context) ([]Estimate, error)
+}
+
+// Estimate is what a sync of one resource would load.
+type Estimate struct {
+	Resource string
+	Label    string // what the user recognises: the resource, or a file path
+	Rows     int64  // -1 when unknown
+	Bytes    int64  // to read; 0 when unknown
+	Mode     Mode
+	Note     string // e.g. "3 unchanged files skipped"
 }
 
 // Emitter receives what a connector produces.
@@ -33,10 +51,95 @@ type Emitter interface {
 	Progress(rows, bytes int64)
 }
 
-// Job is what a connector is built for: one source of a project.
+// Job is what a connector is built for: one source of a project, the run's options, and what
+// the warehouse remembers of the source.
 type Job struct {
 	Source      config.Source
-	ProjectRoot string // absolute; relative paths in the config resolve against it
+	ProjectRoot string   // absolute; relative paths in the config resolve against it
+	Resources   []string // selected resources; empty means all
+	FullRefresh bool     // start over: ignore stored cursors and file versions
+	StartDate   string   // overrides stored cursors and initial values (YYYY-MM-DD)
+	State       batch.State
+}
+
+// Selected reports whether the job covers a resource.
+func (j Job) Selected(resource string) bool {
+	if len(j.Resources) == 0 {
+		return true
+	}
+	for _, r := range j.Resources {
+		if r == resource {
+			return true
+		}
+	}
+	return false
+}
+
+// Mode says how a resource is fetched, for the console: "incremental from 2024-11-01" or
+// "full refresh".
+type Mode struct {
+	Incremental bool
+	From        string // the start value ("" = from the beginning)
+	Overrides   string // the default --start-date replaced, if any
+}
+
+func (m Mode) String() string {
+	switch {
+	case !m.Incremental:
+		return "full refresh"
+	case m.From == "":
+		return "incremental, first sync: everything"
+	}
+	return "incremental from " + m.From
+}
+
+// Defaults are what a connector knows of a resource before configuration overrides it.
+type Defaults struct {
+	Disposition string
+	PrimaryKey  []string
+}
+
+// Plan resolves how a resource loads in this job: sources.yml (resource over source) over the
+// connector's defaults, and where an incremental resource starts.
+func (j Job) Plan(resource, table string, d Defaults) (batch.Resource, Mode) {
+	rc := j.Source.Resource(resource)
+	r := batch.Resource{Name: resource, Table: table, Disposition: rc.WriteDisposition, PrimaryKey: rc.PrimaryKey}
+	if r.Disposition == "" {
+		r.Disposition = d.Disposition
+	}
+	if r.Disposition == "" {
+		r.Disposition = batch.Append
+	}
+	if r.PrimaryKey == nil {
+		r.PrimaryKey = d.PrimaryKey
+	}
+	var m Mode
+	if inc := rc.Incremental; inc != nil {
+		m.Incremental = true
+		def := inc.InitialValue
+		if stored, ok := j.State.Cursors[resource]; ok && !j.FullRefresh {
+			def = stored
+		}
+		m.From = def
+		if j.StartDate != "" {
+			m.From = j.StartDate
+			if def != j.StartDate {
+				m.Overrides = def
+			}
+		}
+		r.Incremental = &batch.Incremental{CursorColumn: inc.CursorColumn, Start: m.From}
+	}
+	return r, m
+}
+
+// LogMode prints the spec's "Fetching X (incremental from …)" line, with the
+// "Overriding default" continuation when --start-date replaced a stored value.
+func LogMode(out Emitter, label string, m Mode) {
+	msg := fmt.Sprintf("Fetching %s (%s)", label, m)
+	if m.Overrides != "" {
+		msg += "\nOverriding default: " + m.Overrides
+	}
+	out.Logf("%s", msg)
 }
 
 // Factory builds a connector for a job.
@@ -91,6 +194,15 @@ func (r *Registry) Types() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Resources lists a source's resources without extracting anything.
+func (r *Registry) Resources(job Job) ([]string, error) {
+	c, err := r.New(job)
+	if err != nil {
+		return nil, err
+	}
+	return c.Resources(), nil
 }
 
 // New builds the connector for a job.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/dangohq/dango/batch"
 	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/events"
 )
@@ -22,11 +23,12 @@ import (
 type Dispatcher struct {
 	Bus     *events.Bus
 	Project *config.Project
+	State   StateReader // what the warehouse remembers; read at dispatch, sent with each job
 }
 
-// SyncRequest selects what to sync.
-type SyncRequest struct {
-	Sources []string // names; empty means every enabled source
+// StateReader reads a schema's cursors and file versions.
+type StateReader interface {
+	State(ctx context.Context, schema string) (batch.State, error)
 }
 
 // UnknownSourceError names a source that is not in sources.yml.
@@ -111,7 +113,17 @@ func newLoadID() string {
 }
 
 // Sync queues one job per selected source and returns the run whose events follow them.
-func (d *Dispatcher) Sync(ctx context.Context, sources []config.Source) (*Run, error) {
+func (d *Dispatcher) Sync(ctx context.Context, sources []config.Source, opts events.SyncOptions) (*Run, error) {
+	states := make([]batch.State, len(sources))
+	if d.State != nil {
+		for i, s := range sources {
+			st, err := d.State.State(ctx, s.Schema)
+			if err != nil {
+				return nil, fmt.Errorf("read the stored state of %s: %w", s.Name, err)
+			}
+			states[i] = st
+		}
+	}
 	runID := "run_" + strings.ReplaceAll(newLoadID(), ".", "")
 	raw := make(chan *nats.Msg, 8192)
 	sub, err := d.Bus.NC.ChanSubscribe(events.AllEvents, raw)
@@ -151,8 +163,9 @@ func (d *Dispatcher) Sync(ctx context.Context, sources []config.Source) (*Run, e
 			}
 		}
 	}()
-	for _, s := range sources {
-		job := events.SyncJob{V: events.Version, RunID: runID, LoadID: newLoadID(), Source: s.Name, Queued: time.Now().UTC()}
+	for i, s := range sources {
+		job := events.SyncJob{V: events.Version, RunID: runID, LoadID: newLoadID(), Source: s.Name, Queued: time.Now().UTC(),
+			Options: opts, State: states[i]}
 		if err := d.Bus.Publish(ctx, events.JobSubject(s.Name), job); err != nil {
 			return nil, fmt.Errorf("queue sync of %s: %w", s.Name, err)
 		}

@@ -45,11 +45,21 @@ const AllEvents = eventsPrefix + ">"
 
 // SyncJob asks a worker to extract one source.
 type SyncJob struct {
-	V      int       `json:"v"`
-	RunID  string    `json:"run_id"`
-	LoadID string    `json:"load_id"`
-	Source string    `json:"source"`
-	Queued time.Time `json:"queued_at"`
+	V       int         `json:"v"`
+	RunID   string      `json:"run_id"`
+	LoadID  string      `json:"load_id"`
+	Source  string      `json:"source"`
+	Queued  time.Time   `json:"queued_at"`
+	Options SyncOptions `json:"options"`
+	State   batch.State `json:"state"` // the warehouse's memory of the source at dispatch
+}
+
+// SyncOptions are the per-run choices a user makes on the command line or in an API call.
+type SyncOptions struct {
+	Resources   []string `json:"resources,omitempty"`    // only these; empty means all
+	FullRefresh bool     `json:"full_refresh,omitempty"` // drop the tables and reset cursors first
+	AllowEmpty  bool     `json:"allow_empty,omitempty"`  // let replace/full refresh empty a table
+	StartDate   string   `json:"start_date,omitempty"`   // overrides stored cursors and initial values
 }
 
 // BatchMsg carries one batch of a load to the writer, or the marker that ends it: End when the
@@ -68,6 +78,12 @@ type BatchMsg struct {
 	End     bool         `json:"end,omitempty"`
 	Abort   string       `json:"abort,omitempty"` // the connector's error
 	Start   time.Time    `json:"started_at"`      // when the worker began the job
+	// With every message: the run's options that change how the writer loads.
+	FullRefresh bool `json:"full_refresh,omitempty"`
+	AllowEmpty  bool `json:"allow_empty,omitempty"`
+	// With End: the resources the job covered, so the writer can replace (or protect) tables
+	// of resources that produced no batch at all.
+	Resources []batch.Resource `json:"resources,omitempty"`
 }
 
 // BatchID is the id recorded with a batch's rows, unique within a schema.
@@ -90,6 +106,8 @@ type Event struct {
 	DurationMS int64       `json:"duration_ms,omitempty"`
 	Error      string      `json:"error,omitempty"`
 	Worker     string      `json:"worker,omitempty"`
+	// SchemaChanged is set on sync.completed when the load added or widened columns.
+	SchemaChanged bool `json:"schema_changed,omitempty"`
 }
 
 // TableRows is the rows written to one table.

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/dangohq/dango/batch"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/warehouse"
@@ -154,13 +155,14 @@ func (l *Loader) markFinished(loadID string) {
 
 // loadRun is the state of one load attempt.
 type loadRun struct {
-	attempt int
-	load    *warehouse.Load
-	applied int
-	end     int // number of data batches announced by the end marker; -1 until it arrives
-	rows    int64
-	head    events.BatchMsg
-	slot    bool // holds one of the loader's slots
+	attempt   int
+	load      *warehouse.Load
+	applied   int
+	end       int // number of data batches announced by the end marker; -1 until it arrives
+	rows      int64
+	head      events.BatchMsg
+	slot      bool             // holds one of the loader's slots
+	resources []batch.Resource // from the end marker
 
 	mu      sync.Mutex
 	pending []jetstream.Msg // acked after commit or rollback
@@ -293,13 +295,23 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		return fail(m.Abort)
 	case m.End:
 		r.end = m.Seq
+		r.resources = m.Resources
 	case m.Batch != nil:
 		if r.load == nil {
-			ld, err := l.Writer.Begin(ctx, warehouse.LoadInfo{LoadID: m.LoadID, Source: m.Source, Schema: m.Schema})
+			ld, err := l.Writer.Begin(ctx, loadInfo(m))
 			if err != nil {
 				return fail(err.Error())
 			}
 			r.load = ld
+		}
+		if m.FullRefresh {
+			prep, err := r.load.Prepare(ctx, m.Batch.Table, m.Batch.Resource)
+			if err != nil {
+				return fail(err.Error())
+			}
+			if prep.Dropped {
+				l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: fmt.Sprintf("Dropping %s.%s (%s rows)", m.Schema, m.Batch.Table, humanize.Thousands(prep.Rows))})
+			}
 		}
 		if sc := m.Batch.Scan; sc != nil {
 			l.emit(ctx, r, events.Event{Type: events.SyncProgress, Bytes: sc.Bytes,
@@ -310,7 +322,7 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 			if ctx.Err() != nil {
 				return false // shutting down; the deferred rollback handles it
 			}
-			return fail(fmt.Sprintf("load into %s.%s: %v", m.Schema, m.Batch.Table, err))
+			return fail(err.Error())
 		}
 		if !dup {
 			r.applied++
@@ -322,7 +334,7 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		return false
 	}
 	if r.load == nil { // a source with no data still records its load
-		ld, err := l.Writer.Begin(ctx, warehouse.LoadInfo{LoadID: r.head.LoadID, Source: r.head.Source, Schema: r.head.Schema})
+		ld, err := l.Writer.Begin(ctx, loadInfo(&r.head))
 		if err != nil {
 			return fail(err.Error())
 		}
@@ -331,7 +343,7 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 	for _, t := range r.load.Tables() {
 		l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: "Writing to " + t})
 	}
-	res, err := r.load.Commit(ctx)
+	res, err := r.load.Commit(ctx, r.resources)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false
@@ -339,7 +351,10 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		return fail(err.Error())
 	}
 	r.load = nil
-	ev := events.Event{Type: events.SyncCompleted, Rows: res.Rows, DurationMS: sinceMS(r.head.Start)}
+	for _, c := range res.SchemaChanges {
+		l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: "Schema change: " + c.String()})
+	}
+	ev := events.Event{Type: events.SyncCompleted, Rows: res.Rows, DurationMS: sinceMS(r.head.Start), SchemaChanged: len(res.SchemaChanges) > 0}
 	for _, t := range res.Tables {
 		ev.Tables = append(ev.Tables, events.TableRows{Table: t.Table, Rows: t.Rows})
 	}
@@ -353,6 +368,11 @@ func (l *Loader) emit(ctx context.Context, r *loadRun, e events.Event) {
 	if err := l.Bus.Emit(ctx, e); err != nil && ctx.Err() == nil {
 		l.Log.Warn().Err(err).Str("event", e.Type).Msg("publish event")
 	}
+}
+
+func loadInfo(m *events.BatchMsg) warehouse.LoadInfo {
+	return warehouse.LoadInfo{LoadID: m.LoadID, Source: m.Source, Schema: m.Schema, Started: m.Start,
+		FullRefresh: m.FullRefresh, AllowEmpty: m.AllowEmpty}
 }
 
 func sinceMS(t time.Time) int64 {

@@ -35,7 +35,7 @@ func start(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	w, err := warehouse.Open(ctx, filepath.Join(dir, "w.duckdb"))
+	w, err := warehouse.Open(ctx, filepath.Join(dir, "w.duckdb"), warehouse.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func (h *harness) scan(name string, n int) *batch.Batch {
 		fmt.Fprintln(f, i)
 	}
 	f.Close()
-	return &batch.Batch{Table: "t", ExtractedAt: time.Now(), Scan: &batch.Scan{Format: "csv", Files: []string{p},
+	return &batch.Batch{Table: "t", Resource: batch.Resource{Name: "t", Table: "t", Disposition: batch.Append}, ExtractedAt: time.Now(), Scan: &batch.Scan{Format: "csv", Files: []string{p},
 		Columns: []batch.Column{{Name: "id", Path: []string{"id"}, Type: "BIGINT"}}}}
 }
 

@@ -24,6 +24,7 @@ type Options struct {
 	Workers  int
 	Registry *connectors.Registry
 	Log      zerolog.Logger
+	Open     warehouse.OpenOptions // how long to wait for another writer
 }
 
 // Node is a running embedded dango.
@@ -41,7 +42,7 @@ type Node struct {
 // StartEmbedded opens the warehouse (failing fast if another process holds it), starts an
 // in-process NATS server without a listener, the loader and the workers.
 func StartEmbedded(ctx context.Context, p *config.Project, o Options) (*Node, error) {
-	w, err := warehouse.Open(ctx, p.Warehouse)
+	w, err := warehouse.Open(ctx, p.Warehouse, o.Open)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +52,7 @@ func StartEmbedded(ctx context.Context, p *config.Project, o Options) (*Node, er
 		return nil, err
 	}
 	bg, cancel := context.WithCancel(context.Background())
-	n := &Node{Bus: bus, Writer: w, Dispatcher: &dispatcher.Dispatcher{Bus: bus, Project: p}, cancel: cancel}
+	n := &Node{Bus: bus, Writer: w, Dispatcher: &dispatcher.Dispatcher{Bus: bus, Project: p, State: w}, cancel: cancel}
 	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: o.Workers}
 	pool := &worker.Pool{Bus: bus, Registry: o.Registry, Project: p, Name: "local", Log: o.Log}
 	if err := errors.Join(ld.Start(ctx), pool.Start(ctx)); err != nil {

@@ -17,22 +17,35 @@ import (
 var ErrNoWarehouse = errors.New("no warehouse yet; run `dango sync` first")
 
 // Reader is a read-only view of the warehouse, for commands that never write.
-type Reader struct{ db *sql.DB }
+type Reader struct {
+	db   *sql.DB
+	lock *FileLock
+}
 
-// OpenReadOnly opens the file without taking the writer's lock on it.
-func OpenReadOnly(ctx context.Context, path string) (*Reader, error) {
+// OpenReadOnly opens the file read-only, waiting up to o.Wait for a writer to finish (DuckDB
+// lets readers in only when no process writes).
+func OpenReadOnly(ctx context.Context, path string, o OpenOptions) (*Reader, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w (%s)", ErrNoWarehouse, path)
 	}
-	db, err := openDB(ctx, path, true)
+	lock, err := AcquireLock(ctx, path, LockOptions{Wait: o.Wait, OnWait: o.OnWait})
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{db: db}, nil
+	db, err := openDB(ctx, path, true)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	return &Reader{db: db, lock: lock}, nil
 }
 
-// Close closes the reader.
-func (r *Reader) Close() error { return r.db.Close() }
+// Close closes the reader and releases its lock.
+func (r *Reader) Close() error {
+	err := r.db.Close()
+	r.lock.Release()
+	return err
+}
 
 // LoadSummary is what `dango source list` shows of a schema's loads.
 type LoadSummary struct {

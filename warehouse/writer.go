@@ -29,6 +29,8 @@ const (
 	ColLoadID      = "_dlt_load_id"
 	ColID          = "_dlt_id"
 	ColExtractedAt = "_dlt_extracted_at"
+	// ColSourceFile names the file a row came from, in tables of folder and glob sources.
+	ColSourceFile = "_dango_source_file"
 )
 
 // ErrLocked means another process holds the warehouse file.
@@ -39,17 +41,30 @@ type Writer struct {
 	db   *sql.DB
 	Path string
 	ddl  sync.Mutex // serialises schema-level DDL shared between loads
+	lock *FileLock
 }
 
 var lockRE = regexp.MustCompile(`Conflicting lock is held in (.*?) \(PID (\d+)\)`)
 
-// Open opens (creating if needed) the warehouse file for writing.
-func Open(ctx context.Context, path string) (*Writer, error) {
+// OpenOptions say how long to wait for another writer and what to tell the user meanwhile.
+type OpenOptions struct {
+	Wait   time.Duration
+	OnWait func(Holder)
+}
+
+// Open opens (creating if needed) the warehouse file for writing, first taking the writer
+// lock — waiting up to o.Wait for another dango process to finish with it.
+func Open(ctx context.Context, path string, o OpenOptions) (*Writer, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create warehouse folder: %w", err)
 	}
+	lock, err := AcquireLock(ctx, path, LockOptions{Exclusive: true, Wait: o.Wait, Command: CommandLine(), OnWait: o.OnWait})
+	if err != nil {
+		return nil, err
+	}
 	db, err := openDB(ctx, path, false)
 	if err != nil {
+		lock.Release()
 		return nil, err
 	}
 	// Raw tables promise no row order (neither does dlt). Without the promise DuckDB appends
@@ -57,9 +72,10 @@ func Open(ctx context.Context, path string) (*Writer, error) {
 	// a 2M-row CSV load including the checkpoint at close.
 	if _, err := db.ExecContext(ctx, "SET preserve_insertion_order = false"); err != nil {
 		db.Close()
+		lock.Release()
 		return nil, fmt.Errorf("configure warehouse: %w", err)
 	}
-	return &Writer{db: db, Path: path}, nil
+	return &Writer{db: db, Path: path, lock: lock}, nil
 }
 
 func openDB(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
@@ -89,17 +105,26 @@ func wrapOpenError(path string, err error) error {
 	return fmt.Errorf("open warehouse %s: %w", path, err)
 }
 
-// Close checkpoints and closes the file.
-func (w *Writer) Close() error { return w.db.Close() }
+// Close checkpoints and closes the file, then releases the writer lock.
+func (w *Writer) Close() error {
+	err := w.db.Close()
+	if w.lock != nil {
+		w.lock.Release()
+	}
+	return err
+}
 
 // DB exposes the database for read queries by the owning process.
 func (w *Writer) DB() *sql.DB { return w.db }
 
-// LoadInfo identifies a load.
+// LoadInfo identifies a load and the run options that change how it writes.
 type LoadInfo struct {
-	LoadID string
-	Source string
-	Schema string
+	LoadID      string
+	Source      string
+	Schema      string
+	Started     time.Time // when extraction began, for throughput stats
+	FullRefresh bool      // drop each table before its first batch and forget its cursor
+	AllowEmpty  bool      // let replace or full refresh leave a previously non-empty table empty
 }
 
 // Load is one open transaction applying one source's batches.
@@ -113,6 +138,15 @@ type Load struct {
 	tables  map[string]int64
 	order   []string
 	done    bool
+
+	prepared map[string]bool         // tables already dropped/truncated as the load requires
+	existed  map[string]bool         // tables a full refresh found (and dropped)
+	before   map[string]int64        // rows a replaced table had, for empty protection
+	cursors  map[string]cursorUpdate // resource → cursor after this load
+	files    []fileRecord
+	changes  []SchemaChange
+	bytes    int64
+	stage    int
 }
 
 type appliedBatch struct {
@@ -120,11 +154,25 @@ type appliedBatch struct {
 	rows      int64
 }
 
+type cursorUpdate struct{ column, value string }
+
+type fileRecord struct {
+	resource, path string
+	state          batch.FileState
+}
+
 // Result describes a committed load.
 type Result struct {
-	LoadID string
-	Rows   int64
-	Tables []TableRows // in the order first written
+	LoadID        string
+	Rows          int64
+	Tables        []TableRows // in the order first written
+	SchemaChanges []SchemaChange
+	Dropped       []string // tables dropped by a full refresh
+}
+
+// TableRowCount counts a table's rows; a missing table has none.
+func (w *Writer) TableRowCount(ctx context.Context, schema, table string) (int64, error) {
+	return tableRowCount(ctx, w.db, schema, table)
 }
 
 // TableRows is the rows a load wrote to one table.
@@ -147,7 +195,8 @@ func (w *Writer) Begin(ctx context.Context, info LoadInfo) (*Load, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &Load{w: w, info: info, conn: conn, tx: tx, applied: map[string]bool{}, tables: map[string]int64{}}, nil
+	return &Load{w: w, info: info, conn: conn, tx: tx, applied: map[string]bool{}, tables: map[string]int64{},
+		prepared: map[string]bool{}, existed: map[string]bool{}, before: map[string]int64{}, cursors: map[string]cursorUpdate{}}, nil
 }
 
 // ensureSchema creates the schema and its metadata tables, outside any load's transaction so
@@ -156,10 +205,9 @@ func (w *Writer) ensureSchema(ctx context.Context, schema string) error {
 	w.ddl.Lock()
 	defer w.ddl.Unlock()
 	s := naming.Quote(schema)
-	stmts := []string{
-		"CREATE SCHEMA IF NOT EXISTS " + s,
-		"CREATE TABLE IF NOT EXISTS " + s + `."_dlt_loads" (load_id VARCHAR NOT NULL, schema_name VARCHAR, status BIGINT NOT NULL, inserted_at TIMESTAMP WITH TIME ZONE NOT NULL, schema_version_hash VARCHAR)`,
-		"CREATE TABLE IF NOT EXISTS " + s + `."_dango_batches" (batch_id VARCHAR NOT NULL, load_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, "rows" BIGINT NOT NULL, committed_at TIMESTAMP WITH TIME ZONE NOT NULL)`,
+	stmts := []string{"CREATE SCHEMA IF NOT EXISTS " + s}
+	for _, t := range metaTables {
+		stmts = append(stmts, "CREATE TABLE IF NOT EXISTS "+s+"."+t)
 	}
 	for _, q := range stmts {
 		if _, err := w.db.ExecContext(ctx, q); err != nil {
@@ -188,40 +236,106 @@ func (l *Load) Apply(ctx context.Context, batchID string, b batch.Batch) (rows i
 	if n > 0 {
 		return 0, true, nil
 	}
-	table := naming.Quote(l.info.Schema) + "." + naming.Quote(b.Table)
-	if err := l.ensureTable(ctx, b.Table, b.Scan.Columns); err != nil {
+	if err := l.prepare(ctx, b.Table, b.Resource); err != nil {
 		return 0, false, err
 	}
-	var cols, exprs []string
-	for _, c := range b.Scan.Columns {
-		cols = append(cols, naming.Quote(c.Name))
-		exprs = append(exprs, c.Expr())
+	cols := b.Scan.Columns
+	if b.Scan.Track {
+		cols = append(append([]batch.Column(nil), cols...), batch.Column{Name: ColSourceFile, Path: []string{"filename"}, Type: "VARCHAR"})
 	}
-	cols = append(cols, ColLoadID, ColID, ColExtractedAt)
-	exprs = append(exprs, naming.Literal(l.info.LoadID), "uuid()",
-		"TIMESTAMPTZ "+naming.Literal(b.ExtractedAt.UTC().Format("2006-01-02 15:04:05.999999Z07:00")))
-	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(exprs, ", ") + " FROM " + b.Scan.ReaderSQL()
-	res, err := l.tx.ExecContext(ctx, q)
+	if err := l.ensureTable(ctx, b.Table, cols); err != nil {
+		return 0, false, err
+	}
+	rows, err = l.insert(ctx, b)
 	if err != nil {
-		return 0, false, duckerr.Clean(err)
+		return 0, false, fmt.Errorf("load into %s.%s: %w", l.info.Schema, b.Table, duckerr.Clean(err))
 	}
-	rows, _ = res.RowsAffected()
 	l.applied[batchID] = true
 	l.batches = append(l.batches, appliedBatch{id: batchID, table: b.Table, rows: rows})
 	if _, seen := l.tables[b.Table]; !seen {
 		l.order = append(l.order, b.Table)
 	}
 	l.tables[b.Table] += rows
+	l.bytes += b.Scan.Bytes
+	if b.Scan.Track {
+		for i, label := range b.Scan.Labels {
+			l.files = append(l.files, fileRecord{resource: b.Resource.Name, path: label, state: b.Scan.Versions[i]})
+		}
+	}
 	return rows, false, nil
 }
 
-// ensureTable creates the table or adds the columns it lacks.
+// Prepared says what Prepare did to a table.
+type Prepared struct {
+	Dropped bool  // a full refresh dropped the existing table
+	Rows    int64 // rows it had
+}
+
+// Prepare does, once per table and load, what the load's mode asks before rows arrive: a full
+// refresh drops the table and forgets the resource's cursor and files; replace empties it.
+// Apply calls it too; calling it first lets the caller report what happened.
+func (l *Load) Prepare(ctx context.Context, table string, res batch.Resource) (Prepared, error) {
+	if l.prepared[table] {
+		return Prepared{}, nil
+	}
+	err := l.prepare(ctx, table, res)
+	return Prepared{Dropped: l.info.FullRefresh && l.existed[table], Rows: l.before[table]}, err
+}
+
+func (l *Load) prepare(ctx context.Context, table string, res batch.Resource) error {
+	if l.prepared[table] {
+		return nil
+	}
+	l.prepared[table] = true
+	qt := naming.Quote(l.info.Schema) + "." + naming.Quote(table)
+	switch {
+	case l.info.FullRefresh:
+		exists, err := hasTable(ctx, l.tx, l.info.Schema, table)
+		if err != nil {
+			return err
+		}
+		l.existed[table] = exists
+		n, err := tableRowCount(ctx, l.tx, l.info.Schema, table)
+		if err != nil {
+			return err
+		}
+		l.before[table] = n
+		if _, err := l.tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+qt); err != nil {
+			return duckerr.Clean(err)
+		}
+		s := naming.Quote(l.info.Schema)
+		for _, meta := range []string{"_dango_state", "_dango_files"} {
+			if _, err := l.tx.ExecContext(ctx, `DELETE FROM `+s+`."`+meta+`" WHERE resource = ?`, res.Name); err != nil {
+				return err
+			}
+		}
+	case res.Disposition == batch.Replace:
+		n, err := tableRowCount(ctx, l.tx, l.info.Schema, table)
+		if err != nil {
+			return err
+		}
+		l.before[table] = n
+		if n > 0 {
+			if _, err := l.tx.ExecContext(ctx, "DELETE FROM "+qt); err != nil {
+				return duckerr.Clean(err)
+			}
+		}
+		if _, err := l.tx.ExecContext(ctx, `DELETE FROM `+naming.Quote(l.info.Schema)+`."_dango_files" WHERE resource = ?`, res.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureTable creates the table or evolves it: missing columns are added, columns whose
+// incoming type is wider are widened, and an incompatible type fails the load.
 func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Column) error {
 	existing, err := tableColumns(ctx, l.tx, l.info.Schema, table)
 	if err != nil {
 		return err
 	}
 	qt := naming.Quote(l.info.Schema) + "." + naming.Quote(table)
+	full := l.info.Schema + "." + table
 	if len(existing) == 0 {
 		defs := make([]string, 0, len(cols)+3)
 		for _, c := range cols {
@@ -232,11 +346,23 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 		return duckerr.Clean(err)
 	}
 	for _, c := range cols {
-		if _, ok := existing[c.Name]; ok {
+		old, ok := existing[c.Name]
+		if !ok {
+			if _, err := l.tx.ExecContext(ctx, "ALTER TABLE "+qt+" ADD COLUMN "+naming.Quote(c.Name)+" "+c.Type); err != nil {
+				return fmt.Errorf("add column %s to %s: %w", c.Name, full, duckerr.Clean(err))
+			}
+			l.changes = append(l.changes, SchemaChange{Table: full, Column: c.Name, Change: "add_column", NewType: c.Type})
 			continue
 		}
-		if _, err := l.tx.ExecContext(ctx, "ALTER TABLE "+qt+" ADD COLUMN "+naming.Quote(c.Name)+" "+c.Type); err != nil {
-			return fmt.Errorf("add column %s to %s.%s: %w", c.Name, l.info.Schema, table, duckerr.Clean(err))
+		to, ok := widen(old, c.Type)
+		if !ok {
+			return &TypeChangeError{Table: full, Column: c.Name, Old: old, New: c.Type}
+		}
+		if !strings.EqualFold(to, old) {
+			if _, err := l.tx.ExecContext(ctx, "ALTER TABLE "+qt+" ALTER COLUMN "+naming.Quote(c.Name)+" TYPE "+to); err != nil {
+				return fmt.Errorf("widen %s.%s from %s to %s: %w", full, c.Name, old, to, duckerr.Clean(err))
+			}
+			l.changes = append(l.changes, SchemaChange{Table: full, Column: c.Name, Change: "widen_type", OldType: old, NewType: to})
 		}
 	}
 	return nil
@@ -264,38 +390,129 @@ func tableColumns(ctx context.Context, q querier, schema, table string) (map[str
 	return out, rows.Err()
 }
 
-// Commit records the load and its batches and makes everything visible at once.
-func (l *Load) Commit(ctx context.Context) (Result, error) {
+// Commit records the load and makes everything visible at once. resources are those the job
+// covered: a replaced (or fully refreshed) resource that produced no batch is emptied too,
+// and no replace may empty a non-empty table unless the load allows it.
+func (l *Load) Commit(ctx context.Context, resources []batch.Resource) (Result, error) {
 	if l.done {
 		return Result{}, errors.New("load already finished")
 	}
 	defer l.finish()
+	fail := func(err error) (Result, error) {
+		l.tx.Rollback()
+		return Result{}, err
+	}
+	for _, r := range resources {
+		if l.info.FullRefresh || r.Disposition == batch.Replace {
+			if err := l.prepare(ctx, r.Table, r); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if err := l.checkNotEmptied(ctx); err != nil {
+		return fail(err)
+	}
 	s := naming.Quote(l.info.Schema)
 	now := time.Now().UTC()
+	var total int64
 	for _, b := range l.batches {
+		total += b.rows
 		if _, err := l.tx.ExecContext(ctx, `INSERT INTO `+s+`."_dango_batches" VALUES (?, ?, ?, ?, ?)`, b.id, l.info.LoadID, b.table, b.rows, now); err != nil {
-			l.tx.Rollback()
-			return Result{}, err
+			return fail(err)
 		}
+	}
+	for res, c := range l.cursors {
+		if _, err := l.tx.ExecContext(ctx, `DELETE FROM `+s+`."_dango_state" WHERE resource = ?`, res); err != nil {
+			return fail(err)
+		}
+		if _, err := l.tx.ExecContext(ctx, `INSERT INTO `+s+`."_dango_state" VALUES (?, ?, ?, ?, ?)`, res, c.column, c.value, l.info.LoadID, now); err != nil {
+			return fail(err)
+		}
+	}
+	for _, f := range l.files {
+		if _, err := l.tx.ExecContext(ctx, `DELETE FROM `+s+`."_dango_files" WHERE resource = ? AND path = ?`, f.resource, f.path); err != nil {
+			return fail(err)
+		}
+		if _, err := l.tx.ExecContext(ctx, `INSERT INTO `+s+`."_dango_files" VALUES (?, ?, ?, ?, ?)`, f.resource, f.path, f.state.Size, f.state.ModTime, l.info.LoadID); err != nil {
+			return fail(err)
+		}
+	}
+	for _, c := range l.changes {
+		if _, err := l.tx.ExecContext(ctx, `INSERT INTO `+s+`."_dango_schema_changes" VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			now, l.info.LoadID, c.Table, c.Column, c.Change, nullIfEmpty(c.OldType), c.NewType); err != nil {
+			return fail(err)
+		}
+	}
+	var started any
+	if !l.info.Started.IsZero() {
+		started = l.info.Started
+	}
+	if _, err := l.tx.ExecContext(ctx, `INSERT INTO `+s+`."_dango_loads" VALUES (?, ?, ?, ?, ?, ?)`, l.info.LoadID, l.info.Source, started, now, total, l.bytes); err != nil {
+		return fail(err)
 	}
 	hash, err := schemaHash(ctx, l.tx, l.info.Schema)
 	if err != nil {
-		l.tx.Rollback()
-		return Result{}, err
+		return fail(err)
 	}
 	if _, err := l.tx.ExecContext(ctx, `INSERT INTO `+s+`."_dlt_loads" VALUES (?, ?, 0, ?, ?)`, l.info.LoadID, l.info.Source, now, hash); err != nil {
-		l.tx.Rollback()
-		return Result{}, err
+		return fail(err)
 	}
 	if err := l.tx.Commit(); err != nil {
 		return Result{}, fmt.Errorf("commit load %s: %w", l.info.LoadID, duckerr.Clean(err))
 	}
-	res := Result{LoadID: l.info.LoadID}
+	res := Result{LoadID: l.info.LoadID, SchemaChanges: l.changes, Rows: total}
 	for _, t := range l.order {
 		res.Tables = append(res.Tables, TableRows{Table: l.info.Schema + "." + t, Rows: l.tables[t]})
-		res.Rows += l.tables[t]
 	}
+	for t, existed := range l.existed {
+		if existed {
+			res.Dropped = append(res.Dropped, l.info.Schema+"."+t)
+		}
+	}
+	sort.Strings(res.Dropped)
 	return res, nil
+}
+
+// EmptiedError is a replace or full refresh that would leave a non-empty table empty.
+type EmptiedError struct {
+	Table string
+	Rows  int64
+}
+
+func (e *EmptiedError) Error() string {
+	return fmt.Sprintf("refusing to replace %s (%d rows) with nothing: the source returned no rows, so the old data is kept; "+
+		"if emptying it is intended, sync again with --allow-empty", e.Table, e.Rows)
+}
+
+func (l *Load) checkNotEmptied(ctx context.Context) error {
+	if l.info.AllowEmpty {
+		return nil
+	}
+	tables := make([]string, 0, len(l.before))
+	for t := range l.before {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	for _, t := range tables {
+		if l.before[t] == 0 {
+			continue
+		}
+		now, err := tableRowCount(ctx, l.tx, l.info.Schema, t)
+		if err != nil {
+			return err
+		}
+		if now == 0 {
+			return &EmptiedError{Table: l.info.Schema + "." + t, Rows: l.before[t]}
+		}
+	}
+	return nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // Rollback abandons the load; nothing it applied becomes visible. Safe to call after Commit.
@@ -310,6 +527,15 @@ func (l *Load) Rollback() {
 func (l *Load) finish() {
 	l.done = true
 	l.conn.Close()
+}
+
+// Tables lists schema.table for every table the load has written so far.
+func (l *Load) Tables() []string {
+	out := make([]string, len(l.order))
+	for i, t := range l.order {
+		out[i] = l.info.Schema + "." + t
+	}
+	return out
 }
 
 // schemaHash fingerprints the data tables' columns, like dlt's schema_version_hash.
@@ -334,20 +560,10 @@ func schemaHash(ctx context.Context, q querier, schema string) (string, error) {
 
 // LoadCommitted reports whether a load id is already recorded in a schema's _dlt_loads.
 func (w *Writer) LoadCommitted(ctx context.Context, schema, loadID string) (bool, error) {
-	var n int
-	err := w.db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = '_dlt_loads'`, schema).Scan(&n)
-	if err != nil || n == 0 {
+	if ok, err := hasTable(ctx, w.db, schema, "_dlt_loads"); err != nil || !ok {
 		return false, err
 	}
-	err = w.db.QueryRowContext(ctx, `SELECT count(*) FROM `+naming.Quote(schema)+`."_dlt_loads" WHERE load_id = ?`, loadID).Scan(&n)
+	var n int
+	err := w.db.QueryRowContext(ctx, `SELECT count(*) FROM `+naming.Quote(schema)+`."_dlt_loads" WHERE load_id = ?`, loadID).Scan(&n)
 	return n > 0, err
-}
-
-// Tables lists schema.table for every table the load has written so far.
-func (l *Load) Tables() []string {
-	out := make([]string, len(l.order))
-	for i, t := range l.order {
-		out[i] = l.info.Schema + "." + t
-	}
-	return out
 }

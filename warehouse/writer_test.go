@@ -17,7 +17,7 @@ func csvBatch(t *testing.T, dir, name, content string, cols ...batch.Column) bat
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return batch.Batch{Table: "items", ExtractedAt: time.Now(), Scan: &batch.Scan{Format: "csv", Files: []string{p}, Columns: cols}}
+	return batch.Batch{Table: "items", Resource: batch.Resource{Name: "items", Table: "items", Disposition: batch.Append}, ExtractedAt: time.Now(), Scan: &batch.Scan{Format: "csv", Files: []string{p}, Columns: cols}}
 }
 
 func col(name, typ string) batch.Column {
@@ -36,7 +36,7 @@ func count(t *testing.T, w *Writer, q string) int64 {
 func TestLoadCommitRollbackAndDedup(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	w, err := Open(ctx, filepath.Join(dir, "sub", "w.duckdb"))
+	w, err := Open(ctx, filepath.Join(dir, "sub", "w.duckdb"), OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestLoadCommitRollbackAndDedup(t *testing.T) {
 	if _, dup, _ := ld.Apply(ctx, "100.2/1/1", b); !dup {
 		t.Error("same batch id twice in one load was applied twice")
 	}
-	res, err := ld.Commit(ctx)
+	res, err := ld.Commit(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestLoadCommitRollbackAndDedup(t *testing.T) {
 	if _, _, err := ld.Apply(ctx, "100.3/1/1", b2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ld.Commit(ctx); err != nil {
+	if _, err := ld.Commit(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, w, `SELECT count(*) FROM raw_s.items`); n != 4 {
@@ -106,7 +106,7 @@ func TestLoadCommitRollbackAndDedup(t *testing.T) {
 func TestConcurrentLoadsIntoOneSchema(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	w, err := Open(ctx, filepath.Join(dir, "w.duckdb"))
+	w, err := Open(ctx, filepath.Join(dir, "w.duckdb"), OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestConcurrentLoadsIntoOneSchema(t *testing.T) {
 				errs <- err
 				return
 			}
-			if _, err := ld.Commit(ctx); err != nil {
+			if _, err := ld.Commit(ctx, nil); err != nil {
 				errs <- err
 			}
 		}(i)
@@ -147,12 +147,12 @@ func TestConcurrentLoadsIntoOneSchema(t *testing.T) {
 func TestBadDataFailsCleanly(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	w, _ := Open(ctx, filepath.Join(dir, "w.duckdb"))
+	w, _ := Open(ctx, filepath.Join(dir, "w.duckdb"), OpenOptions{})
 	defer w.Close()
 	// The column is declared BIGINT but a value is not a number: the load must fail whole.
 	p := filepath.Join(dir, "bad.csv")
 	os.WriteFile(p, []byte("id\n1\nnot-a-number\n"), 0o644)
-	b := batch.Batch{Table: "t", ExtractedAt: time.Now(), Scan: &batch.Scan{Format: "csv", Files: []string{p},
+	b := batch.Batch{Table: "t", Resource: batch.Resource{Name: "t", Table: "t", Disposition: batch.Append}, ExtractedAt: time.Now(), Scan: &batch.Scan{Format: "csv", Files: []string{p},
 		Options: map[string]any{"auto_detect": false, "header": true}, ReaderColumns: []batch.ReaderColumn{{Name: "id", Type: "BIGINT"}},
 		Columns: []batch.Column{col("id", "BIGINT")}}}
 	ld, _ := w.Begin(ctx, LoadInfo{LoadID: "1.1", Source: "t", Schema: "raw_t"})

@@ -19,6 +19,7 @@ import (
 	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/connectors"
 	"github.com/dangohq/dango/events"
+	"github.com/dangohq/dango/naming"
 )
 
 // ConsumerName is the durable consumer all workers share.
@@ -147,7 +148,7 @@ func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, workerID string) {
 			return
 		}
 	default:
-		if perr := em.publish(events.BatchMsg{End: true, Seq: em.seq}); perr != nil {
+		if perr := em.publish(events.BatchMsg{End: true, Seq: em.seq, Resources: em.declared(src, p.Project.Root)}); perr != nil {
 			msg.Nak()
 			return
 		}
@@ -164,11 +165,40 @@ func (p *Pool) extract(ctx context.Context, src config.Source, known bool, em *e
 	if !known {
 		return fmt.Errorf("source %q is not in this worker's sources.yml", em.job.Source)
 	}
-	c, err := p.Registry.New(connectors.Job{Source: src, ProjectRoot: p.Project.Root})
+	c, err := p.Registry.New(JobFor(em.job, src, p.Project.Root))
 	if err != nil {
 		return err
 	}
+	em.conn = c
 	return c.Extract(ctx, em)
+}
+
+// JobFor builds the connector's view of a sync job.
+func JobFor(job events.SyncJob, src config.Source, root string) connectors.Job {
+	return connectors.Job{Source: src, ProjectRoot: root, Resources: job.Options.Resources,
+		FullRefresh: job.Options.FullRefresh, StartDate: job.Options.StartDate, State: job.State}
+}
+
+// declared lists the resources the job covered, as the writer needs them at the end: those
+// that emitted batches as they said, the others as configuration plans them.
+func (e *emitter) declared(src config.Source, root string) []batch.Resource {
+	if e.conn == nil {
+		return nil
+	}
+	job := JobFor(e.job, src, root)
+	var out []batch.Resource
+	for _, name := range e.conn.Resources() {
+		if !job.Selected(name) {
+			continue
+		}
+		if r, ok := e.emitted[name]; ok {
+			out = append(out, r)
+			continue
+		}
+		r, _ := job.Plan(name, naming.Snake(name), connectors.Defaults{})
+		out = append(out, r)
+	}
+	return out
 }
 
 // emitter is what a connector sees: batches go to the writer's stream, words to events.
@@ -183,11 +213,14 @@ type emitter struct {
 	seq      int
 	mu       sync.Mutex
 	lastProg time.Time
+	conn     connectors.Connector
+	emitted  map[string]batch.Resource
 }
 
 func (e *emitter) publish(m events.BatchMsg) error {
 	m.V, m.RunID, m.LoadID, m.Source, m.Schema = events.Version, e.job.RunID, e.job.LoadID, e.job.Source, e.schema
 	m.Attempt, m.Start = e.attempt, e.start
+	m.FullRefresh, m.AllowEmpty = e.job.Options.FullRefresh, e.job.Options.AllowEmpty
 	return e.bus.Publish(e.ctx, events.BatchSubject(e.job.Source), m)
 }
 
@@ -198,6 +231,10 @@ func (e *emitter) Emit(ctx context.Context, b batch.Batch) error {
 	e.mu.Lock()
 	e.seq++
 	seq := e.seq
+	if e.emitted == nil {
+		e.emitted = map[string]batch.Resource{}
+	}
+	e.emitted[b.Resource.Name] = b.Resource
 	e.mu.Unlock()
 	return e.publish(events.BatchMsg{Seq: seq, Batch: &b})
 }

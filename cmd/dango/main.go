@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ import (
 	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/connectors"
 	_ "github.com/dangohq/dango/connectors/all"
+	"github.com/dangohq/dango/warehouse"
 )
 
 // Exit codes.
@@ -100,6 +102,13 @@ func run(args []string) int {
 	// cobra's own errors (unknown command, bad args) are usage errors.
 	fmt.Fprintln(os.Stderr, "Error:", err)
 	return exitUsage
+}
+
+// waitOptions makes readers wait for a writer, telling the user why nothing happens.
+func waitOptions(wait time.Duration) warehouse.OpenOptions {
+	return warehouse.OpenOptions{Wait: wait, OnWait: func(h warehouse.Holder) {
+		fmt.Fprintf(os.Stderr, "Waiting for the warehouse: it is in use by %s...\n", h)
+	}}
 }
 
 // loadProject finds and validates the project; any problem is a usage error (exit 2).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 func newQueryCmd(g *globals) *cobra.Command {
 	var format string
 	var limit int
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   `query "SQL"`,
 		Short: "Run read-only SQL on the warehouse and print the result",
@@ -28,7 +30,7 @@ func newQueryCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := warehouse.OpenReadOnly(cmd.Context(), p.Warehouse)
+			r, err := warehouse.OpenReadOnly(cmd.Context(), p.Warehouse, waitOptions(wait))
 			if err != nil {
 				return failed(err)
 			}
@@ -62,6 +64,7 @@ func newQueryCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "print at most this many rows (0: all)")
+	cmd.Flags().DurationVar(&wait, "wait", 5*time.Minute, "how long to wait while another dango process writes the warehouse")
 	return cmd
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ import (
 
 func newSourceCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "source", Short: "Inspect sources"}
+	wait := 5 * time.Minute
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List sources with their last sync",
@@ -29,7 +31,7 @@ func newSourceCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "No sources yet: add one to %s.\n", config.SourcesFile)
 				return nil
 			}
-			r, err := warehouse.OpenReadOnly(cmd.Context(), p.Warehouse)
+			r, err := warehouse.OpenReadOnly(cmd.Context(), p.Warehouse, waitOptions(wait))
 			if err != nil && !errors.Is(err, warehouse.ErrNoWarehouse) {
 				return failed(err)
 			}

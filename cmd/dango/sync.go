@@ -1,21 +1,39 @@
 package main
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/connectors"
 	"github.com/dangohq/dango/dispatcher"
+	"github.com/dangohq/dango/events"
+	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/node"
+	"github.com/dangohq/dango/warehouse"
 )
 
+type syncFlags struct {
+	sources     []string
+	selects     []string
+	workers     int
+	fullRefresh bool
+	yes         bool
+	allowEmpty  bool
+	startDate   string
+	dryRun      bool
+	wait        time.Duration
+}
+
 func newSyncCmd(g *globals) *cobra.Command {
-	var sources []string
-	var workers int
+	var f syncFlags
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Load enabled sources into the warehouse",
@@ -23,57 +41,154 @@ func newSyncCmd(g *globals) *cobra.Command {
 DuckDB warehouse. Each source's load is one transaction: it lands whole or not at all.
 One failing source does not stop the others; the exit code is 1 when any failed.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if workers < 1 {
-				return usageErr(fmt.Errorf("--workers must be at least 1, got %d", workers))
-			}
-			p, err := g.loadProject()
-			if err != nil {
-				return err
-			}
-			selected, err := dispatcher.SelectSources(p, splitList(sources))
-			if err != nil {
-				return usageErr(err)
-			}
-			ctx := cmd.Context()
-			started := time.Now()
-			n, err := node.StartEmbedded(ctx, p, node.Options{Workers: workers, Registry: connectors.Default, Log: g.log})
-			if err != nil {
-				return failed(err)
-			}
-			names := make([]string, len(selected))
-			for i, s := range selected {
-				names[i] = s.Name
-			}
-			view := newSyncView(cmd.OutOrStdout(), names, isTerminal(os.Stdout), colorEnabled(os.Stdout))
-			view.begin()
-			run, err := n.Dispatcher.Sync(ctx, selected)
-			if err != nil {
-				n.Close()
-				return failed(err)
-			}
-			for e := range run.Events {
-				view.handle(e)
-			}
-			view.stop()
-			closeErr := n.Close()
-			if ctx.Err() != nil {
-				view.interrupted()
-				return silentExit(exitInterrupted)
-			}
-			ok := view.summary(time.Since(started))
-			if closeErr != nil {
-				return failed(closeErr)
-			}
-			if !ok {
-				return silentExit(exitFailed)
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runSync(cmd, g, f) },
 	}
-	cmd.Flags().StringArrayVarP(&sources, "source", "s", nil, "sync only this source (repeat, or separate names with commas)")
-	cmd.Flags().IntVarP(&workers, "workers", "w", 4, "sources synced in parallel")
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.sources, "source", "s", nil, "sync only this source (repeat, or separate names with commas)")
+	fl.StringArrayVar(&f.selects, "select", nil, "sync only these resources (tables) of the selected sources (repeat, or comma-separated)")
+	fl.IntVarP(&f.workers, "workers", "w", 4, "sources synced in parallel")
+	fl.BoolVar(&f.fullRefresh, "full-refresh", false, "drop the selected sources' tables and cursors and load everything again")
+	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation (--full-refresh)")
+	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "let replace or --full-refresh leave a table empty when the source returns no rows")
+	fl.StringVar(&f.startDate, "start-date", "", "for incremental resources, start from this date (YYYY-MM-DD) instead of the stored cursor")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "show what would be synced, with estimates; change nothing")
+	fl.DurationVar(&f.wait, "wait", 5*time.Minute, "how long to wait for another dango process that is writing the warehouse")
 	return cmd
+}
+
+func runSync(cmd *cobra.Command, g *globals, f syncFlags) error {
+	if f.workers < 1 {
+		return usageErr(fmt.Errorf("--workers must be at least 1, got %d", f.workers))
+	}
+	if f.startDate != "" {
+		if _, err := time.Parse("2006-01-02", f.startDate); err != nil {
+			return usageErr(fmt.Errorf("--start-date %q: want YYYY-MM-DD", f.startDate))
+		}
+	}
+	p, err := g.loadProject()
+	if err != nil {
+		return err
+	}
+	selected, err := dispatcher.SelectSources(p, splitList(f.sources))
+	if err != nil {
+		return usageErr(err)
+	}
+	resources := splitList(f.selects)
+	if selected, err = dispatcher.SelectResources(p, connectors.Default, selected, resources); err != nil {
+		return usageErr(err)
+	}
+	opts := events.SyncOptions{Resources: resources, FullRefresh: f.fullRefresh, AllowEmpty: f.allowEmpty, StartDate: f.startDate}
+	out := cmd.OutOrStdout()
+	ctx := cmd.Context()
+	openOpts := waitOptions(f.wait)
+	if f.dryRun {
+		return dryRun(cmd, p, selected, opts, openOpts)
+	}
+	interactive := isTerminal(os.Stdin) && isTerminal(os.Stdout)
+	if f.fullRefresh && !f.yes && !interactive {
+		return usageErr(errors.New("--full-refresh drops and reloads data and needs confirmation: run it in a terminal, or pass --yes"))
+	}
+
+	started := time.Now()
+	n, err := node.StartEmbedded(ctx, p, node.Options{Workers: f.workers, Registry: connectors.Default, Log: g.log, Open: openOpts})
+	if err != nil {
+		if ctx.Err() != nil {
+			return silentExit(exitInterrupted)
+		}
+		return failed(err)
+	}
+	if f.fullRefresh {
+		ok, err := confirmFullRefresh(cmd, n.Writer, selected, resources, !f.yes)
+		if err != nil || !ok {
+			n.Close()
+			if err != nil {
+				return failed(err)
+			}
+			fmt.Fprintln(out, "Aborted: nothing was changed.")
+			return silentExit(exitFailed)
+		}
+	}
+	names := make([]string, len(selected))
+	for i, s := range selected {
+		names[i] = s.Name
+	}
+	view := newSyncView(out, names, isTerminal(os.Stdout), colorEnabled(os.Stdout))
+	view.begin()
+	run, err := n.Dispatcher.Sync(ctx, selected, opts)
+	if err != nil {
+		view.stop()
+		n.Close()
+		return failed(err)
+	}
+	for e := range run.Events {
+		view.handle(e)
+	}
+	view.stop()
+	closeErr := n.Close()
+	if ctx.Err() != nil {
+		view.interrupted()
+		return silentExit(exitInterrupted)
+	}
+	ok := view.summary(time.Since(started))
+	if closeErr != nil {
+		return failed(closeErr)
+	}
+	if !ok {
+		return silentExit(exitFailed)
+	}
+	return nil
+}
+
+// confirmFullRefresh prints what a full refresh will delete and, when ask is set, asks.
+func confirmFullRefresh(cmd *cobra.Command, w *warehouse.Writer, sources []config.Source, resources []string, ask bool) (bool, error) {
+	out := cmd.OutOrStdout()
+	pal := palette{on: colorEnabled(os.Stdout)}
+	fmt.Fprintln(out, pal.yellow("⚠ Full refresh mode enabled"))
+	fmt.Fprintln(out, "This will DROP and RELOAD all data for selected sources.")
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "Sources to refresh:")
+	for _, s := range sources {
+		tables, err := connectors.Default.Resources(connectors.Job{Source: s, Resources: resources})
+		if err != nil {
+			return false, err
+		}
+		var rows int64
+		for _, t := range tables {
+			if len(resources) > 0 && !contains(resources, t) {
+				continue
+			}
+			n, err := w.TableRowCount(cmd.Context(), s.Schema, t)
+			if err != nil {
+				return false, err
+			}
+			rows += n
+		}
+		fmt.Fprintf(out, "  - %s (%s rows will be deleted)\n", s.Name, humanize.Thousands(rows))
+	}
+	fmt.Fprintln(out)
+	if !ask {
+		return true, nil
+	}
+	ok := prompt(cmd.InOrStdin(), out, "Proceed? (y/N): ")
+	fmt.Fprintln(out)
+	return ok, nil
+}
+
+// prompt asks a yes/no question; anything but y or yes is no.
+func prompt(in io.Reader, out io.Writer, q string) bool {
+	fmt.Fprint(out, q)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // splitList flattens repeated and comma-separated flag values.

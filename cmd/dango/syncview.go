@@ -107,7 +107,8 @@ func (v *syncView) handle(e events.Event) {
 	switch e.Type {
 	case events.SyncStarted:
 	case events.SyncLog:
-		b.lines = append(b.lines, stamp(e.Time)+" "+e.Message)
+		// Continuation lines align under the message, as the spec's "Overriding default".
+		b.lines = append(b.lines, stamp(e.Time)+" "+strings.ReplaceAll(e.Message, "\n", "\n           "))
 		b.lastStep = e.Message
 		if e.Rows > 0 {
 			b.liveRows += e.Rows

@@ -125,39 +125,162 @@ type connector struct {
 	job connectors.Job
 }
 
-func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
-	pattern := c.job.Source.Settings.String("path")
-	files, size, err := c.resolve(pattern)
+func (c *connector) Resources() []string { return []string{c.job.Source.Name} }
+
+// multi reports whether the path names a folder or a glob: such sources remember which file
+// versions they loaded.
+func (c *connector) multi(pattern string) bool {
+	if strings.ContainsAny(pattern, "*?[{") {
+		return true
+	}
+	st, err := os.Stat(c.abs(pattern))
+	return err == nil && st.IsDir()
+}
+
+func (c *connector) abs(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.job.ProjectRoot, p)
+}
+
+// plan is what a sync of this source will read.
+type plan struct {
+	pattern   string
+	resource  batch.Resource
+	mode      connectors.Mode
+	scan      *batch.Scan
+	all       int // files found
+	changed   int // of scan.Files, those loaded before in another version
+	unchanged int // skipped
+}
+
+func (c *connector) plan(ctx context.Context) (*plan, error) {
+	res := c.job.Source.Name
+	p := &plan{pattern: c.job.Source.Settings.String("path")}
+	p.resource, p.mode = c.job.Plan(res, res, connectors.Defaults{})
+	files, _, err := c.resolve(p.pattern)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(files) == 1 {
-		out.Logf("Reading %s: %s", c.label, pattern)
+	p.all = len(files)
+	scan := &batch.Scan{Format: c.name, Options: c.options(c.job.Source.Settings)}
+	if c.multi(p.pattern) {
+		// Skip files loaded before in the same version, unless the table is replaced whole.
+		scan.Track = true
+		skip := p.resource.Disposition != batch.Replace && !c.job.FullRefresh
+		prev := c.job.State.Files[res]
+		for _, f := range files {
+			st, err := os.Stat(f)
+			if err != nil {
+				return nil, err
+			}
+			label := c.relPath(f)
+			v := batch.FileState{Size: st.Size(), ModTime: st.ModTime().UTC().Truncate(time.Microsecond)}
+			if old, seen := prev[label]; seen && skip {
+				if old.Same(v) {
+					p.unchanged++
+					continue
+				}
+				scan.Replaced = append(scan.Replaced, label)
+				p.changed++
+			}
+			scan.Files = append(scan.Files, f)
+			scan.Labels = append(scan.Labels, label)
+			scan.Versions = append(scan.Versions, v)
+			scan.Bytes += v.Size
+		}
 	} else {
-		out.Logf("Reading %s: %s (%d files, %s)", c.label, pattern, len(files), humanize.Bytes(size))
+		scan.Files = files
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil {
+				scan.Bytes += st.Size()
+			}
+		}
 	}
-	scan := &batch.Scan{Format: c.name, Files: files, Options: c.options(c.job.Source.Settings), Bytes: size}
-	if len(files) > 1 {
+	if len(scan.Files) > 1 {
 		if scan.Options == nil {
 			scan.Options = map[string]any{}
 		}
 		scan.Options["union_by_name"] = true
 	}
-	extractedAt := time.Now().UTC()
-	cols, err := describe(ctx, scan, c.name == "csv" && len(files) == 1)
+	p.scan = scan
+	return p, nil
+}
+
+// relPath is a file's path as the user knows it: relative to the project root when inside it.
+func (c *connector) relPath(f string) string {
+	if r, err := filepath.Rel(c.job.ProjectRoot, f); err == nil && !strings.HasPrefix(r, "..") {
+		return filepath.ToSlash(r)
+	}
+	return f
+}
+
+func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
+	res := c.job.Source.Name
+	if !c.job.Selected(res) {
+		return nil
+	}
+	p, err := c.plan(ctx)
 	if err != nil {
-		return fmt.Errorf("%s: %w", pattern, err)
+		return err
+	}
+	if p.mode.Incremental {
+		connectors.LogMode(out, res, p.mode)
+	}
+	scan := p.scan
+	switch {
+	case len(scan.Files) == 0:
+		out.Logf("No new or changed files in %s (%d unchanged)", p.pattern, p.unchanged)
+		return nil
+	case p.all == 1 && !scan.Track:
+		out.Logf("Reading %s: %s", c.format.label, p.pattern)
+	default:
+		msg := fmt.Sprintf("Reading %s: %s (%d files, %s)", c.format.label, p.pattern, len(scan.Files), humanize.Bytes(scan.Bytes))
+		if scan.Track && (p.unchanged > 0 || p.changed > 0) {
+			msg = fmt.Sprintf("Reading %s: %s (%d new, %d changed, %d unchanged files skipped; %s)", c.format.label, p.pattern,
+				len(scan.Files)-p.changed, p.changed, p.unchanged, humanize.Bytes(scan.Bytes))
+		}
+		out.Logf("%s", msg)
+	}
+	extractedAt := time.Now().UTC()
+	cols, err := describe(ctx, scan, c.name == "csv" && len(scan.Files) == 1)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.pattern, err)
 	}
 	scan.Columns = cols
-	return out.Emit(ctx, batch.Batch{Table: c.job.Source.Name, ExtractedAt: extractedAt, Scan: scan})
+	return out.Emit(ctx, batch.Batch{Table: res, Resource: p.resource, ExtractedAt: extractedAt, Scan: scan})
+}
+
+// Estimate counts the rows a sync would load (only new or changed files; for an incremental
+// resource, only rows at or past its start).
+func (c *connector) Estimate(ctx context.Context) ([]connectors.Estimate, error) {
+	res := c.job.Source.Name
+	if !c.job.Selected(res) {
+		return nil, nil
+	}
+	p, err := c.plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := connectors.Estimate{Resource: res, Label: p.pattern, Bytes: p.scan.Bytes, Mode: p.mode}
+	if p.unchanged > 0 {
+		e.Note = fmt.Sprintf("%d unchanged files skipped", p.unchanged)
+	}
+	if len(p.scan.Files) == 0 {
+		return []connectors.Estimate{e}, nil
+	}
+	n, err := countRows(ctx, p.scan, p.resource)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.pattern, err)
+	}
+	e.Rows = n
+	return []connectors.Estimate{e}, nil
 }
 
 // resolve turns the configured path into a sorted list of files and their total size.
 func (c *connector) resolve(pattern string) ([]string, int64, error) {
-	abs := pattern
-	if !filepath.IsAbs(abs) {
-		abs = filepath.Join(c.job.ProjectRoot, pattern)
-	}
+	abs := c.abs(pattern)
 	var files []string
 	if strings.ContainsAny(pattern, "*?[{") {
 		matches, err := doublestar.FilepathGlob(abs, doublestar.WithFilesOnly())

@@ -61,3 +61,32 @@ func pinCSVDialect(ctx context.Context, db *sql.DB, scan *batch.Scan) error {
 	scan.ReaderColumns = rc
 	return nil
 }
+
+// countRows counts what the scan would load, for dry runs: DuckDB reads the files once.
+func countRows(ctx context.Context, scan *batch.Scan, res batch.Resource) (int64, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	where := ""
+	if inc := res.Incremental; inc != nil && inc.Start != "" {
+		cols, err := describe(ctx, scan, false)
+		if err != nil {
+			return 0, err
+		}
+		var cursor *batch.Column
+		for i, c := range cols {
+			if c.Name == inc.CursorColumn || c.Name == naming.Snake(inc.CursorColumn) {
+				cursor = &cols[i]
+			}
+		}
+		if cursor == nil {
+			return 0, fmt.Errorf("incremental.cursor_column %q is not a column of the files", inc.CursorColumn)
+		}
+		where = " WHERE " + cursor.Expr() + " >= TRY_CAST(" + naming.Literal(inc.Start) + " AS " + cursor.Type + ")"
+	}
+	var n int64
+	err = db.QueryRowContext(ctx, "SELECT count(*) FROM "+scan.ReaderSQL()+where).Scan(&n)
+	return n, duckerr.Clean(err)
+}

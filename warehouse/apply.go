@@ -1,0 +1,246 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/naming"
+)
+
+// insert writes a batch's rows into its table, which prepare and ensureTable have made ready.
+//
+// A plain append is one INSERT … SELECT straight from the reader. Anything that needs to look
+// at the incoming rows first — merge, incremental cursors, replacing a changed file's rows —
+// reads them into a temporary stage table, trims it, and inserts from there.
+func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
+	s, res := b.Scan, b.Resource
+	target := naming.Quote(l.info.Schema) + "." + naming.Quote(b.Table)
+	var names, exprs []string
+	for _, c := range s.Columns {
+		names = append(names, naming.Quote(c.Name))
+		exprs = append(exprs, c.Expr())
+	}
+	if s.Track {
+		names = append(names, ColSourceFile)
+		exprs = append(exprs, fileLabelExpr(s))
+	}
+	dataCols := append([]string(nil), names...)
+	names = append(names, ColLoadID, ColID, ColExtractedAt)
+	exprs = append(exprs, naming.Literal(l.info.LoadID), "uuid()",
+		"TIMESTAMPTZ "+naming.Literal(b.ExtractedAt.UTC().Format("2006-01-02 15:04:05.999999Z07:00")))
+
+	keys, err := resolveColumns(s.Columns, res.PrimaryKey, "primary_key", l.info.Schema+"."+b.Table)
+	if err != nil {
+		return 0, err
+	}
+	if res.Disposition == batch.Merge && len(keys) == 0 {
+		return 0, fmt.Errorf("resource %s uses write_disposition merge but has no primary_key; set primary_key in sources.yml", res.Name)
+	}
+	if res.Disposition != batch.Merge && res.Incremental == nil && len(s.Replaced) == 0 {
+		r, err := l.tx.ExecContext(ctx, "INSERT INTO "+target+" ("+strings.Join(names, ", ")+") SELECT "+strings.Join(exprs, ", ")+" FROM "+s.ReaderSQL())
+		if err != nil {
+			return 0, err
+		}
+		return r.RowsAffected()
+	}
+
+	// Staged path.
+	types, err := tableColumns(ctx, l.tx, l.info.Schema, b.Table)
+	if err != nil {
+		return 0, err
+	}
+	var cursor, where string
+	if inc := res.Incremental; inc != nil {
+		cols, err := resolveColumns(s.Columns, []string{inc.CursorColumn}, "incremental.cursor_column", l.info.Schema+"."+b.Table)
+		if err != nil {
+			return 0, err
+		}
+		cursor = cols[0]
+		if inc.Start != "" {
+			var ok bool
+			if err := l.tx.QueryRowContext(ctx, "SELECT TRY_CAST(? AS "+types[cursor]+") IS NOT NULL", inc.Start).Scan(&ok); err != nil || !ok {
+				return 0, fmt.Errorf("incremental start %q does not fit cursor column %s (%s)", inc.Start, cursor, types[cursor])
+			}
+			where = " WHERE " + sourceExpr(s.Columns, cursor) + " >= CAST(" + naming.Literal(inc.Start) + " AS " + types[cursor] + ")"
+		}
+	}
+	l.stage++
+	stage := fmt.Sprintf("_dango_stage_%d", l.stage)
+	selects := make([]string, len(names))
+	for i := range names {
+		selects[i] = exprs[i] + " AS " + names[i]
+	}
+	ord := ""
+	if res.Disposition == batch.Merge {
+		// Rows of one batch that share a key: the one later in the file wins. Scan order is
+		// only kept when this connection asks for it.
+		if _, err := l.tx.ExecContext(ctx, "SET SESSION preserve_insertion_order = true"); err != nil {
+			return 0, err
+		}
+		defer l.tx.ExecContext(context.WithoutCancel(ctx), "RESET SESSION preserve_insertion_order")
+		ord = ", row_number() OVER () AS _dango_ord"
+	}
+	exec := func(q string, args ...any) (sql.Result, error) { return l.tx.ExecContext(ctx, q, args...) }
+	if _, err := exec("CREATE TEMP TABLE " + stage + " AS SELECT " + strings.Join(selects, ", ") + ord + " FROM " + s.ReaderSQL() + where); err != nil {
+		return 0, err
+	}
+	defer l.tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stage)
+
+	match := func(left, right string, cols []string) string {
+		parts := make([]string, len(cols))
+		for i, c := range cols {
+			q := naming.Quote(c)
+			parts[i] = left + "." + q + " IS NOT DISTINCT FROM " + right + "." + q
+		}
+		return strings.Join(parts, " AND ")
+	}
+	if cursor != "" {
+		// Drop rows this table already holds: with a key, the same key at the same cursor;
+		// without one, the same content. This is what makes the boundary row of the last
+		// sync, and a --start-date backfill, load nothing twice.
+		qc := naming.Quote(cursor)
+		if len(keys) > 0 {
+			if _, err := exec("DELETE FROM " + stage + " s USING " + target + " t WHERE " + match("s", "t", keys) + " AND s." + qc + " = t." + qc); err != nil {
+				return 0, err
+			}
+			if res.Disposition == batch.Merge { // never overwrite a newer version with an older one
+				if _, err := exec("DELETE FROM " + stage + " s USING " + target + " t WHERE " + match("s", "t", keys) + " AND t." + qc + " > s." + qc); err != nil {
+					return 0, err
+				}
+			}
+		} else {
+			plain := make([]string, 0, len(dataCols))
+			for _, c := range s.Columns {
+				plain = append(plain, c.Name)
+			}
+			within := target
+			if res.Incremental.Start != "" {
+				within = "(SELECT * FROM " + target + " WHERE " + qc + " >= CAST(" + naming.Literal(res.Incremental.Start) + " AS " + types[cursor] + "))"
+			}
+			if _, err := exec("DELETE FROM " + stage + " s USING " + within + " t WHERE " + match("s", "t", plain)); err != nil {
+				return 0, err
+			}
+		}
+	}
+	from := stage
+	if res.Disposition == batch.Merge {
+		var nulls int64
+		conds := make([]string, len(keys))
+		for i, k := range keys {
+			conds[i] = naming.Quote(k) + " IS NULL"
+		}
+		if err := l.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+stage+" WHERE "+strings.Join(conds, " OR ")).Scan(&nulls); err != nil {
+			return 0, err
+		}
+		if nulls > 0 {
+			return 0, fmt.Errorf("%d rows have no value in primary key %s; merge needs every row keyed", nulls, strings.Join(keys, ", "))
+		}
+		quoted := make([]string, len(keys))
+		for i, k := range keys {
+			quoted[i] = naming.Quote(k)
+		}
+		from = stage + "_latest"
+		if _, err := exec("CREATE TEMP TABLE " + from + " AS SELECT * FROM " + stage + " QUALIFY row_number() OVER (PARTITION BY " +
+			strings.Join(quoted, ", ") + " ORDER BY " + ColExtractedAt + " DESC, _dango_ord DESC) = 1"); err != nil {
+			return 0, err
+		}
+		defer l.tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+from)
+		if _, err := exec("DELETE FROM " + target + " t USING " + from + " s WHERE " + match("t", "s", keys)); err != nil {
+			return 0, err
+		}
+	}
+	if len(s.Replaced) > 0 {
+		labels := make([]string, len(s.Replaced))
+		for i, p := range s.Replaced {
+			labels[i] = naming.Literal(p)
+		}
+		if _, err := exec("DELETE FROM " + target + " WHERE " + ColSourceFile + " IN (" + strings.Join(labels, ", ") + ")"); err != nil {
+			return 0, err
+		}
+	}
+	r, err := exec("INSERT INTO " + target + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") + " FROM " + from)
+	if err != nil {
+		return 0, err
+	}
+	rows, _ := r.RowsAffected()
+	if cursor != "" {
+		if err := l.advanceCursor(ctx, res.Name, cursor, types[cursor], from); err != nil {
+			return 0, err
+		}
+	}
+	return rows, nil
+}
+
+// advanceCursor moves the resource's cursor to the largest value loaded, never backwards (a
+// backfill with --start-date loads older rows and keeps the cursor where it was).
+func (l *Load) advanceCursor(ctx context.Context, resource, column, typ, stage string) error {
+	prev, ok := l.cursors[resource]
+	if !ok {
+		var v sql.NullString
+		err := l.tx.QueryRowContext(ctx, `SELECT cursor_value FROM `+naming.Quote(l.info.Schema)+`."_dango_state" WHERE resource = ?`, resource).Scan(&v)
+		if err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		prev = cursorUpdate{column: column, value: v.String}
+	}
+	q := "SELECT max(" + naming.Quote(column) + ")::VARCHAR FROM " + stage
+	if prev.value != "" {
+		q = "SELECT greatest(max(" + naming.Quote(column) + "), TRY_CAST(" + naming.Literal(prev.value) + " AS " + typ + "))::VARCHAR FROM " + stage
+	}
+	var v sql.NullString
+	if err := l.tx.QueryRowContext(ctx, q).Scan(&v); err != nil {
+		return err
+	}
+	if v.Valid {
+		l.cursors[resource] = cursorUpdate{column: column, value: v.String}
+	}
+	return nil
+}
+
+// resolveColumns maps configured column names (as in the file, or already normalized) to the
+// table's column names.
+func resolveColumns(cols []batch.Column, want []string, key, table string) ([]string, error) {
+	out := make([]string, 0, len(want))
+	for _, w := range want {
+		found := ""
+		for _, c := range cols {
+			if c.Name == w || c.Name == naming.Snake(w) || strings.Join(c.Path, ".") == w {
+				found = c.Name
+				break
+			}
+		}
+		if found == "" {
+			names := make([]string, len(cols))
+			for i, c := range cols {
+				names[i] = c.Name
+			}
+			return nil, fmt.Errorf("%s %q is not a column of %s (columns: %s)", key, w, table, strings.Join(names, ", "))
+		}
+		out = append(out, found)
+	}
+	return out, nil
+}
+
+// sourceExpr is the reader-side expression of a target column.
+func sourceExpr(cols []batch.Column, name string) string {
+	for _, c := range cols {
+		if c.Name == name {
+			return c.Expr()
+		}
+	}
+	return naming.Quote(name)
+}
+
+// fileLabelExpr maps the reader's filename to the project-relative path the connector gave it.
+func fileLabelExpr(s *batch.Scan) string {
+	var b strings.Builder
+	b.WriteString("CASE filename")
+	for i, f := range s.Files {
+		b.WriteString(" WHEN " + naming.Literal(f) + " THEN " + naming.Literal(s.Labels[i]))
+	}
+	b.WriteString(" ELSE filename END")
+	return b.String()
+}

@@ -1,0 +1,40 @@
+package warehouse
+
+import "testing"
+
+func TestWiden(t *testing.T) {
+	cases := []struct {
+		old, in, want string
+		ok            bool
+	}{
+		{"BIGINT", "BIGINT", "BIGINT", true},
+		{"INTEGER", "BIGINT", "BIGINT", true},
+		{"BIGINT", "INTEGER", "BIGINT", true},
+		{"BIGINT", "DOUBLE", "DOUBLE", true},
+		{"DOUBLE", "BIGINT", "DOUBLE", true},
+		{"BIGINT", "VARCHAR", "VARCHAR", true},
+		{"DOUBLE", "VARCHAR", "VARCHAR", true},
+		{"DATE", "VARCHAR", "VARCHAR", true},
+		{"VARCHAR", "BIGINT", "VARCHAR", true},
+		{"DATE", "TIMESTAMP", "TIMESTAMP", true},
+		{"TIMESTAMP", "DATE", "TIMESTAMP", true},
+		{"TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP WITH TIME ZONE", true},
+		{"DECIMAL(10,2)", "DECIMAL(12,4)", "DECIMAL(12,4)", true},
+		{"DECIMAL(10,2)", "DECIMAL(5,4)", "DECIMAL(12,4)", true},
+		{"BIGINT", "DECIMAL(10,2)", "DECIMAL(21,2)", true},
+		{"DECIMAL(38,10)", "DECIMAL(38,20)", "DOUBLE", true},
+		{"DECIMAL(10,2)", "DOUBLE", "DOUBLE", true},
+		{"FLOAT", "DOUBLE", "DOUBLE", true},
+		{"DATE", "BIGINT", "", false},
+		{"BIGINT", "DATE", "", false},
+		{"BOOLEAN", "BIGINT", "", false},
+		{"BIGINT", "BOOLEAN", "", false},
+		{"STRUCT(a INTEGER)", "STRUCT(a BIGINT)", "", false},
+	}
+	for _, c := range cases {
+		got, ok := widen(c.old, c.in)
+		if got != c.want || ok != c.ok {
+			t.Errorf("widen(%s, %s) = %s, %v; want %s, %v", c.old, c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
