@@ -17,3 +17,15 @@ func TestBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestCount(t *testing.T) {
+	if got := Count(1, "row"); got != "1 row" {
+		t.Error(got)
+	}
+	if got := Count(5432, "row"); got != "5,432 rows" {
+		t.Error(got)
+	}
+	if got := Count(0, "row"); got != "0 rows" {
+		t.Error(got)
+	}
+}

@@ -327,7 +327,7 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		if !dup {
 			r.applied++
 			r.rows += rows
-			l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: fmt.Sprintf("Loaded %s rows", humanize.Thousands(rows)), Rows: rows})
+			l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: "Loaded " + humanize.Count(rows, "row"), Rows: rows})
 		}
 	}
 	if r.end < 0 || r.applied < r.end {

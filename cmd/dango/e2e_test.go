@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"os"
@@ -87,11 +88,11 @@ func scalar(t *testing.T, dir, q string) string {
 	if r.code != 0 {
 		t.Fatalf("query %q: %+v", q, r)
 	}
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 2 {
+	recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil || len(recs) != 2 || len(recs[1]) != 1 {
 		t.Fatalf("query %q: want one value, got %q", q, r.stdout)
 	}
-	return lines[1]
+	return recs[1][0]
 }
 
 func csvRows(n int) string {
@@ -132,7 +133,7 @@ func TestSyncCSVExactRowsAndLoads(t *testing.T) {
 		t.Errorf("rows = %s", got)
 	}
 	cols := scalar(t, dir, "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema='raw_sales_data' AND table_name='sales_data'")
-	if cols != `"order_id,customer,amount,_dlt_load_id,_dlt_id,_dlt_extracted_at"` {
+	if cols != "order_id,customer,amount,_dlt_load_id,_dlt_id,_dlt_extracted_at" {
 		t.Errorf("columns = %s", cols)
 	}
 	if got := scalar(t, dir, "SELECT count(*) FROM raw_sales_data._dlt_loads WHERE status = 0"); got != "1" {

@@ -1,0 +1,392 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// End-to-end tests of issue 3's sync semantics, run on the built binary.
+
+func TestFolderSourceLoadsOnlyNewAndChangedFiles(t *testing.T) {
+	dir := newProject(t, "version: 1\nsources:\n  - name: events\n    type: csv\n    csv: {path: data/events/}\n")
+	writeFile(t, dir, "data/events/2024-01-01.csv", "id,kind\n1,a\n2,b\n")
+	writeFile(t, dir, "data/events/2024-01-02.csv", "id,kind\n3,c\n")
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("first sync: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_events.events"); got != "3" {
+		t.Fatalf("rows = %s", got)
+	}
+	// A new file: only its rows load.
+	writeFile(t, dir, "data/events/2024-01-03.csv", "id,kind\n4,d\n5,e\n")
+	r := dango(t, dir, "sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "(1 new, 0 changed, 2 unchanged files skipped;") || !strings.Contains(r.stdout, "Loaded 2 rows") {
+		t.Fatalf("second sync: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT count(*) || '/' || count(DISTINCT id) FROM raw_events.events"); got != "5/5" {
+		t.Fatalf("rows/ids after new file = %s", got)
+	}
+	// Nothing new: nothing loads, the sync still succeeds.
+	r = dango(t, dir, "sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "No new or changed files in data/events/ (3 unchanged)") {
+		t.Fatalf("third sync: %+v", r)
+	}
+	// A changed file: its old rows are replaced by its new content.
+	time.Sleep(10 * time.Millisecond)
+	writeFile(t, dir, "data/events/2024-01-01.csv", "id,kind\n1,a2\n2,b2\n6,f\n")
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("sync after change: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT string_agg(id || kind, ',' ORDER BY id) FROM raw_events.events"); got != "1a2,2b2,3c,4d,5e,6f" {
+		t.Fatalf("rows after a changed file = %s", got)
+	}
+	if got := scalar(t, dir, "SELECT count(DISTINCT _dango_source_file) FROM raw_events.events"); got != "3" {
+		t.Errorf("source files = %s", got)
+	}
+}
+
+const incSources = `version: 1
+sources:
+  - name: orders
+    type: csv
+    primary_key: id
+    incremental:
+      cursor_column: updated_at
+      initial_value: "2024-03-01"
+    csv: {path: data/orders.csv}
+`
+
+func TestIncrementalCursorAndStartDate(t *testing.T) {
+	dir := newProject(t, incSources)
+	writeFile(t, dir, "data/orders.csv", "id,amount,updated_at\n1,10,2024-01-15\n2,20,2024-02-20\n3,30,2024-03-01\n4,40,2024-03-05\n")
+	r := dango(t, dir, "sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "Fetching orders (incremental from 2024-03-01)") {
+		t.Fatalf("first sync: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT string_agg(id::VARCHAR, ',' ORDER BY id) FROM raw_orders.orders"); got != "3,4" {
+		t.Fatalf("first sync loaded %s, want rows from the initial value on", got)
+	}
+	if got := scalar(t, dir, "SELECT cursor_value FROM raw_orders._dango_state WHERE resource = 'orders'"); got != "2024-03-05" {
+		t.Fatalf("cursor = %s", got)
+	}
+	// New rows arrive (the file is an export that grows); the boundary row 4 is in it again.
+	writeFile(t, dir, "data/orders.csv", "id,amount,updated_at\n1,10,2024-01-15\n2,20,2024-02-20\n3,30,2024-03-01\n4,40,2024-03-05\n5,50,2024-03-05\n6,60,2024-04-01\n")
+	r = dango(t, dir, "sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "Fetching orders (incremental from 2024-03-05)") || !strings.Contains(r.stdout, "Loaded 2 rows") {
+		t.Fatalf("second sync: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT string_agg(id::VARCHAR, ',' ORDER BY id) FROM raw_orders.orders"); got != "3,4,5,6" {
+		t.Fatalf("after second sync: %s", got)
+	}
+	// Backfill: --start-date reaches back; existing rows are not duplicated, the cursor stays.
+	r = dango(t, dir, "sync", "--start-date", "2024-01-01")
+	if r.code != 0 || !strings.Contains(r.stdout, "Fetching orders (incremental from 2024-01-01)\n           Overriding default: 2024-04-01") {
+		t.Fatalf("backfill: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT string_agg(id::VARCHAR, ',' ORDER BY id) FROM raw_orders.orders"); got != "1,2,3,4,5,6" {
+		t.Fatalf("after backfill: %s", got)
+	}
+	if got := scalar(t, dir, "SELECT cursor_value FROM raw_orders._dango_state"); got != "2024-04-01" {
+		t.Fatalf("cursor moved by the backfill: %s", got)
+	}
+	if r := dango(t, dir, "sync", "--start-date", "01/02/2024"); r.code != 2 {
+		t.Errorf("bad --start-date: %+v", r)
+	}
+}
+
+func TestCursorNeverAheadOfDataAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 3M-row file")
+	}
+	dir := newProject(t, "version: 1\nsources:\n  - name: big\n    type: csv\n    incremental: {cursor_column: Order ID}\n    csv: {path: data/big.csv}\n")
+	writeFile(t, dir, "data/big.csv", csvRows(3_000_000))
+	cmd, _ := startSync(t, dir)
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	// Whatever the kill interrupted, the cursor and the rows agree.
+	agree := func() {
+		t.Helper()
+		state := scalar(t, dir, "SELECT count(*) FROM information_schema.tables WHERE table_schema='raw_big' AND table_name='_dango_state'")
+		if state == "0" {
+			return
+		}
+		cur := scalar(t, dir, "SELECT coalesce(max(cursor_value), 'none') FROM raw_big._dango_state")
+		data := "none"
+		if scalar(t, dir, "SELECT count(*) FROM information_schema.tables WHERE table_schema='raw_big' AND table_name='big'") == "1" {
+			data = scalar(t, dir, "SELECT coalesce(max(order_id)::VARCHAR, 'none') FROM raw_big.big")
+		}
+		if cur != data {
+			t.Fatalf("cursor %s but data max %s", cur, data)
+		}
+	}
+	agree()
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("rerun: %+v", r)
+	}
+	agree()
+	if got := scalar(t, dir, "SELECT count(*) || '/' || count(DISTINCT order_id) FROM raw_big.big"); got != "3000000/3000000" {
+		t.Fatalf("rows/distinct after rerun = %s", got)
+	}
+}
+
+func TestMergeKeepsLatestPerKey(t *testing.T) {
+	dir := newProject(t, "version: 1\nsources:\n  - name: customers\n    type: csv\n    write_disposition: merge\n    primary_key: [id]\n    csv: {path: data/c.csv}\n")
+	writeFile(t, dir, "data/c.csv", "id,name\n1,ann\n2,bob\n2,bobby\n3,cy\n")
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if got := scalar(t, dir, "SELECT string_agg(id || name, ',' ORDER BY id) FROM raw_customers.customers"); got != "1ann,2bobby,3cy" {
+		t.Fatalf("after first merge: %s (later row in the file must win)", got)
+	}
+	writeFile(t, dir, "data/c.csv", "id,name\n2,robert\n4,dee\n")
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if got := scalar(t, dir, "SELECT string_agg(id || name, ',' ORDER BY id) || '/' || count(*) || '/' || count(DISTINCT id) FROM raw_customers.customers"); got != "1ann,2robert,3cy,4dee/4/4" {
+		t.Fatalf("after second merge: %s", got)
+	}
+	writeFile(t, dir, "data/c.csv", "id,name\n,nobody\n")
+	r := dango(t, dir, "sync")
+	if r.code != 1 || !strings.Contains(r.stdout, "1 rows have no value in primary key id") {
+		t.Fatalf("null key: %+v", r)
+	}
+	dir2 := newProject(t, "version: 1\nsources:\n  - name: x\n    type: csv\n    write_disposition: merge\n    csv: {path: data/x.csv}\n")
+	writeFile(t, dir2, "data/x.csv", "id\n1\n")
+	if r := dango(t, dir2, "sync"); r.code != 1 || !strings.Contains(r.stdout, "merge but has no primary_key") {
+		t.Fatalf("merge without key: %+v", r)
+	}
+}
+
+func TestFullRefreshAndEmptyProtection(t *testing.T) {
+	dir := newProject(t, `version: 1
+sources:
+  - name: sales
+    type: csv
+    incremental: {cursor_column: id}
+    csv: {path: data/s.csv}
+  - name: snapshot
+    type: csv
+    write_disposition: replace
+    csv: {path: data/snap.csv}
+`)
+	writeFile(t, dir, "data/s.csv", "id,v\n1,a\n2,b\n")
+	writeFile(t, dir, "data/snap.csv", "k\nx\ny\n")
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	// No terminal and no --yes: refuse, change nothing.
+	r := dango(t, dir, "sync", "--full-refresh")
+	if r.code != 2 || !strings.Contains(r.stderr, "needs confirmation") {
+		t.Fatalf("full refresh without -y: %+v", r)
+	}
+	// Replace with the same data twice keeps one copy.
+	if r := dango(t, dir, "sync", "--source", "snapshot"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_snapshot.snapshot"); got != "2" {
+		t.Fatalf("replace kept %s rows", got)
+	}
+	// Replace with an empty source fails that source and keeps the old rows.
+	writeFile(t, dir, "data/snap.csv", "k\n")
+	r = dango(t, dir, "sync")
+	if r.code != 1 || !strings.Contains(r.stdout, "✗ Sync failed for snapshot\nrefusing to replace raw_snapshot.snapshot (2 rows) with nothing") || !strings.Contains(r.stdout, "Success: 1/2 sources") {
+		t.Fatalf("empty replace: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_snapshot.snapshot"); got != "2" {
+		t.Fatalf("old rows lost: %s", got)
+	}
+	if r := dango(t, dir, "sync", "--source", "snapshot", "--allow-empty"); r.code != 0 {
+		t.Fatalf("--allow-empty: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_snapshot.snapshot"); got != "0" {
+		t.Fatalf("--allow-empty left %s rows", got)
+	}
+	// Full refresh with -y drops, reloads and resets the cursor.
+	writeFile(t, dir, "data/s.csv", "id,v\n1,a\n2,b\n3,c\n")
+	r = dango(t, dir, "sync", "--source", "sales", "--full-refresh", "-y")
+	for _, want := range []string{"⚠ Full refresh mode enabled", "  - sales (2 rows will be deleted)", "Dropping raw_sales.sales (2 rows)", "Fetching sales (incremental, first sync: everything)", "Loaded 3 rows"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("full refresh output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if got := scalar(t, dir, "SELECT count(*) || '/' || count(DISTINCT _dlt_load_id) FROM raw_sales.sales"); got != "3/1" {
+		t.Fatalf("after full refresh rows/loads = %s", got)
+	}
+	if got := scalar(t, dir, "SELECT cursor_value FROM raw_sales._dango_state"); got != "3" {
+		t.Fatalf("cursor after full refresh = %s", got)
+	}
+	// A full refresh whose source is now empty is refused too.
+	writeFile(t, dir, "data/s.csv", "id,v\n")
+	r = dango(t, dir, "sync", "--source", "sales", "--full-refresh", "-y")
+	if r.code != 1 || !strings.Contains(r.stdout, "refusing to replace raw_sales.sales (3 rows)") {
+		t.Fatalf("empty full refresh: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_sales.sales"); got != "3" {
+		t.Fatalf("rows after a refused full refresh = %s", got)
+	}
+}
+
+func TestSelectResources(t *testing.T) {
+	dir := newProject(t, "version: 1\nsources:\n  - name: a\n    type: csv\n    csv: {path: data/a.csv}\n  - name: b\n    type: csv\n    csv: {path: data/b.csv}\n")
+	writeFile(t, dir, "data/a.csv", "x\n1\n")
+	writeFile(t, dir, "data/b.csv", "x\n1\n")
+	r := dango(t, dir, "sync", "--select", "b")
+	if r.code != 0 || !strings.Contains(r.stdout, "Starting sync for b\n") {
+		t.Fatalf("--select b: %+v", r)
+	}
+	r = dango(t, dir, "sync", "--source", "a", "--select", "nope")
+	if r.code != 2 || !strings.Contains(r.stderr, `unknown resource "nope" for --select (resources of the selected sources: a)`) {
+		t.Fatalf("unknown resource: %+v", r)
+	}
+	writeFile(t, dir, ".dango/sources.yml", "version: 1\nsources:\n  - name: a\n    type: csv\n    resources:\n      charges: {write_disposition: replace}\n    csv: {path: data/a.csv}\n")
+	r = dango(t, dir, "sync")
+	if r.code != 2 || !strings.Contains(r.stderr, `.dango/sources.yml:6: source a has no resource "charges" (its resources: a)`) {
+		t.Fatalf("unknown resource in config: %+v", r)
+	}
+}
+
+func fileHash(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "absent"
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(data))
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	dir := newProject(t, incSources+`  - name: events
+    type: csv
+    csv: {path: data/events/}
+`)
+	writeFile(t, dir, "data/orders.csv", "id,amount,updated_at\n1,10,2024-01-15\n3,30,2024-03-01\n4,40,2024-03-05\n")
+	writeFile(t, dir, "data/events/a.csv", "id\n1\n2\n")
+	wh := filepath.Join(dir, "data", "warehouse.duckdb")
+	// No warehouse yet: the dry run must not create one.
+	r := dango(t, dir, "sync", "--dry-run")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	for _, want := range []string{
+		"DRY RUN MODE - No data will be modified\n\nWould sync 2 sources:\n\n1. orders\n   - data/orders.csv: ~2 new rows (since 2024-03-01)\n   Estimated: 2 rows, ",
+		"2. events\n   - data/events/: 2 rows (full refresh)\n",
+		"Total estimated: 4 rows, ",
+		"\nNo data was modified.\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if fileHash(t, wh) != "absent" {
+		t.Fatal("a dry run created the warehouse")
+	}
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	writeFile(t, dir, "data/events/b.csv", "id\n3\n")
+	before := fileHash(t, wh)
+	r = dango(t, dir, "sync", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "data/events/: 1 rows (new and changed files); 1 unchanged files skipped") ||
+		!strings.Contains(r.stdout, "data/orders.csv: ~1 new rows (since 2024-03-05)") {
+		t.Fatalf("second dry run: %+v", r)
+	}
+	if after := fileHash(t, wh); after != before {
+		t.Fatal("the dry run changed the warehouse file")
+	}
+}
+
+func TestSchemaEvolution(t *testing.T) {
+	dir := newProject(t, "version: 1\nsources:\n  - name: p\n    type: csv\n    csv: {path: data/p.csv}\n")
+	writeFile(t, dir, "data/p.csv", "id,code\n1,100\n2,200\n")
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	// A new column, and code turns from integer to text.
+	writeFile(t, dir, "data/p.csv", "id,code,color\n3,A-7,red\n")
+	r := dango(t, dir, "sync")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	for _, want := range []string{"Schema change: added column raw_p.p.color (VARCHAR)", "Schema change: widened raw_p.p.code from BIGINT to VARCHAR"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if got := scalar(t, dir, "SELECT string_agg(id || ':' || code || ':' || coalesce(color, '-'), ',' ORDER BY id) FROM raw_p.p"); got != "1:100:-,2:200:-,3:A-7:red" {
+		t.Fatalf("rows = %s", got)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_p._dango_schema_changes"); got != "2" {
+		t.Fatalf("recorded changes = %s", got)
+	}
+	// An incompatible change fails the source, naming table, column and types; data kept.
+	writeFile(t, dir, ".dango/sources.yml", "version: 1\nsources:\n  - name: p\n    type: csv\n    csv: {path: data/p.csv, column_types: {id: DATE}}\n")
+	writeFile(t, dir, "data/p.csv", "id,code\n2024-01-01,x\n")
+	r = dango(t, dir, "sync")
+	if r.code != 1 || !strings.Contains(r.stdout, "raw_p.p: column id changed type from BIGINT to DATE") {
+		t.Fatalf("incompatible change: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_p.p"); got != "3" {
+		t.Fatalf("rows after a failed load = %s", got)
+	}
+}
+
+func TestConcurrentSyncsWaitForEachOther(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 1M-row file")
+	}
+	dir := newProject(t, "version: 1\nsources:\n  - name: big\n    type: csv\n    csv: {path: data/big.csv}\n")
+	writeFile(t, dir, "data/big.csv", csvRows(1_000_000))
+	var wg sync.WaitGroup
+	results := make([]result, 2)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 150 * time.Millisecond)
+			cmd := exec.Command(dangoBin, "sync")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "NO_COLOR=1")
+			var so, se bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &so, &se
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			results[i] = result{so.String(), se.String(), code}
+		}(i)
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 {
+			t.Fatalf("sync %d: %+v", i, r)
+		}
+	}
+	waited := results[0].stderr + results[1].stderr
+	if !strings.Contains(waited, "Waiting for the warehouse: it is in use by PID ") || !strings.Contains(waited, "(dango sync, since ") {
+		t.Errorf("neither sync said it waited: %q", waited)
+	}
+	if got := scalar(t, dir, "SELECT count(*) || '/' || count(DISTINCT _dlt_load_id) FROM raw_big.big"); got != "2000000/2" {
+		t.Fatalf("rows/loads = %s", got)
+	}
+	// A short --wait gives up clearly while another process writes.
+	cmd, _ := startSync(t, dir)
+	defer cmd.Wait()
+	r := dango(t, dir, "sync", "--wait", "100ms")
+	if r.code != 1 || !strings.Contains(r.stderr, "the warehouse is busy: held by PID") || !strings.Contains(r.stderr, "use --wait to wait longer") {
+		t.Errorf("--wait 100ms: %+v", r)
+	}
+}
