@@ -390,3 +390,29 @@ func TestConcurrentSyncsWaitForEachOther(t *testing.T) {
 		t.Errorf("--wait 100ms: %+v", r)
 	}
 }
+
+func TestDltNativeForm(t *testing.T) {
+	dir := newProject(t, `version: '1.0'
+sources:
+  - name: exports
+    type: dlt_native
+    dlt_native:
+      source_module: filesystem
+      source_function: read_csv
+      function_kwargs:
+        bucket_url: data/exports
+        file_glob: "*.csv"
+        incremental:
+          cursor_column: updated_at
+          initial_value: "2024-02-01"
+`)
+	writeFile(t, dir, "data/exports/a.csv", "id,updated_at\n1,2024-01-05\n2,2024-02-03\n")
+	r := dango(t, dir, "sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "Fetching exports (incremental from 2024-02-01)") || !strings.Contains(r.stdout, "Loaded 1 row\n") {
+		t.Fatalf("%+v", r)
+	}
+	writeFile(t, dir, ".dango/sources.yml", "version: 1\nsources:\n  - name: db\n    type: dlt_native\n    dlt_native: {source_module: mongodb}\n")
+	if r := dango(t, dir, "sync"); r.code != 2 || !strings.Contains(r.stderr, `dlt_native source_module "mongodb" is not supported`) {
+		t.Fatalf("unsupported module: %+v", r)
+	}
+}

@@ -1,0 +1,121 @@
+// Package dltnative accepts the original tool's `type: dlt_native` sources, which name a dlt
+// source module and function with keyword arguments, and runs them on dango's own connectors:
+// the configuration users already have keeps working, with no Python.
+//
+//   - name: exports
+//     type: dlt_native
+//     dlt_native:
+//     source_module: filesystem
+//     source_function: read_csv
+//     function_kwargs:
+//     bucket_url: data/exports
+//     file_glob: "*.csv"
+//     incremental: {cursor_column: updated_at, initial_value: "2024-01-01"}
+package dltnative
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/dangohq/dango/config"
+	"github.com/dangohq/dango/connectors"
+)
+
+// filesystemReaders maps dlt's filesystem reader functions to dango file types.
+var filesystemReaders = map[string]string{
+	"read_csv":        "csv",
+	"read_csv_duckdb": "csv",
+	"read_jsonl":      "json",
+	"read_parquet":    "parquet",
+}
+
+func init() {
+	connectors.Default.Register(connectors.Registration{
+		Spec: config.Spec{Type: "dlt_native", Summary: "A dlt source named by module and function, as the original tool wrote them; runs on dango's connectors. " +
+			"Supported: source_module filesystem (read_csv, read_csv_duckdb, read_jsonl, read_parquet with bucket_url and file_glob).",
+			Fields: []config.Field{
+				{Name: "source_module", Kind: config.String, Required: true, Doc: "dlt source module, e.g. filesystem."},
+				{Name: "source_function", Kind: config.String, Doc: "Function of the module, e.g. read_csv."},
+				{Name: "function_kwargs", Kind: config.Map, Doc: "Its keyword arguments; `incremental: {cursor_column|cursor_path, initial_value}` sets the source's incremental loading."},
+			}},
+		New: build,
+	})
+}
+
+// build translates the job to the connector that does the work.
+func build(job connectors.Job) (connectors.Connector, error) {
+	s := job.Source.Settings
+	kwargs, _ := s["function_kwargs"].(map[string]any)
+	if kwargs == nil {
+		kwargs = map[string]any{}
+	}
+	src := job.Source
+	if inc, ok := kwargs["incremental"]; ok {
+		m, ok := inc.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("source %s: function_kwargs.incremental must be a mapping with cursor_column and initial_value", src.Name)
+		}
+		cursor := str(m["cursor_column"])
+		if cursor == "" {
+			cursor = str(m["cursor_path"]) // dlt's own name for it
+		}
+		if cursor == "" {
+			return nil, fmt.Errorf("source %s: function_kwargs.incremental needs cursor_column", src.Name)
+		}
+		if src.Defaults.Incremental == nil {
+			src.Defaults.Incremental = &config.Incremental{CursorColumn: cursor, InitialValue: str(m["initial_value"])}
+		}
+	}
+	module := s.String("source_module")
+	switch module {
+	case "filesystem":
+		fn := s.String("source_function")
+		typ, ok := filesystemReaders[fn]
+		if !ok {
+			return nil, fmt.Errorf("source %s: filesystem source_function %q is not supported (supported: %s)", src.Name, fn, keys(filesystemReaders))
+		}
+		bucket := str(kwargs["bucket_url"])
+		if strings.Contains(bucket, "://") && !strings.HasPrefix(bucket, "file://") {
+			return nil, fmt.Errorf("source %s: bucket_url %q: only local folders are supported", src.Name, bucket)
+		}
+		bucket = strings.TrimPrefix(bucket, "file://")
+		if bucket == "" {
+			return nil, fmt.Errorf("source %s: filesystem needs function_kwargs.bucket_url (a folder)", src.Name)
+		}
+		glob := str(kwargs["file_glob"])
+		if glob == "" {
+			glob = "*"
+		}
+		src.Type = typ
+		src.Settings = config.Values{"path": path.Join(bucket, glob)}
+		if typ == "csv" {
+			src.Settings["encoding"] = "utf-8"
+		}
+		if typ == "json" {
+			src.Settings["format"] = "auto"
+		}
+		job.Source = src
+		return connectors.Default.New(job)
+	case "sql_database":
+		return nil, fmt.Errorf("source %s: dlt_native sql_database runs on dango's PostgreSQL/MySQL connectors, which this version does not have yet", src.Name)
+	}
+	return nil, fmt.Errorf("source %s: dlt_native source_module %q is not supported (supported: filesystem)", src.Name, module)
+}
+
+func str(v any) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+func keys(m map[string]string) string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
