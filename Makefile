@@ -18,6 +18,8 @@ build:
 demo: build
 	$(BIN) init --example --force $(DEMO_DIR)
 	cd $(DEMO_DIR) && ../$(BIN) sync
+	cd $(DEMO_DIR) && ../$(BIN) generate
+	cat $(DEMO_DIR)/dbt/models/staging/stg_sales_data.sql
 	cd $(DEMO_DIR) && ../$(BIN) source list
 	cd $(DEMO_DIR) && ../$(BIN) query "SELECT region, count(*) AS orders, round(sum(quantity * unit_price), 2) AS revenue FROM raw_sales_data.sales_data GROUP BY region ORDER BY revenue DESC"
 

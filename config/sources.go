@@ -40,6 +40,7 @@ const (
 // ResourceConfig says how one resource (a table of a source) loads. Empty fields mean "not
 // set here": a resource's own settings override the source's, which override the connector's.
 type ResourceConfig struct {
+	DedupStrategy    string // for dango generate: latest_only, scd_type2, none
 	WriteDisposition string
 	PrimaryKey       []string
 	Incremental      *Incremental
@@ -59,6 +60,9 @@ func (s Source) Resource(name string) ResourceConfig {
 		if o.WriteDisposition != "" {
 			rc.WriteDisposition = o.WriteDisposition
 		}
+		if o.DedupStrategy != "" {
+			rc.DedupStrategy = o.DedupStrategy
+		}
 		if o.PrimaryKey != nil {
 			rc.PrimaryKey = o.PrimaryKey
 		}
@@ -74,6 +78,8 @@ var resourceFields = []Field{
 	{Name: "write_disposition", Kind: String, Enum: []string{Append, Replace, Merge},
 		Doc: "append adds rows; replace swaps the table's content for this load's; merge upserts by primary_key. Default: append."},
 	{Name: "primary_key", Kind: StringList, Doc: "Column(s) identifying a row (merge, deduplication, staging)."},
+	{Name: "dedup_strategy", Kind: String, Enum: []string{"latest_only", "scd_type2", "none"},
+		Doc: "How `dango generate` deduplicates the staging model: latest version per key, all versions with validity, or none. Default: latest_only."},
 	{Name: "incremental", Kind: Object, Doc: "Load only rows at or past the cursor stored by the last sync.", Fields: []Field{
 		{Name: "cursor_column", Kind: String, Required: true, Doc: "Column that grows with new or changed rows (updated_at, id)."},
 		{Name: "initial_value", Kind: String, Doc: "Where the first sync starts; default: everything."},
@@ -87,12 +93,12 @@ var commonFields = []Field{
 	{Name: "enabled", Kind: Bool, Default: true, Doc: "Disabled sources are skipped by `dango sync`."},
 	{Name: "schema", Kind: String, Doc: "Warehouse schema to load into; default `raw_<name>`."},
 	{Name: "description", Kind: String, Doc: "Free text for people reading this file."},
-	resourceFields[0], resourceFields[1], resourceFields[2],
+	resourceFields[0], resourceFields[1], resourceFields[2], resourceFields[3],
 	{Name: "resources", Kind: ObjectMap, Fields: resourceFields, Doc: "Per-resource overrides of write_disposition, primary_key and incremental."},
 }
 
 func resourceConfig(v Values, line int) ResourceConfig {
-	rc := ResourceConfig{WriteDisposition: v.String("write_disposition"), Line: line}
+	rc := ResourceConfig{WriteDisposition: v.String("write_disposition"), DedupStrategy: v.String("dedup_strategy"), Line: line}
 	if v.Has("primary_key") {
 		rc.PrimaryKey = v.Strings("primary_key")
 	}

@@ -354,7 +354,7 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 	for _, c := range res.SchemaChanges {
 		l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: "Schema change: " + c.String()})
 	}
-	ev := events.Event{Type: events.SyncCompleted, Rows: res.Rows, DurationMS: sinceMS(r.head.Start), SchemaChanged: len(res.SchemaChanges) > 0}
+	ev := events.Event{Type: events.SyncCompleted, Rows: res.Rows, DurationMS: sinceMS(r.head.Start), SchemaChanged: res.SchemaChanged()}
 	for _, t := range res.Tables {
 		ev.Tables = append(ev.Tables, events.TableRows{Table: t.Table, Rows: t.Rows})
 	}

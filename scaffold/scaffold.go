@@ -142,6 +142,7 @@ func writeFile(dir, rel string, data []byte, secret bool) error {
 const exampleSources = `  - name: sales_data
     type: csv
     description: Orders exported from the shop (sample data)
+    primary_key: Order ID
     csv:
       path: data/sales.csv
 
@@ -154,6 +155,7 @@ const exampleSources = `  - name: sales_data
   - name: web_events
     type: csv
     description: One CSV file per day; newer files have an extra column (sample data)
+    primary_key: event_id
     csv:
       path: data/web_events/
 `

@@ -40,6 +40,9 @@ func OpenReadOnly(ctx context.Context, path string, o OpenOptions) (*Reader, err
 	return &Reader{db: db, lock: lock}, nil
 }
 
+// DB exposes the read-only database for introspection.
+func (r *Reader) DB() *sql.DB { return r.db }
+
 // Close closes the reader and releases its lock.
 func (r *Reader) Close() error {
 	err := r.db.Close()

@@ -141,6 +141,7 @@ type Load struct {
 
 	prepared map[string]bool         // tables already dropped/truncated as the load requires
 	existed  map[string]bool         // tables a full refresh found (and dropped)
+	created  []string                // tables this load created
 	before   map[string]int64        // rows a replaced table had, for empty protection
 	cursors  map[string]cursorUpdate // resource → cursor after this load
 	files    []fileRecord
@@ -167,8 +168,13 @@ type Result struct {
 	Rows          int64
 	Tables        []TableRows // in the order first written
 	SchemaChanges []SchemaChange
+	Created       []string // tables the load created (new to the raw layer)
 	Dropped       []string // tables dropped by a full refresh
 }
+
+// SchemaChanged reports whether the raw layer's shape changed: a table created, a column
+// added or widened. Staging models may need regenerating.
+func (r Result) SchemaChanged() bool { return len(r.SchemaChanges) > 0 || len(r.Created) > 0 }
 
 // TableRowCount counts a table's rows; a missing table has none.
 func (w *Writer) TableRowCount(ctx context.Context, schema, table string) (int64, error) {
@@ -342,8 +348,11 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 			defs = append(defs, naming.Quote(c.Name)+" "+c.Type)
 		}
 		defs = append(defs, ColLoadID+" VARCHAR NOT NULL", ColID+" UUID NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE NOT NULL")
-		_, err := l.tx.ExecContext(ctx, "CREATE TABLE "+qt+" ("+strings.Join(defs, ", ")+")")
-		return duckerr.Clean(err)
+		if _, err := l.tx.ExecContext(ctx, "CREATE TABLE "+qt+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return duckerr.Clean(err)
+		}
+		l.created = append(l.created, full)
+		return nil
 	}
 	for _, c := range cols {
 		old, ok := existing[c.Name]
@@ -460,7 +469,7 @@ func (l *Load) Commit(ctx context.Context, resources []batch.Resource) (Result, 
 	if err := l.tx.Commit(); err != nil {
 		return Result{}, fmt.Errorf("commit load %s: %w", l.info.LoadID, duckerr.Clean(err))
 	}
-	res := Result{LoadID: l.info.LoadID, SchemaChanges: l.changes, Rows: total}
+	res := Result{LoadID: l.info.LoadID, SchemaChanges: l.changes, Created: l.created, Rows: total}
 	for _, t := range l.order {
 		res.Tables = append(res.Tables, TableRows{Table: l.info.Schema + "." + t, Rows: l.tables[t]})
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/node"
+	"github.com/dangohq/dango/staging"
 	"github.com/dangohq/dango/warehouse"
 )
 
@@ -124,14 +125,29 @@ func runSync(cmd *cobra.Command, g *globals, f syncFlags) error {
 		view.handle(e)
 	}
 	view.stop()
-	closeErr := n.Close()
 	if ctx.Err() != nil {
+		n.Close()
 		view.interrupted()
 		return silentExit(exitInterrupted)
 	}
 	ok := view.summary(time.Since(started))
+	var genErr error
+	if changed := view.schemaChanged(); p.AutoGenerate && len(changed) > 0 {
+		// The chain's first link: the raw schema changed, so bring staging up to date (never
+		// overwriting edited models). Read through the writer's own connection: this process
+		// holds the warehouse.
+		fmt.Fprintf(out, "\nauto_generate: the raw schema of %s changed; updating staging models\n", strings.Join(changed, ", "))
+		gen := generator{out: out, p: p, pal: palette{on: colorEnabled(os.Stdout)}, quiet: true}
+		if _, genErr = gen.run(ctx, n.Writer.DB(), changed, staging.Options{}, false, false); genErr == nil {
+			fmt.Fprintln(out, "Staging models are up to date.")
+		}
+	}
+	closeErr := n.Close()
 	if closeErr != nil {
 		return failed(closeErr)
+	}
+	if genErr != nil {
+		return genErr
 	}
 	if !ok {
 		return silentExit(exitFailed)

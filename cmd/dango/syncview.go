@@ -41,6 +41,7 @@ type block struct {
 	lastStep string
 	liveRows int64
 	bytes    int64
+	changed  bool // the load changed the raw schema
 }
 
 func newSyncView(out io.Writer, names []string, tty, color bool) *syncView {
@@ -120,7 +121,7 @@ func (v *syncView) handle(e events.Event) {
 			b.liveRows, b.bytes = e.Rows, e.Bytes
 		}
 	case events.SyncCompleted:
-		b.done, b.ok, b.rows = true, true, e.Rows
+		b.done, b.ok, b.rows, b.changed = true, true, e.Rows, e.SchemaChanged
 		b.lines = append(b.lines, fmt.Sprintf("%s %s (%s rows in %s)", stamp(e.Time), v.pal.green("✓ Sync complete"), humanize.Thousands(e.Rows), secs(e.DurationMS)))
 	case events.SyncFailed:
 		b.done = true
@@ -243,6 +244,17 @@ func (v *syncView) interrupted() {
 	if len(kept) > 0 {
 		fmt.Fprintf(v.out, "Completed before the interrupt (kept): %s\n", strings.Join(kept, ", "))
 	}
+}
+
+// schemaChanged lists the sources whose load changed the raw schema.
+func (v *syncView) schemaChanged() []string {
+	var out []string
+	for i, b := range v.blocks {
+		if b.changed {
+			out = append(out, v.names[i])
+		}
+	}
+	return out
 }
 
 func secs(ms int64) string { return fmt.Sprintf("%.1fs", float64(ms)/1000) }
