@@ -28,7 +28,9 @@ type Outcome struct {
 }
 
 // Writes reports whether the outcome changes the file on disk.
-func (o Outcome) Writes() bool { return o.Action == Created || o.Action == Updated || o.Action == Overwritten }
+func (o Outcome) Writes() bool {
+	return o.Action == Created || o.Action == Updated || o.Action == Overwritten
+}
 
 // Plan decides, per file, whether to write it. Without force an existing file is brought up to
 // date only when dango generated it and nobody changed it since; with force every file that
