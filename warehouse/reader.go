@@ -145,3 +145,21 @@ func formatValue(v any) string {
 		return fmt.Sprint(x)
 	}
 }
+
+// Relations lists the warehouse's tables and views as schema.name.
+func (r *Reader) Relations(ctx context.Context) (map[string]bool, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT table_schema, table_name FROM information_schema.tables`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var s, t string
+		if err := rows.Scan(&s, &t); err != nil {
+			return nil, err
+		}
+		out[s+"."+t] = true
+	}
+	return out, rows.Err()
+}

@@ -86,7 +86,7 @@ func run(args []string) int {
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging on stderr")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log as JSON lines instead of console text")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
-	root.AddCommand(newInitCmd(g), newSyncCmd(g), newGenerateCmd(g), newSourceCmd(g), newQueryCmd(g))
+	root.AddCommand(newInitCmd(g), newSyncCmd(g), newGenerateCmd(g), newLsCmd(g), newCompileCmd(g), newSourceCmd(g), newQueryCmd(g))
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/dangohq/dango/config"
+	"github.com/dangohq/dango/transform"
+	"github.com/dangohq/dango/warehouse"
+)
+
+// selectFlags are the node-selection flags dbt commands share.
+type selectFlags struct {
+	selects, excludes, resourceTypes []string
+	vars, target                     string
+}
+
+func (f *selectFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVarP(&f.selects, "select", "s", nil, "nodes to include (dbt's selector grammar; repeat for a union)")
+	cmd.Flags().StringArrayVar(&f.excludes, "exclude", nil, "nodes to leave out")
+	cmd.Flags().StringArrayVar(&f.resourceTypes, "resource-type", nil, "only these resource types: model, seed, test, source")
+	cmd.Flags().StringVar(&f.vars, "vars", "", `variables as YAML or JSON: '{"year": 2024}'`)
+	cmd.Flags().StringVar(&f.target, "target", "", "profile target (default: the profile's)")
+}
+
+// loaded is a parsed dbt project with its graph and selection.
+type loaded struct {
+	p   *config.Project
+	e   *transform.Engine
+	g   *transform.Graph
+	sel transform.Selection
+}
+
+func loadDBT(g *globals, f selectFlags) (*loaded, error) {
+	p, err := g.loadProject()
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]any{}
+	if f.vars != "" {
+		if err := yaml.Unmarshal([]byte(f.vars), &vars); err != nil {
+			return nil, usageErr(fmt.Errorf("--vars: not a YAML or JSON mapping: %v", err))
+		}
+	}
+	proj, err := transform.Load(p.DBTDir, transform.LoadOptions{RootDir: p.Root, Target: f.target, Vars: vars})
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("dbt project: %w", err))
+	}
+	e, err := transform.NewEngine(proj)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	graph, err := e.Parse()
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	s := &transform.Selector{G: graph, P: proj}
+	sel, err := s.Select(f.selects, f.excludes, f.resourceTypes)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	for _, w := range sel.Warnings {
+		fmt.Fprintln(os.Stderr, "Warning:", w)
+	}
+	return &loaded{p: p, e: e, g: graph, sel: sel}, nil
+}
+
+func newLsCmd(g *globals) *cobra.Command {
+	var f selectFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List the dbt project's nodes that a selection picks",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch output {
+			case "selector", "name", "path", "json":
+			default:
+				return usageErr(fmt.Errorf("--output must be selector, name, path or json, got %q", output))
+			}
+			l, err := loadDBT(g, f)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			for _, id := range l.sel.IDs {
+				n := l.g.Nodes[id]
+				switch output {
+				case "name":
+					if n.ResourceType == "source" {
+						fmt.Fprintln(out, n.SourceName+"."+n.Name)
+					} else {
+						fmt.Fprintln(out, n.Name)
+					}
+				case "path":
+					fmt.Fprintln(out, n.OriginalFilePath)
+				case "json":
+					deps := n.DependsOn
+					if deps == nil {
+						deps = []string{}
+					}
+					b, _ := json.Marshal(map[string]any{"name": n.Name, "resource_type": n.ResourceType, "package_name": n.PackageName,
+						"original_file_path": n.OriginalFilePath, "unique_id": n.UniqueID, "alias": n.Alias, "config": n.Config,
+						"tags": n.Tags, "depends_on": map[string]any{"nodes": deps, "macros": []string{}}})
+					fmt.Fprintln(out, string(b))
+				default:
+					if n.ResourceType == "source" {
+						fmt.Fprintln(out, "source:"+strings.Join(n.FQN[:1], ".")+"."+n.SourceName+"."+n.Name)
+					} else {
+						fmt.Fprintln(out, strings.Join(n.FQN, "."))
+					}
+				}
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "selector", "selector, name, path or json")
+	return cmd
+}
+
+func newCompileCmd(g *globals) *cobra.Command {
+	var f selectFlags
+	var fullRefresh bool
+	cmd := &cobra.Command{
+		Use:   "compile",
+		Short: "Render the dbt project's SQL to dbt/target/compiled and write dbt/target/manifest.json",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			start := time.Now()
+			l, err := loadDBT(g, f)
+			if err != nil {
+				return err
+			}
+			l.e.FullRefresh = fullRefresh
+			// is_incremental() needs to know which relations exist.
+			r, err := warehouse.OpenReadOnly(cmd.Context(), l.p.Warehouse, waitOptions(time.Minute))
+			switch {
+			case err == nil:
+				defer r.Close()
+				exists, err := r.Relations(cmd.Context())
+				if err != nil {
+					return failed(err)
+				}
+				l.e.Exists = func(rel transform.Relation) bool { return exists[rel.Schema+"."+rel.Identifier] }
+			case !errors.Is(err, warehouse.ErrNoWarehouse):
+				return failed(err)
+			}
+			if err := l.e.Compile(l.g, l.sel.IDs); err != nil {
+				return failed(err)
+			}
+			if err := l.e.Manifest(l.g); err != nil {
+				return failed(err)
+			}
+			n := 0
+			for _, id := range l.sel.IDs {
+				if t := l.g.Nodes[id].ResourceType; t == "model" || t == "test" {
+					n++
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Compiled %d nodes to %s/compiled/%s/ in %.2fs\n", n,
+				strings.TrimPrefix(l.e.P.Dir+"/"+l.e.P.TargetPath, l.p.Root+"/"), l.e.P.Name, time.Since(start).Seconds())
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().BoolVar(&fullRefresh, "full-refresh", false, "compile incremental models as for a full refresh")
+	return cmd
+}

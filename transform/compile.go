@@ -1,0 +1,195 @@
+package transform
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Compile renders the given nodes with every relation resolved, inlines ephemeral models as
+// CTEs, and writes each to <target>/compiled/<project>/<path>.
+func (e *Engine) Compile(g *Graph, ids []string) error {
+	p := e.P
+	// Ephemeral parents are compiled too: their SQL is inlined into their children.
+	need := map[string]bool{}
+	var add func(id string)
+	add = func(id string) {
+		if need[id] {
+			return
+		}
+		need[id] = true
+		for _, parent := range g.Parents[id] {
+			if pn := g.Nodes[parent]; pn != nil && pn.Materialized() == "ephemeral" {
+				add(parent)
+			}
+		}
+	}
+	for _, id := range ids {
+		add(id)
+	}
+	var nodes []*Node
+	for id := range need {
+		if n := g.Nodes[id]; n != nil && renderable(n) {
+			nodes = append(nodes, n)
+		}
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].UniqueID < nodes[j].UniqueID })
+	err := e.parallel(nodes, func(s *session, n *Node) error {
+		out, _, err := s.render(n, phaseCompile, n.Config)
+		if err != nil {
+			return err
+		}
+		n.CompiledCode = out
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		n.ownSQL = n.CompiledCode
+	}
+	for _, n := range nodes {
+		n.CompiledCode = injectCTEs(g, n)
+	}
+	for _, id := range ids {
+		n := g.Nodes[id]
+		if n == nil || !renderable(n) {
+			continue
+		}
+		n.CompiledPath = filepath.ToSlash(filepath.Join(p.TargetPath, "compiled", p.Name, n.OriginalFilePath))
+		full := filepath.Join(p.Dir, n.CompiledPath)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, []byte(n.CompiledCode), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ephemeralRelation is how a ref to an ephemeral model renders.
+func ephemeralRelation(name string) string { return "__dbt__cte__" + name }
+
+var leadingWith = regexp.MustCompile(`(?is)^(\s*(--[^\n]*\n\s*|/\*.*?\*/\s*)*)with\s`)
+
+// injectCTEs prefixes a node's compiled SQL with its ephemeral ancestors as CTEs, parents first,
+// merging into the query's own WITH when it has one.
+func injectCTEs(g *Graph, n *Node) string {
+	var order []*Node
+	seen := map[string]bool{}
+	var visit func(id string)
+	visit = func(id string) {
+		for _, parent := range g.Parents[id] {
+			pn := g.Nodes[parent]
+			if pn == nil || pn.Materialized() != "ephemeral" || seen[parent] {
+				continue
+			}
+			seen[parent] = true
+			visit(parent)
+			order = append(order, pn)
+		}
+	}
+	visit(n.UniqueID)
+	if len(order) == 0 {
+		return n.CompiledCode
+	}
+	ctes := make([]string, len(order))
+	for i, pn := range order {
+		ctes[i] = fmt.Sprintf("%s as (\n%s\n)", ephemeralRelation(pn.Name), strings.TrimSpace(rawCompiled(pn)))
+	}
+	sql := n.CompiledCode
+	if m := leadingWith.FindStringIndex(sql); m != nil {
+		return sql[:m[1]] + strings.Join(ctes, ", ") + ", " + sql[m[1]:]
+	}
+	return "with " + strings.Join(ctes, ", ") + "\n" + sql
+}
+
+// rawCompiled is an ephemeral node's own SQL, without the CTEs of its parents (which its
+// child's injection lists separately).
+func rawCompiled(n *Node) string { return n.ownSQL }
+
+// Manifest writes <target>/manifest.json: nodes, sources, parent and child maps, in the shape
+// of dbt's manifest (v12) for the fields tools read.
+func (e *Engine) Manifest(g *Graph) error {
+	p := e.P
+	nodes := map[string]any{}
+	sources := map[string]any{}
+	for id, n := range g.Nodes {
+		refs := []any{}
+		for _, r := range n.Refs {
+			refs = append(refs, map[string]any{"name": r[len(r)-1], "package": nil, "version": nil})
+		}
+		srcs := []any{}
+		for _, sr := range n.SourceRefs {
+			srcs = append(srcs, sr)
+		}
+		deps := n.DependsOn
+		if deps == nil {
+			deps = []string{}
+		}
+		entry := map[string]any{
+			"unique_id": n.UniqueID, "resource_type": n.ResourceType, "name": n.Name, "package_name": n.PackageName,
+			"path": n.Path, "original_file_path": n.OriginalFilePath, "fqn": n.FQN, "config": n.Config, "tags": n.Tags,
+			"description": n.Description, "columns": orEmpty(n.Columns), "database": n.Database, "schema": n.Schema,
+			"relation_name": n.Relation().String(), "depends_on": map[string]any{"nodes": deps, "macros": []string{}},
+		}
+		if n.ResourceType == "source" {
+			entry["source_name"], entry["identifier"] = n.SourceName, n.Identifier
+			sources[id] = entry
+			continue
+		}
+		entry["alias"], entry["refs"], entry["sources"], entry["raw_code"] = n.Alias, refs, srcs, n.RawCode
+		entry["language"] = "sql"
+		if n.CompiledPath != "" {
+			entry["compiled"], entry["compiled_code"], entry["compiled_path"] = true, n.CompiledCode, n.CompiledPath
+		}
+		if n.Materialized() == "ephemeral" {
+			entry["relation_name"] = nil
+		}
+		nodes[id] = entry
+	}
+	parents, children := map[string][]string{}, map[string][]string{}
+	for id := range g.Nodes {
+		parents[id] = sortedCopy(g.Parents[id])
+		children[id] = sortedCopy(g.Children[id])
+	}
+	m := map[string]any{
+		"metadata": map[string]any{
+			"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json", "dbt_version": "1.9.0",
+			"generated_at": time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"), "invocation_id": e.InvocationID,
+			"adapter_type": "duckdb", "project_name": p.Name, "generated_by": "dango",
+		},
+		"nodes": nodes, "sources": sources, "macros": map[string]any{}, "docs": map[string]any{}, "exposures": map[string]any{},
+		"metrics": map[string]any{}, "groups": map[string]any{}, "selectors": map[string]any{}, "disabled": map[string]any{},
+		"parent_map": parents, "child_map": children, "group_map": map[string]any{}, "semantic_models": map[string]any{},
+		"saved_queries": map[string]any{}, "unit_tests": map[string]any{},
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(p.Dir, p.TargetPath)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644)
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string{}, s...)
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,215 @@
+package transform
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+type modelProps struct {
+	file        string
+	Description string
+	Config      map[string]any
+	Columns     map[string]any
+}
+
+// readProperties reads a YAML properties file: models (description, config, columns) and
+// sources (schema, database, tables).
+func (p *Project) readProperties(rel string) error {
+	var doc struct {
+		Models []struct {
+			Name        string           `yaml:"name"`
+			Description string           `yaml:"description"`
+			Config      map[string]any   `yaml:"config"`
+			Columns     []map[string]any `yaml:"columns"`
+		} `yaml:"models"`
+		Sources []struct {
+			Name        string         `yaml:"name"`
+			Schema      string         `yaml:"schema"`
+			Database    string         `yaml:"database"`
+			Description string         `yaml:"description"`
+			Config      map[string]any `yaml:"config"`
+			Tables      []struct {
+				Name        string           `yaml:"name"`
+				Identifier  string           `yaml:"identifier"`
+				Description string           `yaml:"description"`
+				Columns     []map[string]any `yaml:"columns"`
+			} `yaml:"tables"`
+		} `yaml:"sources"`
+	}
+	if err := readYAML(path.Join(p.Dir, rel), rel, &doc); err != nil {
+		return err
+	}
+	for _, m := range doc.Models {
+		if m.Name == "" {
+			return &LoadError{File: rel, Msg: "a model entry has no name"}
+		}
+		if prev, dup := p.props[m.Name]; dup {
+			return &LoadError{File: rel, Msg: fmt.Sprintf("model %s is also described in %s", m.Name, prev.file)}
+		}
+		p.props[m.Name] = &modelProps{file: rel, Description: m.Description, Config: m.Config, Columns: columnsMap(m.Columns)}
+	}
+	dir := path.Dir(rel)
+	var dirs []string
+	for _, mp := range p.ModelPaths {
+		if r := strings.TrimPrefix(dir, mp); r != dir {
+			for _, part := range strings.Split(strings.Trim(r, "/"), "/") {
+				if part != "" {
+					dirs = append(dirs, part)
+				}
+			}
+		}
+	}
+	for _, s := range doc.Sources {
+		if s.Name == "" {
+			return &LoadError{File: rel, Msg: "a source entry has no name"}
+		}
+		schema := s.Schema
+		if schema == "" {
+			schema = s.Name
+		}
+		db := s.Database
+		if db == "" {
+			db = p.Target.Database
+		}
+		for _, t := range s.Tables {
+			key := s.Name + "." + t.Name
+			if _, dup := p.sources[key]; dup {
+				return &LoadError{File: rel, Msg: fmt.Sprintf("source %s is defined twice", key)}
+			}
+			id := t.Identifier
+			if id == "" {
+				id = t.Name
+			}
+			n := &Node{UniqueID: "source." + p.Name + "." + key, ResourceType: "source", Name: t.Name, SourceName: s.Name,
+				PackageName: p.Name, Path: rel, OriginalFilePath: rel, FQN: append(append([]string{p.Name}, dirs...), s.Name, t.Name),
+				Database: db, Schema: schema, Identifier: id, Description: t.Description, Columns: columnsMap(t.Columns),
+				Config: map[string]any{"enabled": true}, Tags: []string{}}
+			p.sources[key] = n
+			p.Nodes[n.UniqueID] = n
+		}
+	}
+	return nil
+}
+
+func columnsMap(cols []map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, c := range cols {
+		if name := str(c["name"]); name != "" {
+			out[name] = c
+		}
+	}
+	return out
+}
+
+// dictConfigs are configs whose values are mappings (so a key without "+" is still config).
+var dictConfigs = map[string]bool{"meta": true, "persist_docs": true, "docs": true, "grants": true, "contract": true, "labels": true}
+
+// projectConfig resolves a node's configuration from dbt_project.yml (the models: or seeds:
+// tree, walked along its fqn) and its YAML properties.
+func (p *Project) projectConfig(n *Node) map[string]any {
+	cfg := map[string]any{"enabled": true, "tags": []string{}}
+	tree := p.modelCfg
+	switch n.ResourceType {
+	case "model":
+		cfg["materialized"] = "view"
+	case "seed":
+		cfg["materialized"] = "seed"
+		tree = p.seedCfg
+	case "test":
+		cfg["materialized"] = "test"
+		cfg["severity"] = "ERROR"
+		tree = nil
+	}
+	level := tree
+	applyLevel(cfg, level)
+	for _, part := range n.FQN {
+		next, ok := level[part].(map[string]any)
+		if !ok {
+			break
+		}
+		level = next
+		applyLevel(cfg, level)
+	}
+	if props, ok := p.props[n.Name]; ok && n.ResourceType == "model" {
+		for k, v := range props.Config {
+			mergeConfig(cfg, k, v)
+		}
+	}
+	return cfg
+}
+
+func applyLevel(cfg map[string]any, level map[string]any) {
+	keys := make([]string, 0, len(level))
+	for k := range level {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := level[k]
+		switch {
+		case strings.HasPrefix(k, "+"):
+			mergeConfig(cfg, k[1:], v)
+		case dictConfigs[k]:
+			mergeConfig(cfg, k, v)
+		default:
+			if _, isMap := v.(map[string]any); !isMap {
+				mergeConfig(cfg, k, v)
+			}
+		}
+	}
+}
+
+// mergeConfig applies one config value the way dbt combines levels: tags accumulate, meta
+// merges, everything else overrides.
+func mergeConfig(cfg map[string]any, k string, v any) {
+	switch k {
+	case "tags":
+		tags, _ := cfg["tags"].([]string)
+		for _, t := range toStrings(v) {
+			if !containsStr(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+		cfg["tags"] = tags
+	case "meta":
+		m, _ := cfg["meta"].(map[string]any)
+		if m == nil {
+			m = map[string]any{}
+		}
+		if nv, ok := v.(map[string]any); ok {
+			for kk, vv := range nv {
+				m[kk] = vv
+			}
+		}
+		cfg["meta"] = m
+	default:
+		cfg[k] = v
+	}
+}
+
+func toStrings(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			out = append(out, str(e))
+		}
+		return out
+	}
+	return nil
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

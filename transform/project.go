@@ -1,0 +1,439 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Target is the resolved dbt-duckdb profile output.
+type Target struct {
+	Name        string
+	ProfileName string
+	Type        string // always duckdb
+	Path        string // absolute path of the DuckDB file
+	Database    string // the file's stem, as dbt-duckdb names it
+	Schema      string
+	Threads     int
+}
+
+// Project is a parsed dbt project.
+type Project struct {
+	Name       string
+	Dir        string // absolute dbt project folder
+	RootDir    string // the dango project root (where profiles and relative paths live)
+	Profile    string
+	ModelPaths []string
+	SeedPaths  []string
+	MacroPaths []string
+	TestPaths  []string
+	TargetPath string
+	Vars       map[string]any // project vars (global and this project's scope merged)
+	modelCfg   map[string]any // the models: tree of dbt_project.yml
+	seedCfg    map[string]any
+	Target     Target
+
+	Nodes   map[string]*Node // unique id → node (models, seeds, tests, sources)
+	Macros  []*MacroFile
+	sources map[string]*Node // "source_name.table_name" → source node
+	byName  map[string]*Node // model/seed name → node
+	props   map[string]*modelProps
+}
+
+// Node is a model, seed, singular test or source.
+type Node struct {
+	UniqueID         string         `json:"unique_id"`
+	ResourceType     string         `json:"resource_type"` // model, seed, test, source
+	Name             string         `json:"name"`
+	PackageName      string         `json:"package_name"`
+	Path             string         `json:"path"`               // relative to its resource folder
+	OriginalFilePath string         `json:"original_file_path"` // relative to the dbt project
+	FQN              []string       `json:"fqn"`
+	RawCode          string         `json:"raw_code,omitempty"`
+	Config           map[string]any `json:"config"`
+	Tags             []string       `json:"tags"`
+	Description      string         `json:"description"`
+	Columns          map[string]any `json:"columns"`
+	Database         string         `json:"database"`
+	Schema           string         `json:"schema"`
+	Alias            string         `json:"alias,omitempty"`
+	Identifier       string         `json:"identifier,omitempty"` // sources
+	SourceName       string         `json:"source_name,omitempty"`
+	Refs             [][]string     `json:"refs"`
+	SourceRefs       [][]string     `json:"sources"`
+	DependsOn        []string       `json:"-"`
+	ownSQL           string         // compiled SQL before ephemeral CTEs are injected
+	CompiledCode     string         `json:"compiled_code,omitempty"`
+	CompiledPath     string         `json:"compiled_path,omitempty"`
+	patchPath        string
+}
+
+// Relation renders the node's relation as dbt-duckdb does: "database"."schema"."identifier".
+// An ephemeral model's relation is the CTE its children inline.
+func (n *Node) Relation() Relation {
+	if n.Materialized() == "ephemeral" {
+		return Relation{Identifier: ephemeralRelation(n.Name), bare: true}
+	}
+	id := n.Alias
+	if n.ResourceType == "source" {
+		id = n.Identifier
+	}
+	if id == "" {
+		id = n.Name
+	}
+	return Relation{Database: n.Database, Schema: n.Schema, Identifier: id}
+}
+
+// Materialized returns the node's materialization.
+func (n *Node) Materialized() string { s, _ := n.Config["materialized"].(string); return s }
+
+// Enabled reports whether the node is enabled.
+func (n *Node) Enabled() bool { b, ok := n.Config["enabled"].(bool); return !ok || b }
+
+// LoadError is a problem in a project file, located by file (and line when known).
+type LoadError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *LoadError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+// LoadOptions select the profile target and command-line vars.
+type LoadOptions struct {
+	RootDir     string         // dango project root: profiles at .dango/profiles.yml, relative paths
+	ProfilesDir string         // default RootDir/.dango
+	Target      string         // default: the profile's target
+	Vars        map[string]any // --vars
+}
+
+// Load reads the dbt project in dir: configuration, profile and files. It does not render
+// models; Parse does.
+func Load(dir string, o LoadOptions) (*Project, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	p := &Project{Dir: dir, RootDir: o.RootDir, Nodes: map[string]*Node{}, sources: map[string]*Node{}, byName: map[string]*Node{}, props: map[string]*modelProps{}}
+	if p.RootDir == "" {
+		p.RootDir = filepath.Dir(dir)
+	}
+	var cfg struct {
+		Name          string         `yaml:"name"`
+		Profile       string         `yaml:"profile"`
+		ModelPaths    []string       `yaml:"model-paths"`
+		SourcePaths   []string       `yaml:"source-paths"`
+		SeedPaths     []string       `yaml:"seed-paths"`
+		DataPaths     []string       `yaml:"data-paths"`
+		MacroPaths    []string       `yaml:"macro-paths"`
+		TestPaths     []string       `yaml:"test-paths"`
+		TargetPath    string         `yaml:"target-path"`
+		Vars          map[string]any `yaml:"vars"`
+		Models        map[string]any `yaml:"models"`
+		Seeds         map[string]any `yaml:"seeds"`
+		OnRunStart    any            `yaml:"on-run-start"`
+		OnRunEnd      any            `yaml:"on-run-end"`
+		ConfigVersion any            `yaml:"config-version"`
+	}
+	if err := readYAML(filepath.Join(dir, "dbt_project.yml"), "dbt_project.yml", &cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Name == "" {
+		return nil, &LoadError{File: "dbt_project.yml", Msg: "the project has no name"}
+	}
+	if hooks(cfg.OnRunStart) || hooks(cfg.OnRunEnd) {
+		return nil, &LoadError{File: "dbt_project.yml", Msg: "on-run-start / on-run-end hooks are not supported by dango's engine yet; remove them or run with --engine dbt-core"}
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "packages.yml")); err == nil && strings.Contains(string(data), "package") {
+		return nil, &LoadError{File: "packages.yml", Msg: "dbt packages are not supported by dango's engine yet; run with --engine dbt-core to use them"}
+	}
+	p.Name, p.Profile = cfg.Name, cfg.Profile
+	p.ModelPaths = firstNonEmpty(cfg.ModelPaths, cfg.SourcePaths, []string{"models"})
+	p.SeedPaths = firstNonEmpty(cfg.SeedPaths, cfg.DataPaths, []string{"seeds"})
+	p.MacroPaths = firstNonEmpty(cfg.MacroPaths, []string{"macros"})
+	p.TestPaths = firstNonEmpty(cfg.TestPaths, []string{"tests"})
+	p.TargetPath = cfg.TargetPath
+	if p.TargetPath == "" {
+		p.TargetPath = "target"
+	}
+	p.modelCfg, p.seedCfg = cfg.Models, cfg.Seeds
+	// vars: global keys, overridden by this project's scope, overridden by --vars.
+	p.Vars = map[string]any{}
+	for k, v := range cfg.Vars {
+		if m, ok := v.(map[string]any); ok && k == p.Name {
+			for kk, vv := range m {
+				p.Vars[kk] = vv
+			}
+			continue
+		}
+		if _, scoped := cfg.Vars[p.Name]; !scoped || k != p.Name {
+			if _, isMap := v.(map[string]any); !isMap {
+				p.Vars[k] = v
+			}
+		}
+	}
+	for k, v := range o.Vars {
+		p.Vars[k] = v
+	}
+	if err := p.loadProfile(o); err != nil {
+		return nil, err
+	}
+	if err := p.discover(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func hooks(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case string:
+		return strings.TrimSpace(x) != ""
+	case []any:
+		return len(x) > 0
+	}
+	return true
+}
+
+func firstNonEmpty(lists ...[]string) []string {
+	for _, l := range lists {
+		if len(l) > 0 {
+			return l
+		}
+	}
+	return nil
+}
+
+func readYAML(path, label string, out any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return &LoadError{File: label, Msg: "not found"}
+		}
+		return err
+	}
+	if strings.Contains(string(data), "{{") {
+		data = []byte(renderConfigJinja(string(data)))
+	}
+	if err := yaml.Unmarshal(data, out); err != nil {
+		return &LoadError{File: label, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	return nil
+}
+
+func (p *Project) loadProfile(o LoadOptions) error {
+	dir := o.ProfilesDir
+	if dir == "" {
+		dir = filepath.Join(p.RootDir, ".dango")
+	}
+	var profiles map[string]struct {
+		Target  string                    `yaml:"target"`
+		Outputs map[string]map[string]any `yaml:"outputs"`
+	}
+	label := filepath.ToSlash(filepath.Join(relTo(p.RootDir, dir), "profiles.yml"))
+	if err := readYAML(filepath.Join(dir, "profiles.yml"), label, &profiles); err != nil {
+		return err
+	}
+	prof, ok := profiles[p.Profile]
+	if !ok {
+		return &LoadError{File: label, Msg: fmt.Sprintf("no profile named %q (dbt_project.yml's profile)", p.Profile)}
+	}
+	name := o.Target
+	if name == "" {
+		name = prof.Target
+	}
+	out, ok := prof.Outputs[name]
+	if !ok {
+		return &LoadError{File: label, Msg: fmt.Sprintf("profile %s has no target %q", p.Profile, name)}
+	}
+	t := Target{Name: name, ProfileName: p.Profile, Type: str(out["type"]), Schema: str(out["schema"]), Threads: 1}
+	if t.Type != "duckdb" {
+		return &LoadError{File: label, Msg: fmt.Sprintf("target %s has type %q; dango's engine runs dbt-duckdb projects", name, t.Type)}
+	}
+	if t.Schema == "" {
+		t.Schema = "main"
+	}
+	if n, ok := out["threads"].(int); ok && n > 0 {
+		t.Threads = n
+	}
+	pathStr := str(out["path"])
+	if pathStr == "" {
+		pathStr = ":memory:"
+	}
+	if pathStr != ":memory:" && !filepath.IsAbs(pathStr) {
+		pathStr = filepath.Join(p.RootDir, pathStr)
+	}
+	t.Path = pathStr
+	t.Database = str(out["database"])
+	if t.Database == "" {
+		if pathStr == ":memory:" {
+			t.Database = "memory"
+		} else {
+			base := filepath.Base(pathStr)
+			t.Database = strings.TrimSuffix(base, filepath.Ext(base))
+		}
+	}
+	p.Target = t
+	return nil
+}
+
+func relTo(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil {
+		return r
+	}
+	return p
+}
+
+func str(v any) string {
+	if v == nil {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
+// discover finds the project's files: models, YAML properties, seeds, singular tests, macros.
+func (p *Project) discover() error {
+	for _, mp := range p.ModelPaths {
+		files, err := walk(filepath.Join(p.Dir, mp))
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			rel := path.Join(mp, f)
+			switch {
+			case strings.HasSuffix(f, ".sql"):
+				raw, err := os.ReadFile(filepath.Join(p.Dir, rel))
+				if err != nil {
+					return err
+				}
+				name := strings.TrimSuffix(path.Base(f), ".sql")
+				n := &Node{UniqueID: "model." + p.Name + "." + name, ResourceType: "model", Name: name, PackageName: p.Name,
+					Path: f, OriginalFilePath: rel, FQN: fqn(p.Name, f), RawCode: string(raw)}
+				if prev, dup := p.byName[name]; dup {
+					return &LoadError{File: rel, Msg: fmt.Sprintf("a model named %s is also defined in %s; model names must be unique", name, prev.OriginalFilePath)}
+				}
+				p.byName[name] = n
+				p.Nodes[n.UniqueID] = n
+			case strings.HasSuffix(f, ".py"):
+				return &LoadError{File: rel, Msg: "Python models are not supported by dango's engine; run with --engine dbt-core"}
+			case strings.HasSuffix(f, ".yml") || strings.HasSuffix(f, ".yaml"):
+				if err := p.readProperties(rel); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, sp := range p.SeedPaths {
+		files, err := walk(filepath.Join(p.Dir, sp))
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if !strings.HasSuffix(f, ".csv") {
+				continue
+			}
+			name := strings.TrimSuffix(path.Base(f), ".csv")
+			n := &Node{UniqueID: "seed." + p.Name + "." + name, ResourceType: "seed", Name: name, PackageName: p.Name,
+				Path: f, OriginalFilePath: path.Join(sp, f), FQN: fqn(p.Name, f)}
+			if prev, dup := p.byName[name]; dup {
+				return &LoadError{File: n.OriginalFilePath, Msg: fmt.Sprintf("a resource named %s is also defined in %s", name, prev.OriginalFilePath)}
+			}
+			p.byName[name] = n
+			p.Nodes[n.UniqueID] = n
+		}
+	}
+	for _, tp := range p.TestPaths {
+		files, err := walk(filepath.Join(p.Dir, tp))
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if !strings.HasSuffix(f, ".sql") {
+				continue
+			}
+			raw, err := os.ReadFile(filepath.Join(p.Dir, tp, f))
+			if err != nil {
+				return err
+			}
+			name := strings.TrimSuffix(path.Base(f), ".sql")
+			n := &Node{UniqueID: "test." + p.Name + "." + name, ResourceType: "test", Name: name, PackageName: p.Name,
+				Path: f, OriginalFilePath: path.Join(tp, f), FQN: fqn(p.Name, f), RawCode: string(raw)}
+			p.Nodes[n.UniqueID] = n
+		}
+	}
+	for _, mp := range p.MacroPaths {
+		files, err := walk(filepath.Join(p.Dir, mp))
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if !strings.HasSuffix(f, ".sql") {
+				continue
+			}
+			raw, err := os.ReadFile(filepath.Join(p.Dir, mp, f))
+			if err != nil {
+				return err
+			}
+			p.Macros = append(p.Macros, &MacroFile{Path: path.Join(mp, f), Source: string(raw)})
+		}
+	}
+	// Properties can name models defined anywhere: apply them once everything is known.
+	for name, props := range p.props {
+		n, ok := p.byName[name]
+		if !ok {
+			continue // dbt warns about properties of missing models; so do we, quietly
+		}
+		n.Description, n.Columns, n.patchPath = props.Description, props.Columns, props.file
+	}
+	return nil
+}
+
+// fqn is dbt's fully qualified name: project, folders, name.
+func fqn(project, rel string) []string {
+	parts := strings.Split(rel, "/")
+	last := parts[len(parts)-1]
+	parts[len(parts)-1] = strings.TrimSuffix(last, path.Ext(last))
+	return append([]string{project}, parts...)
+}
+
+// walk lists files below dir (slash-separated, relative), sorted; a missing dir is empty.
+func walk(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == dir {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") && p != dir {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() {
+			r, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(r))
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
