@@ -204,6 +204,9 @@ func (s *Selector) method(method, value string) (map[string]bool, error) {
 	if i := strings.IndexByte(method, '.'); i >= 0 {
 		name, arg = method[:i], method[i+1:]
 	}
+	if name == "source" && strings.Count(value, ".") > 2 {
+		return nil, fmt.Errorf("invalid source selector %q: use source_name, source_name.table_name or package.source_name.table_name", value)
+	}
 	for id, n := range s.G.Nodes {
 		var hit bool
 		switch name {

@@ -134,3 +134,29 @@ func TestCompileMatchesDBT(t *testing.T) {
 		})
 	}
 }
+
+func TestLsCommaHintAndManifest(t *testing.T) {
+	dir := dbtProject(t, "graph")
+	r := dango(t, dir, "ls", "--select", "marts.finance.*,marts.marketing.*")
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "a comma intersects its parts") {
+		t.Fatalf("comma hint: %+v", r)
+	}
+	r = dango(t, dir, "ls", "--select", "no_such_model")
+	if r.code != 0 || !strings.Contains(r.stderr, "does not match any enabled nodes") {
+		t.Fatalf("no match: %+v", r)
+	}
+	if r := dango(t, dir, "ls", "--select", "bogus:x"); r.code != 2 {
+		t.Fatalf("bad method: %+v", r)
+	}
+	r = dango(t, dir, "compile", "--select", "+segments")
+	if r.code != 0 || !strings.Contains(r.stdout, "Compiled 5 nodes to dbt/target/compiled/graph_fixture/") {
+		t.Fatalf("compile: %+v", r)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "dbt", "target", "manifest.json"))
+	if err != nil || !strings.Contains(string(data), `"model.graph_fixture.segments"`) || !strings.Contains(string(data), `"parent_map"`) {
+		t.Fatalf("manifest: %v %.200s", err, data)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dbt/target/compiled/graph_fixture/models/marts/marketing/segments.sql")); err != nil {
+		t.Fatal(err)
+	}
+}
