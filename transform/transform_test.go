@@ -76,7 +76,7 @@ models:
       finance:
         +tags: [fin]
 `,
-		"models/marts/finance/rev.sql": "{{ config(alias='revenue', tags=['daily']) }}select {{ config.get('materialized') }} as m, '{{ this }}' as t",
+		"models/marts/finance/rev.sql":   "{{ config(alias='revenue', tags=['daily']) }}select {{ config.get('materialized') }} as m, '{{ this }}' as t",
 		"models/marts/finance/props.yml": "version: 2\nmodels:\n  - name: rev\n    config:\n      tags: [yml]\n",
 		"models/base.sql":                "select 1",
 	})
