@@ -34,7 +34,10 @@ func (e *Engine) Compile(g *Graph, ids []string) error {
 	}
 	var nodes []*Node
 	for id := range need {
-		if n := g.Nodes[id]; n != nil && renderable(n) {
+		if n := g.Nodes[id]; n != nil && compilable(n) {
+			if n.Test != nil && n.RawCode == "" {
+				n.RawCode = testTemplate(n)
+			}
 			nodes = append(nodes, n)
 		}
 	}
@@ -58,10 +61,14 @@ func (e *Engine) Compile(g *Graph, ids []string) error {
 	}
 	for _, id := range ids {
 		n := g.Nodes[id]
-		if n == nil || !renderable(n) {
+		if n == nil || !compilable(n) {
 			continue
 		}
-		n.CompiledPath = filepath.ToSlash(filepath.Join(p.TargetPath, "compiled", p.Name, n.OriginalFilePath))
+		rel := n.OriginalFilePath
+		if n.Test != nil { // dbt's layout: <properties file>/<test name>.sql
+			rel = rel + "/" + n.Path
+		}
+		n.CompiledPath = filepath.ToSlash(filepath.Join(p.TargetPath, "compiled", p.Name, rel))
 		full := filepath.Join(p.Dir, n.CompiledPath)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return err
@@ -72,6 +79,9 @@ func (e *Engine) Compile(g *Graph, ids []string) error {
 	}
 	return nil
 }
+
+// compilable nodes produce SQL: models, singular and generic tests.
+func compilable(n *Node) bool { return n.ResourceType == "model" || n.ResourceType == "test" }
 
 // ephemeralRelation is how a ref to an ephemeral model renders.
 func ephemeralRelation(name string) string { return "__dbt__cte__" + name }

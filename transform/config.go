@@ -12,6 +12,16 @@ type modelProps struct {
 	Description string
 	Config      map[string]any
 	Columns     map[string]any
+	ColumnOrder []string
+	Tests       []any
+	Tags        any
+}
+
+type sourceTest struct {
+	file   string
+	node   *Node
+	column string
+	tests  []any
 }
 
 // readProperties reads a YAML properties file: models (description, config, columns) and
@@ -23,6 +33,9 @@ func (p *Project) readProperties(rel string) error {
 			Description string           `yaml:"description"`
 			Config      map[string]any   `yaml:"config"`
 			Columns     []map[string]any `yaml:"columns"`
+			DataTests   []any            `yaml:"data_tests"`
+			Tests       []any            `yaml:"tests"`
+			Tags        any              `yaml:"tags"`
 		} `yaml:"models"`
 		Sources []struct {
 			Name        string         `yaml:"name"`
@@ -35,6 +48,8 @@ func (p *Project) readProperties(rel string) error {
 				Identifier  string           `yaml:"identifier"`
 				Description string           `yaml:"description"`
 				Columns     []map[string]any `yaml:"columns"`
+				DataTests   []any            `yaml:"data_tests"`
+				Tests       []any            `yaml:"tests"`
 			} `yaml:"tables"`
 		} `yaml:"sources"`
 	}
@@ -48,7 +63,17 @@ func (p *Project) readProperties(rel string) error {
 		if prev, dup := p.props[m.Name]; dup {
 			return &LoadError{File: rel, Msg: fmt.Sprintf("model %s is also described in %s", m.Name, prev.file)}
 		}
-		p.props[m.Name] = &modelProps{file: rel, Description: m.Description, Config: m.Config, Columns: columnsMap(m.Columns)}
+		tests := m.DataTests
+		if tests == nil {
+			tests = m.Tests
+		}
+		mp := &modelProps{file: rel, Description: m.Description, Config: m.Config, Columns: columnsMap(m.Columns), Tests: tests, Tags: m.Tags}
+		for _, c := range m.Columns {
+			if name := str(c["name"]); name != "" {
+				mp.ColumnOrder = append(mp.ColumnOrder, name)
+			}
+		}
+		p.props[m.Name] = mp
 	}
 	dir := path.Dir(rel)
 	var dirs []string
@@ -88,6 +113,18 @@ func (p *Project) readProperties(rel string) error {
 				Config: map[string]any{"enabled": true}, Tags: []string{}}
 			p.sources[key] = n
 			p.Nodes[n.UniqueID] = n
+			tt := t.DataTests
+			if tt == nil {
+				tt = t.Tests
+			}
+			if len(tt) > 0 {
+				p.sourceTests = append(p.sourceTests, sourceTest{file: rel, node: n, tests: tt})
+			}
+			for _, c := range t.Columns {
+				if tl := testList(c); len(tl) > 0 {
+					p.sourceTests = append(p.sourceTests, sourceTest{file: rel, node: n, column: str(c["name"]), tests: tl})
+				}
+			}
 		}
 	}
 	return nil

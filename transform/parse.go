@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -34,8 +35,31 @@ func renderError(file string, err error) error {
 	return &RenderError{File: file, Line: line, Msg: msg}
 }
 
-// renderable nodes carry SQL templates.
-func renderable(n *Node) bool { return n.ResourceType == "model" || n.ResourceType == "test" }
+// renderable nodes carry SQL templates (generic tests are rendered from their test macro).
+func renderable(n *Node) bool {
+	return (n.ResourceType == "model" || n.ResourceType == "test") && n.Test == nil
+}
+
+var refArgRE = regexp.MustCompile(`^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$`)
+var sourceArgRE = regexp.MustCompile(`^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$`)
+
+// testDependencies sets a generic test's parents: what it is attached to, and the model a
+// relationships test points to.
+func testDependencies(n *Node) {
+	t := n.Test
+	if t.Attached.ResourceType == "source" {
+		n.SourceRefs = append(n.SourceRefs, []string{t.Attached.SourceName, t.Attached.Name})
+	} else {
+		n.Refs = append(n.Refs, []string{t.Attached.Name})
+	}
+	if to, ok := t.Kwargs["to"].(string); ok {
+		if m := refArgRE.FindStringSubmatch(to); m != nil {
+			n.Refs = append(n.Refs, []string{m[1]})
+		} else if m := sourceArgRE.FindStringSubmatch(to); m != nil {
+			n.SourceRefs = append(n.SourceRefs, []string{m[1], m[2]})
+		}
+	}
+}
 
 // parallel runs f over nodes with one session per worker.
 func (e *Engine) parallel(nodes []*Node, f func(s *session, n *Node) error) error {
@@ -96,6 +120,11 @@ func (e *Engine) Parse() (*Graph, error) {
 	var nodes []*Node
 	for _, n := range p.Nodes {
 		if n.ResourceType == "source" {
+			continue
+		}
+		if n.Test != nil {
+			testDependencies(n)
+			nodes = append(nodes, n)
 			continue
 		}
 		n.Config = p.projectConfig(n)

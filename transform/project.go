@@ -45,6 +45,9 @@ type Project struct {
 	sources map[string]*Node // "source_name.table_name" → source node
 	byName  map[string]*Node // model/seed name → node
 	props   map[string]*modelProps
+	// genericTests are created once models are known (their parents must exist).
+	genericTests []*Node
+	sourceTests  []sourceTest
 }
 
 // Node is a model, seed, singular test or source.
@@ -70,6 +73,7 @@ type Node struct {
 	SourceRefs       [][]string     `json:"sources"`
 	DependsOn        []string       `json:"-"`
 	ownSQL           string         // compiled SQL before ephemeral CTEs are injected
+	Test             *GenericTest   `json:"-"` // for generic data tests
 	CompiledCode     string         `json:"compiled_code,omitempty"`
 	CompiledPath     string         `json:"compiled_path,omitempty"`
 	patchPath        string
@@ -364,7 +368,7 @@ func (p *Project) discover() error {
 			return err
 		}
 		for _, f := range files {
-			if !strings.HasSuffix(f, ".sql") {
+			if !strings.HasSuffix(f, ".sql") || strings.HasPrefix(f, "generic/") {
 				continue
 			}
 			raw, err := os.ReadFile(filepath.Join(p.Dir, tp, f))
@@ -377,7 +381,11 @@ func (p *Project) discover() error {
 			p.Nodes[n.UniqueID] = n
 		}
 	}
-	for _, mp := range p.MacroPaths {
+	macroDirs := append([]string(nil), p.MacroPaths...)
+	for _, tp := range p.TestPaths {
+		macroDirs = append(macroDirs, path.Join(tp, "generic"))
+	}
+	for _, mp := range macroDirs {
 		files, err := walk(filepath.Join(p.Dir, mp))
 		if err != nil {
 			return err
@@ -394,14 +402,48 @@ func (p *Project) discover() error {
 		}
 	}
 	// Properties can name models defined anywhere: apply them once everything is known.
-	for name, props := range p.props {
+	names := make([]string, 0, len(p.props))
+	for name := range p.props {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		props := p.props[name]
 		n, ok := p.byName[name]
 		if !ok {
 			continue // dbt warns about properties of missing models; so do we, quietly
 		}
 		n.Description, n.Columns, n.patchPath = props.Description, props.Columns, props.file
+		ref := "ref('" + name + "')"
+		// A bare tags: on a model entry is not configuration in dbt (config: tags: is); column
+		// tags are passed on to that column's tests.
+		if err := p.addGenericTests(props.file, n, ref, name, "", props.Tests, nil); err != nil {
+			return err
+		}
+		for _, col := range props.ColumnOrder {
+			c, _ := props.Columns[col].(map[string]any)
+			tags := toStrings(c["tags"])
+			if err := p.addGenericTests(props.file, n, ref, name, col, testList(c), tags); err != nil {
+				return err
+			}
+		}
+	}
+	for _, st := range p.sourceTests {
+		if err := p.addGenericTests(st.file, st.node, "source('"+st.node.SourceName+"', '"+st.node.Name+"')",
+			st.node.SourceName+"_"+st.node.Name, st.column, st.tests, nil); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// testList reads a column's or model's data_tests (or the older tests) list.
+func testList(m map[string]any) []any {
+	if v, ok := m["data_tests"].([]any); ok {
+		return v
+	}
+	v, _ := m["tests"].([]any)
+	return v
 }
 
 // fqn is dbt's fully qualified name: project, folders, name.

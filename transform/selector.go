@@ -60,6 +60,7 @@ func (s *Selector) Select(selects, excludes, resourceTypes []string) (Selection,
 			}
 		}
 	}
+	excluded := map[string]bool{}
 	for _, raw := range excludes {
 		for _, union := range strings.Fields(raw) {
 			ids, _, err := s.intersection(union)
@@ -68,6 +69,31 @@ func (s *Selector) Select(selects, excludes, resourceTypes []string) (Selection,
 			}
 			for id := range ids {
 				delete(chosen, id)
+				excluded[id] = true
+			}
+		}
+	}
+	// Eager indirect selection, dbt's default: a test comes along with any node it tests, and
+	// goes away with any node it tests that was excluded.
+	for id, n := range s.G.Nodes {
+		if n.ResourceType != "test" {
+			continue
+		}
+		for _, parent := range s.G.Parents[id] {
+			if excluded[parent] {
+				excluded[id] = true
+				delete(chosen, id)
+			}
+		}
+	}
+	for id, n := range s.G.Nodes {
+		if n.ResourceType != "test" || chosen[id] || excluded[id] {
+			continue
+		}
+		for _, parent := range s.G.Parents[id] {
+			if chosen[parent] {
+				chosen[id] = true
+				break
 			}
 		}
 	}

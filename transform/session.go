@@ -38,7 +38,7 @@ func NewEngine(p *Project) (*Engine, error) {
 	e := &Engine{P: p, InvocationID: newUUID(), RunStarted: time.Now().UTC(), overridden: map[string]bool{}}
 	env := e.bareEnv()
 	for _, mf := range p.Macros {
-		tpl, err := newTemplate(mf.Path, mf.Source, env)
+		tpl, err := newTemplate(mf.Path, rewriteTestBlocks(mf.Source), env)
 		if err != nil {
 			return nil, &LoadError{File: mf.Path, Msg: jinjaMessage(err)}
 		}

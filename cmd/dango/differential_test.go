@@ -55,7 +55,8 @@ func TestLsMatchesDBT(t *testing.T) {
 		"graph": {"", "customer_metrics", "+customer_metrics", "customer_metrics+", "+customer_metrics+", "marts.*", "marts.finance.*",
 			"marts.finance.*,marts.marketing.*", "tag:daily", "tag:finance,tag:daily", "source:shop+", "source:shop.customers+",
 			"config.materialized:ephemeral", "config.schema:mkt", "intermediate", "@int_orders_by_customer", "2+revenue_dashboard",
-			"graph_fixture.marts.marketing.*", "path:models/marts/finance", "tag:sh*"},
+			"graph_fixture.marts.marketing.*", "path:models/marts/finance", "tag:sh*", "tag:metrics", "resource_type:test",
+			"stg_shop_customers", "source:shop.customers"},
 	}
 	excludes := map[string][][2]string{
 		"graph": {{"", "tag:slow"}, {"marts.*", "marts.finance.*"}, {"+revenue_dashboard", "segments"}},
@@ -64,7 +65,7 @@ func TestLsMatchesDBT(t *testing.T) {
 		t.Run(proj, func(t *testing.T) {
 			dir := dbtProject(t, proj)
 			check := func(sel, exc string) {
-				args := []string{"ls", "--resource-type", "model", "--output", "name"}
+				args := []string{"ls"} // every resource type, dbt's default selector output
 				if sel != "" {
 					args = append(args, "--select", sel)
 				}
@@ -113,9 +114,6 @@ func TestCompileMatchesDBT(t *testing.T) {
 					return err
 				}
 				rel, _ := filepath.Rel(ref, p)
-				if strings.Contains(rel, string(filepath.Separator)+"schema.yml"+string(filepath.Separator)) {
-					return nil // generic tests: dango test compiles those (milestone 5)
-				}
 				want, _ := os.ReadFile(p)
 				got, err := os.ReadFile(filepath.Join(dir, "dbt", "target", "compiled", rel))
 				if err != nil {
@@ -149,7 +147,7 @@ func TestLsCommaHintAndManifest(t *testing.T) {
 		t.Fatalf("bad method: %+v", r)
 	}
 	r = dango(t, dir, "compile", "--select", "+segments")
-	if r.code != 0 || !strings.Contains(r.stdout, "Compiled 5 nodes to dbt/target/compiled/graph_fixture/") {
+	if r.code != 0 || !strings.Contains(r.stdout, "Compiled 10 nodes to dbt/target/compiled/graph_fixture/") {
 		t.Fatalf("compile: %+v", r)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "dbt", "target", "manifest.json"))
