@@ -86,7 +86,11 @@ func run(args []string) int {
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging on stderr")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log as JSON lines instead of console text")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
-	root.AddCommand(newInitCmd(g), newSyncCmd(g), newGenerateCmd(g), newLsCmd(g), newCompileCmd(g), newSourceCmd(g), newQueryCmd(g))
+	root.AddCommand(newInitCmd(g), newSyncCmd(g), newGenerateCmd(g), newLsCmd(g), newCompileCmd(g),
+		newExecCmd(g, "run", "Build the dbt project's models in the warehouse"),
+		newExecCmd(g, "test", "Run the dbt project's data tests"),
+		newExecCmd(g, "seed", "Load the dbt project's seed CSV files"),
+		newExecCmd(g, "build", "Seed, run and test in dependency order; a failing test skips what depends on it"), newSourceCmd(g), newQueryCmd(g))
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dangohq/dango/humanize"
+	"github.com/dangohq/dango/transform"
+	"github.com/dangohq/dango/warehouse"
+)
+
+// newExecCmd builds run, test, seed and build: the commands that execute the dbt project.
+func newExecCmd(g *globals, command, short string) *cobra.Command {
+	var f selectFlags
+	var threads int
+	var failFast, fullRefresh bool
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   command,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if threads < 1 {
+				return usageErr(fmt.Errorf("--threads must be at least 1, got %d", threads))
+			}
+			start := time.Now()
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, "Running dbt...")
+			l, err := loadDBT(g, f)
+			if err != nil {
+				return err
+			}
+			l.e.FullRefresh = fullRefresh
+			var ids []string
+			for _, id := range l.sel.IDs {
+				if transform.Executable(l.g.Nodes[id], command) {
+					ids = append(ids, id)
+				}
+			}
+			w, err := warehouse.Open(cmd.Context(), l.p.Warehouse, waitOptions(wait))
+			if err != nil {
+				return failed(err)
+			}
+			defer w.Close()
+			rep := &dbtLog{out: out, pal: palette{on: colorEnabled(os.Stdout)}}
+			rep.line("Running with dango=%s", version)
+			rep.line("Found %s", foundSummary(l.g))
+			if len(ids) == 0 {
+				rep.line("")
+				rep.line("Nothing to do. Try checking your model configs and model specification args")
+				return nil
+			}
+			rep.line("Concurrency: %d threads (target='%s')", threads, l.e.P.Target.Name)
+			rep.line("")
+			runner := &transform.Runner{E: l.e, G: l.g, DB: w.DB(), Threads: threads, FailFast: failFast, Report: rep}
+			results, runErr := runner.Run(cmd.Context(), ids)
+			elapsed := time.Since(start)
+			if err := l.e.WriteRunResults(results, elapsed, command); err != nil {
+				return failed(err)
+			}
+			if cmd.Context().Err() != nil {
+				rep.line("")
+				rep.line("Interrupted: models already built stay; the one running was rolled back.")
+				return silentExit(exitInterrupted)
+			}
+			if runErr != nil {
+				return failed(runErr)
+			}
+			return rep.summary(results, elapsed, l.p.Root, l.e.P)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().IntVar(&threads, "threads", 4, "nodes run in parallel, each on its own connection")
+	cmd.Flags().BoolVarP(&failFast, "fail-fast", "x", false, "stop at the first failure")
+	if command != "test" {
+		cmd.Flags().BoolVar(&fullRefresh, "full-refresh", false, "rebuild incremental models (and reload seeds) from scratch")
+	}
+	cmd.Flags().DurationVar(&wait, "wait", 5*time.Minute, "how long to wait while another dango process writes the warehouse")
+	return cmd
+}
+
+func foundSummary(g *transform.Graph) string {
+	counts := map[string]int{}
+	for _, n := range g.Nodes {
+		counts[n.ResourceType]++
+	}
+	var parts []string
+	for _, k := range []struct{ typ, noun string }{{"model", "model"}, {"test", "data test"}, {"seed", "seed"}, {"source", "source"}} {
+		c := counts[k.typ]
+		if c == 1 {
+			parts = append(parts, "1 "+k.noun)
+		} else {
+			parts = append(parts, fmt.Sprintf("%d %ss", c, k.noun))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// dbtLog prints progress the way dbt does: "HH:MM:SS  1 of 3 START … [RUN]".
+type dbtLog struct {
+	out io.Writer
+	pal palette
+	mu  sync.Mutex
+}
+
+func (d *dbtLog) line(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(d.out, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// dotted pads a message with dots to dbt's width before its status.
+func dotted(msg, status string) string {
+	dots := 80 - len([]rune(msg)) - 1
+	if dots < 3 {
+		dots = 3
+	}
+	return msg + " " + strings.Repeat(".", dots) + " [" + status + "]"
+}
+
+func describe(n *transform.Node) string {
+	rel := n.Schema + "." + n.Alias
+	switch n.ResourceType {
+	case "seed":
+		return "seed file " + rel
+	case "test":
+		return "test " + n.Name
+	}
+	return "sql " + n.Materialized() + " model " + rel
+}
+
+func (d *dbtLog) Start(n *transform.Node, i, total int) {
+	d.line("%s", dotted(fmt.Sprintf("%d of %d START %s", i, total, describe(n)), "RUN"))
+}
+
+func (d *dbtLog) Done(r transform.Result, total int) {
+	n := r.Node
+	secs := fmt.Sprintf("%.2fs", r.Duration().Seconds())
+	switch r.Status {
+	case transform.StatusSuccess:
+		verb := "OK created"
+		if n.ResourceType == "seed" {
+			verb = "OK loaded"
+		}
+		status := "SUCCESS in " + secs
+		if strings.HasPrefix(r.Message, "INSERT") {
+			status = r.Message + " in " + secs
+		}
+		d.line("%s", d.pal.green(dotted(fmt.Sprintf("%d of %d %s %s", r.Index, total, verb, describe(n)), status)))
+	case transform.StatusPass:
+		d.line("%s", d.pal.green(dotted(fmt.Sprintf("%d of %d PASS %s", r.Index, total, n.Name), "PASS in "+secs)))
+	case transform.StatusWarn:
+		d.line("%s", d.pal.yellow(dotted(fmt.Sprintf("%d of %d WARN %d %s", r.Index, total, r.Failures, n.Name), fmt.Sprintf("WARN %d in %s", r.Failures, secs))))
+	case transform.StatusFail:
+		d.line("%s", d.pal.red(dotted(fmt.Sprintf("%d of %d FAIL %d %s", r.Index, total, r.Failures, n.Name), fmt.Sprintf("FAIL %d in %s", r.Failures, secs))))
+	case transform.StatusError:
+		verb := "ERROR creating " + describe(n)
+		if n.ResourceType == "test" {
+			verb = "ERROR " + n.Name
+		}
+		d.line("%s", d.pal.red(dotted(fmt.Sprintf("%d of %d %s", r.Index, total, verb), "ERROR in "+secs)))
+	case transform.StatusSkipped:
+		what := "relation " + n.Schema + "." + n.Alias
+		if n.ResourceType == "test" {
+			what = "test " + n.Name
+		}
+		d.line("%s", d.pal.yellow(dotted(fmt.Sprintf("%d of %d SKIP %s", r.Index, total, what), "SKIP")))
+	}
+}
+
+// summary prints dbt's closing lines and returns the exit status.
+func (d *dbtLog) summary(results []transform.Result, elapsed time.Duration, root string, p *transform.Project) error {
+	counts := map[string]int{}
+	kinds := map[string]int{}
+	for _, r := range results {
+		counts[r.Status]++
+		switch r.Node.ResourceType {
+		case "model":
+			kinds[r.Node.Materialized()]++
+		case "test":
+			kinds["test"]++
+		case "seed":
+			kinds["seed"]++
+		}
+	}
+	var parts []string
+	for _, k := range []struct{ key, one, many string }{{"view", "view", "views"}, {"table", "table", "tables"}, {"incremental", "incremental model", "incremental models"},
+		{"seed", "seed", "seeds"}, {"test", "test", "tests"}} {
+		switch c := kinds[k.key]; c {
+		case 0:
+		case 1:
+			parts = append(parts, "1 "+k.one)
+		default:
+			parts = append(parts, fmt.Sprintf("%d %s", c, k.many))
+		}
+	}
+	d.line("")
+	d.line("Finished running %s in %.1fs.", strings.Join(parts, ", "), elapsed.Seconds())
+	d.line("")
+	errs := counts[transform.StatusError] + counts[transform.StatusFail]
+	warns := counts[transform.StatusWarn]
+	if errs == 0 {
+		d.line("%s", d.pal.green("Completed successfully"))
+	} else {
+		d.line("%s", d.pal.red(fmt.Sprintf("Completed with %s and %s:", humanize.Count(int64(errs), "error"), humanize.Count(int64(warns), "warning"))))
+		for _, r := range results {
+			if r.Status != transform.StatusError && r.Status != transform.StatusFail {
+				continue
+			}
+			n := r.Node
+			d.line("")
+			kind := "Runtime Error"
+			if r.Status == transform.StatusFail {
+				kind = "Failure"
+			}
+			d.line("  %s in %s %s (%s)", kind, n.ResourceType, n.Name, n.OriginalFilePath)
+			for _, l := range strings.Split(r.Message, "\n") {
+				d.line("    %s", l)
+			}
+			if n.CompiledPath != "" {
+				d.line("    compiled code at %s", strings.TrimPrefix(p.Dir+"/"+n.CompiledPath, root+"/"))
+			}
+		}
+	}
+	d.line("")
+	pass := counts[transform.StatusSuccess] + counts[transform.StatusPass]
+	d.line("Done. PASS=%d WARN=%d ERROR=%d SKIP=%d TOTAL=%d", pass, warns, errs, counts[transform.StatusSkipped], len(results))
+	if errs > 0 {
+		return silentExit(exitFailed)
+	}
+	return nil
+}
