@@ -20,8 +20,9 @@ demo: build
 	cd $(DEMO_DIR) && ../$(BIN) sync
 	cd $(DEMO_DIR) && ../$(BIN) generate
 	cat $(DEMO_DIR)/dbt/models/staging/stg_sales_data.sql
+	cd $(DEMO_DIR) && ../$(BIN) build
 	cd $(DEMO_DIR) && ../$(BIN) source list
-	cd $(DEMO_DIR) && ../$(BIN) query "SELECT region, count(*) AS orders, round(sum(quantity * unit_price), 2) AS revenue FROM raw_sales_data.sales_data GROUP BY region ORDER BY revenue DESC"
+	cd $(DEMO_DIR) && ../$(BIN) query "SELECT * FROM marts.customer_metrics ORDER BY revenue DESC LIMIT 5"
 
 $(VENV)/bin/dbt:
 	python3 -m venv $(VENV)

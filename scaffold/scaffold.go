@@ -116,6 +116,12 @@ func create(o Options, res *Result) ([]string, error) {
 		}
 	}
 	if o.Example {
+		for rel, content := range exampleModels {
+			if err := writeFile(dir, rel, []byte(content), false); err != nil {
+				return written, err
+			}
+			written = append(written, rel)
+		}
 		files, err := writeExampleData(dir)
 		written = append(written, files...)
 		if err != nil {
@@ -159,3 +165,44 @@ const exampleSources = `  - name: sales_data
     csv:
       path: data/web_events/
 `
+
+// exampleModels are the demo's marts, built on the staging models `dango generate` writes.
+var exampleModels = map[string]string{
+	"dbt/models/marts/customer_metrics.sql": `{{ config(materialized='table', tags=['customer', 'daily']) }}
+
+-- One row per customer: orders and revenue from the shop's sales.
+select
+    c.id as customer_id,
+    c.name,
+    c.address__country_code as country,
+    count(s.order_id) as orders,
+    coalesce(round(sum(s.quantity * s.unit_price), 2), 0) as revenue
+from {{ ref('stg_customers') }} c
+left join {{ ref('stg_sales_data') }} s on s.customer_id = c.id
+group by all
+`,
+	"dbt/models/marts/revenue_by_region.sql": `{{ config(materialized='table', tags=['daily']) }}
+
+select
+    region,
+    count(*) as orders,
+    round(sum(quantity * unit_price), 2) as revenue
+from {{ ref('stg_sales_data') }}
+group by region
+`,
+	"dbt/models/marts/_marts.yml": `version: 2
+models:
+  - name: customer_metrics
+    description: Orders and revenue per customer.
+    columns:
+      - name: customer_id
+        data_tests: [unique, not_null]
+  - name: revenue_by_region
+    columns:
+      - name: region
+        data_tests:
+          - unique
+          - accepted_values:
+              values: ['North', 'South', 'East', 'West']
+`,
+}

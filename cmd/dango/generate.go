@@ -209,7 +209,7 @@ func (g generator) run(ctx context.Context, db *sql.DB, only []string, o staging
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "Next step:")
-	fmt.Fprintln(out, "  dbt run --profiles-dir .dango --project-dir dbt  # Materialize staging models")
+	fmt.Fprintln(out, "  dango run  # Materialize staging models")
 	return models, nil
 }
 

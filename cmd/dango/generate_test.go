@@ -95,7 +95,14 @@ Next step:
 	if !strings.HasPrefix(r.stdout, want) {
 		t.Fatalf("generate output:\n%s\nwant prefix:\n%s", r.stdout, want)
 	}
-	// Real dbt-core builds the models and passes the generated tests.
+	// dango's own engine builds them and passes the generated tests…
+	if r := dango(t, dir, "build"); r.code != 0 || !strings.Contains(r.stdout, "ERROR=0 SKIP=0") {
+		t.Fatalf("dango build of generated staging: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM staging.stg_customers"); got != "1:churned,2:churned-b" {
+		t.Errorf("latest_only (dango run) = %s", got)
+	}
+	// …and so does real dbt-core.
 	out := runDBT(t, dir, "run")
 	if !strings.Contains(out, "PASS=3") {
 		t.Fatalf("dbt run:\n%s", out)

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +24,7 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 	var threads int
 	var failFast, fullRefresh bool
 	var wait time.Duration
+	var engine string
 	cmd := &cobra.Command{
 		Use:   command,
 		Short: short,
@@ -29,10 +33,43 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 			if threads < 1 {
 				return usageErr(fmt.Errorf("--threads must be at least 1, got %d", threads))
 			}
+			p, err := g.loadProject()
+			if err != nil {
+				return err
+			}
+			if engine == "" {
+				engine = p.Engine
+			}
+			switch engine {
+			case "dango", "":
+			case "dbt-core":
+				args := []string{command, "--profiles-dir", ".dango", "--project-dir", relPath(p.Root, p.DBTDir), "--threads", fmt.Sprint(threads)}
+				for _, s := range f.selects {
+					args = append(args, "--select", s)
+				}
+				for _, s := range f.excludes {
+					args = append(args, "--exclude", s)
+				}
+				if f.vars != "" {
+					args = append(args, "--vars", f.vars)
+				}
+				if f.target != "" {
+					args = append(args, "--target", f.target)
+				}
+				if fullRefresh {
+					args = append(args, "--full-refresh")
+				}
+				if failFast {
+					args = append(args, "--fail-fast")
+				}
+				return runDBTCore(cmd, p.Root, args)
+			default:
+				return usageErr(fmt.Errorf("--engine must be dango or dbt-core, got %q", engine))
+			}
 			start := time.Now()
 			out := cmd.OutOrStdout()
 			fmt.Fprintln(out, "Running dbt...")
-			l, err := loadDBT(g, f)
+			l, err := loadDBTFor(p, f)
 			if err != nil {
 				return err
 			}
@@ -82,7 +119,38 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 		cmd.Flags().BoolVar(&fullRefresh, "full-refresh", false, "rebuild incremental models (and reload seeds) from scratch")
 	}
 	cmd.Flags().DurationVar(&wait, "wait", 5*time.Minute, "how long to wait while another dango process writes the warehouse")
+	cmd.Flags().StringVar(&engine, "engine", "", "dango (default, or engine: in .dango/project.yml) or dbt-core to run real dbt")
 	return cmd
+}
+
+// runDBTCore runs real dbt with the project's profile, streaming its output and passing its
+// exit code through.
+func runDBTCore(cmd *cobra.Command, root string, args []string) error {
+	bin := os.Getenv("DANGO_DBT")
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("dbt"); err != nil {
+			return usageErr(errors.New("--engine dbt-core: dbt is not installed (pip install dbt-core dbt-duckdb, or set DANGO_DBT to its path); dango's own engine needs neither"))
+		}
+	}
+	c := exec.CommandContext(cmd.Context(), bin, args...)
+	c.Dir, c.Stdout, c.Stderr, c.Stdin = root, cmd.OutOrStdout(), cmd.ErrOrStderr(), os.Stdin
+	err := c.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return silentExit(ee.ExitCode())
+	}
+	if err != nil {
+		return failed(fmt.Errorf("run dbt: %w", err))
+	}
+	return nil
+}
+
+func relPath(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil {
+		return r
+	}
+	return p
 }
 
 func foundSummary(g *transform.Graph) string {

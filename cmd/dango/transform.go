@@ -43,6 +43,11 @@ func loadDBT(g *globals, f selectFlags) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	return loadDBTFor(p, f)
+}
+
+// loadDBTFor parses the dbt project of an already loaded dango project.
+func loadDBTFor(p *config.Project, f selectFlags) (*loaded, error) {
 	vars := map[string]any{}
 	if f.vars != "" {
 		if err := yaml.Unmarshal([]byte(f.vars), &vars); err != nil {
