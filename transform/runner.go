@@ -129,6 +129,26 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 			}
 		}
 		walk(id)
+		// build: tests on what a node is built from must pass first — a failing test skips
+		// everything downstream of the node it tests (only tests whose parents are all upstream).
+		if n := r.G.Nodes[id]; n.ResourceType != "test" {
+			for anc := range seen {
+				for _, t := range r.G.Children[anc] {
+					if !want[t] || r.G.Nodes[t].ResourceType != "test" || t == id {
+						continue
+					}
+					upstream := true
+					for _, tp := range r.G.Parents[t] {
+						if !seen[tp] {
+							upstream = false
+						}
+					}
+					if upstream && !containsStr(deps[id], t) {
+						deps[id] = append(deps[id], t)
+					}
+				}
+			}
+		}
 	}
 	threads := r.Threads
 	if threads < 1 {
@@ -159,6 +179,7 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 	}
 	pending := len(ids)
 	done := make(chan struct{})
+	var closeDone sync.Once // finish recurses through skipped children; only one closes done
 	var finish func(id string, res *Result)
 	finish = func(id string, res *Result) {
 		// called with mu held
@@ -192,11 +213,11 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 			}
 		}
 		if pending == 0 {
-			close(done)
+			closeDone.Do(func() { close(done) })
 		}
 	}
 	if pending == 0 {
-		close(done)
+		closeDone.Do(func() { close(done) })
 	}
 	for w := 1; w <= threads; w++ {
 		wg.Add(1)

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
 )
 
 func main() {
@@ -24,6 +27,7 @@ func main() {
 	sizesFlag := flag.String("sizes", "1000,10000", "project sizes in models")
 	work := flag.String("work", "bench/work", "scratch folder")
 	out := flag.String("out", "bench/out/transform.json", "results file")
+	runSize := flag.Int("run", 1000, "also time `dango run` vs `dbt run` on a project of this size (0: skip)")
 	flag.Parse()
 	dangoBin, _ := filepath.Abs(*dango)
 	dbtBin, _ := filepath.Abs(*dbt)
@@ -62,6 +66,15 @@ func main() {
 			}
 		}
 	}
+	if *runSize > 0 {
+		d, r := benchRun(dangoBin, dbtBin, filepath.Join(*work, "transform-run"), *runSize)
+		ratio := r / d
+		fmt.Printf("%-8d %-8s %9.3fs %9.2fs %7.1f× (target ≥ 10×)\n", *runSize, "run", d, r, ratio)
+		results[fmt.Sprintf("%d_run", *runSize)] = map[string]float64{"dango_s": d, "dbt_s": r, "speedup": ratio}
+		if ratio < 10 {
+			fail = true
+		}
+	}
 	if len(sizes) >= 2 {
 		growth := dangoLs[sizes[len(sizes)-1]] / dangoLs[sizes[0]]
 		fmt.Printf("\ndango ls growth %d → %d models: %.1f× (target ≤ %.0f×)\n", sizes[0], sizes[len(sizes)-1], growth,
@@ -79,6 +92,33 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("\ntargets met")
+}
+
+// benchRun builds the project in two copies of a warehouse holding its source tables, once with
+// dango run and once with dbt run (4 threads each).
+func benchRun(dangoBin, dbtBin, work string, n int) (float64, float64) {
+	var dirs []string
+	for _, side := range []string{"run_dango", "run_dbt"} {
+		dir, _ := filepath.Abs(filepath.Join(work, side))
+		os.RemoveAll(dir)
+		check(exec.Command(dangoBin, "init", dir).Run())
+		generate(filepath.Join(dir, "dbt"), n)
+		check(os.MkdirAll(filepath.Join(dir, "data"), 0o755))
+		db, err := sql.Open("duckdb", filepath.Join(dir, "data", "warehouse.duckdb"))
+		check(err)
+		_, err = db.Exec("CREATE SCHEMA raw_app")
+		check(err)
+		for i := 0; i < n*4/10; i++ {
+			_, err := db.Exec(fmt.Sprintf(`CREATE TABLE raw_app.table_%d AS SELECT r AS id, r * 2 AS col_a, r * 3 AS col_b, 'x' || r AS col_c,
+				TIMESTAMP '2024-01-01' + INTERVAL (r) HOUR AS updated_at FROM range(50) t(r)`, i))
+			check(err)
+		}
+		check(db.Close())
+		dirs = append(dirs, dir)
+	}
+	d := timeIt(dirs[0], dangoBin, "run", "--threads", "4")
+	r := timeIt(dirs[1], dbtBin, "run", "--profiles-dir", ".dango", "--project-dir", "dbt", "--no-partial-parse", "-q", "--threads", "4")
+	return d, r
 }
 
 func timeIt(dir, bin string, args ...string) float64 {

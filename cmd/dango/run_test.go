@@ -110,3 +110,27 @@ func TestEngineDBTCore(t *testing.T) {
 		t.Fatalf("missing dbt: %+v", r)
 	}
 }
+
+func TestBuildFailingTestSkipsDownstream(t *testing.T) {
+	dir := dbtProject(t, "jaffle")
+	// orders has a 'returned' status the test no longer accepts: the test fails, and customers,
+	// built from orders, is skipped.
+	schema := filepath.Join(dir, "dbt/models/marts/schema.yml")
+	data, _ := os.ReadFile(schema)
+	os.WriteFile(schema, []byte(strings.Replace(string(data), ", 'returned'", "", 1)), 0o644)
+	r := dango(t, dir, "build", "--threads", "2")
+	if r.code != 1 {
+		t.Fatalf("exit %d:\n%s", r.code, r.stdout)
+	}
+	for _, re := range []string{
+		`FAIL 1 accepted_values_orders_status__placed__shipped__completed__return_pending \.+ \[FAIL 1 in`,
+		`SKIP relation main\.customers \.+ \[SKIP\]`,
+		`OK created sql table model main\.orders`,
+		`Failure in test accepted_values_orders_status__placed__shipped__completed__return_pending \(models/marts/schema\.yml\)`,
+		`Got 1 result, configured to fail if !=0`,
+	} {
+		if !regexp.MustCompile(re).MatchString(r.stdout) {
+			t.Errorf("output lacks /%s/:\n%s", re, r.stdout)
+		}
+	}
+}
