@@ -15,27 +15,6 @@ type execer interface {
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// relationKind returns "table", "view" or "" for a relation.
-func relationKind(ctx context.Context, q execer, r Relation) (string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT table_type FROM information_schema.tables WHERE table_catalog = ? AND table_schema = ? AND table_name = ?`,
-		r.Database, r.Schema, r.Identifier)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return "", rows.Err()
-	}
-	var t string
-	if err := rows.Scan(&t); err != nil {
-		return "", err
-	}
-	if t == "VIEW" {
-		return "view", nil
-	}
-	return "table", nil
-}
-
 func columnsOf(ctx context.Context, q execer, r Relation) ([]string, map[string]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = ? AND table_schema = ? AND table_name = ? ORDER BY ordinal_position`,
 		r.Database, r.Schema, r.Identifier)
@@ -58,7 +37,8 @@ func columnsOf(ctx context.Context, q execer, r Relation) ([]string, map[string]
 
 // materialize builds one model inside a transaction on conn and returns the statements it ran
 // (written to target/run) and a message for the console ("OK", "INSERT 12").
-func (e *Engine) materialize(ctx context.Context, conn *sql.Conn, n *Node) (string, string, error) {
+// kind is the relation's kind ("table", "view" or "") when the run started.
+func (e *Engine) materialize(ctx context.Context, conn *sql.Conn, n *Node, kind string) (string, string, error) {
 	rel := n.Relation()
 	var executed []string
 	tx, err := conn.BeginTx(ctx, nil)
@@ -69,10 +49,6 @@ func (e *Engine) materialize(ctx context.Context, conn *sql.Conn, n *Node) (stri
 	run := func(q string) (sql.Result, error) {
 		executed = append(executed, q+";")
 		return tx.ExecContext(ctx, q)
-	}
-	kind, err := relationKind(ctx, tx, rel)
-	if err != nil {
-		return "", "", err
 	}
 	body := strings.TrimRight(strings.TrimSpace(n.CompiledCode), ";")
 	msg := "OK"

@@ -57,6 +57,8 @@ type Runner struct {
 	Threads  int
 	FailFast bool
 	Report   Reporter
+
+	kinds map[string]string // schema.name → table/view at the start of the run
 }
 
 // Executable reports whether a node is executed by a command: run builds models (not
@@ -85,7 +87,8 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.E.Exists = func(rel Relation) bool { return exists[strings.ToLower(rel.Schema+"."+rel.Identifier)] }
+	r.kinds = exists
+	r.E.Exists = func(rel Relation) bool { return exists[strings.ToLower(rel.Schema+"."+rel.Identifier)] != "" }
 	var toCompile []string
 	for _, id := range ids {
 		if n := r.G.Nodes[id]; n.ResourceType != "seed" {
@@ -274,19 +277,25 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 	return out, ctx.Err()
 }
 
-func (r *Runner) existing(ctx context.Context) (map[string]bool, error) {
-	rows, err := r.DB.QueryContext(ctx, `SELECT table_schema, table_name FROM information_schema.tables`)
+// existing reads every relation's kind ("table" or "view") once, before the run: each node
+// changes only its own relation, and querying the catalog per model grows with its size.
+func (r *Runner) existing(ctx context.Context) (map[string]string, error) {
+	rows, err := r.DB.QueryContext(ctx, `SELECT table_schema, table_name, table_type FROM information_schema.tables`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]bool{}
+	out := map[string]string{}
 	for rows.Next() {
-		var s, t string
-		if err := rows.Scan(&s, &t); err != nil {
+		var s, t, typ string
+		if err := rows.Scan(&s, &t, &typ); err != nil {
 			return nil, err
 		}
-		out[strings.ToLower(s+"."+t)] = true
+		kind := "table"
+		if typ == "VIEW" {
+			kind = "view"
+		}
+		out[strings.ToLower(s+"."+t)] = kind
 	}
 	return out, rows.Err()
 }
@@ -305,7 +314,8 @@ func (r *Runner) execute(ctx context.Context, n *Node) (res Result) {
 	conn.ExecContext(ctx, "SET SESSION preserve_insertion_order = true")
 	switch n.ResourceType {
 	case "model":
-		executed, msg, err := r.E.materialize(ctx, conn, n)
+		rel := n.Relation()
+		executed, msg, err := r.E.materialize(ctx, conn, n, r.kinds[strings.ToLower(rel.Schema+"."+rel.Identifier)])
 		res.Executed = executed
 		if err != nil {
 			res.Status, res.Message = StatusError, cleanDBError(err)
