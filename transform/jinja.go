@@ -235,25 +235,20 @@ func toJSON(v any, kw ...any) (string, error) {
 	return string(b), err
 }
 
-func fromJSON(s string, def ...any) any {
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		if len(def) > 0 {
-			return def[0]
-		}
-		return nil
-	}
-	return v
-}
+func fromJSON(s string, def ...any) any { return decodeOr(json.Unmarshal, s, def) }
 
 func toYAML(v any) (string, error) {
 	b, err := yaml.Marshal(plain(v))
 	return string(b), err
 }
 
-func fromYAML(s string, def ...any) any {
+func fromYAML(s string, def ...any) any { return decodeOr(yaml.Unmarshal, s, def) }
+
+// decodeOr decodes s, or returns the template's default (else None) when it cannot, as dbt's
+// fromjson/fromyaml do.
+func decodeOr(unmarshal func([]byte, any) error, s string, def []any) any {
 	var v any
-	if err := yaml.Unmarshal([]byte(s), &v); err != nil {
+	if err := unmarshal([]byte(s), &v); err != nil {
 		if len(def) > 0 {
 			return def[0]
 		}

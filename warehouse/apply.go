@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/naming"
 )
 
@@ -136,7 +137,11 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 			return 0, err
 		}
 		if nulls > 0 {
-			return 0, fmt.Errorf("%d rows have no value in primary key %s; merge needs every row keyed", nulls, strings.Join(keys, ", "))
+			verb := "have"
+			if nulls == 1 {
+				verb = "has"
+			}
+			return 0, fmt.Errorf("%s %s no value in primary key %s; merge needs every row keyed", humanize.Count(nulls, "row"), verb, strings.Join(keys, ", "))
 		}
 		quoted := make([]string, len(keys))
 		for i, k := range keys {

@@ -422,16 +422,7 @@ func TestInitAndDemo(t *testing.T) {
 }
 
 func TestRealDBTAcceptsTheProject(t *testing.T) {
-	dbt := os.Getenv("DANGO_DBT")
-	if dbt == "" {
-		dbt, _ = exec.LookPath("dbt")
-	}
-	if dbt == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI must provide dbt-core (set DANGO_DBT); .ci/run installs it")
-		}
-		t.Skip("dbt not installed; `make test` installs it into .venv")
-	}
+	dbt := dbtPath(t)
 	dir := newProject(t, "version: 1\nsources:\n  - name: sales_data\n    type: csv\n    csv: {path: data/sales.csv}\n")
 	writeFile(t, dir, "data/sales.csv", csvRows(20))
 	if r := dango(t, dir, "sync"); r.code != 0 {

@@ -157,7 +157,7 @@ func TestMergeKeepsLatestPerKey(t *testing.T) {
 	}
 	writeFile(t, dir, "data/c.csv", "id,name\n,nobody\n")
 	r := dango(t, dir, "sync")
-	if r.code != 1 || !strings.Contains(r.stdout, "1 rows have no value in primary key id") {
+	if r.code != 1 || !strings.Contains(r.stdout, "1 row has no value in primary key id") {
 		t.Fatalf("null key: %+v", r)
 	}
 	dir2 := newProject(t, "version: 1\nsources:\n  - name: x\n    type: csv\n    write_disposition: merge\n    csv: {path: data/x.csv}\n")
