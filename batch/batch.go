@@ -80,10 +80,13 @@ type Scan struct {
 	// project-relative) and the version of every file loaded, so later syncs skip unchanged
 	// files and replace the rows of changed ones. Labels are the project-relative paths of
 	// Files, in the same order; Replaced lists those whose earlier rows are to be deleted.
-	Track    bool        `json:"track,omitempty"`
-	Labels   []string    `json:"labels,omitempty"`
-	Versions []FileState `json:"versions,omitempty"`
-	Replaced []string    `json:"replaced,omitempty"`
+	Track bool `json:"track,omitempty"`
+	// Temporary marks files a connector spooled for this load (API pages as NDJSON): the
+	// writer's side deletes them once the load is committed or abandoned.
+	Temporary bool        `json:"temporary,omitempty"`
+	Labels    []string    `json:"labels,omitempty"`
+	Versions  []FileState `json:"versions,omitempty"`
+	Replaced  []string    `json:"replaced,omitempty"`
 }
 
 // ReaderColumn is a column as the file names it, with the type to read it as.

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -163,6 +164,7 @@ type loadRun struct {
 	head      events.BatchMsg
 	slot      bool             // holds one of the loader's slots
 	resources []batch.Resource // from the end marker
+	temp      []string         // spooled files to delete when the load is over
 
 	mu      sync.Mutex
 	pending []jetstream.Msg // acked after commit or rollback
@@ -181,6 +183,14 @@ func (r *loadRun) ackAll() {
 		m.Ack()
 	}
 	r.pending = nil
+}
+
+// removeTemp deletes the spooled files of a load that is over.
+func (r *loadRun) removeTemp() {
+	for _, f := range r.temp {
+		os.Remove(f)
+	}
+	r.temp = nil
 }
 
 func (r *loadRun) heartbeat() {
@@ -286,6 +296,7 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		if r.load != nil {
 			r.load.Rollback()
 		}
+		r.removeTemp()
 		l.emit(ctx, r, events.Event{Type: events.SyncFailed, Error: reason, DurationMS: sinceMS(r.head.Start)})
 		r.ackAll()
 		return true
@@ -313,6 +324,9 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 				l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: fmt.Sprintf("Dropping %s.%s (%s rows)", m.Schema, m.Batch.Table, humanize.Thousands(prep.Rows))})
 			}
 		}
+		if sc := m.Batch.Scan; sc != nil && sc.Temporary {
+			r.temp = append(r.temp, sc.Files...)
+		}
 		if sc := m.Batch.Scan; sc != nil {
 			l.emit(ctx, r, events.Event{Type: events.SyncProgress, Bytes: sc.Bytes,
 				Message: fmt.Sprintf("loading %s into %s.%s", humanize.Bytes(sc.Bytes), m.Schema, m.Batch.Table)})
@@ -327,7 +341,9 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		if !dup {
 			r.applied++
 			r.rows += rows
-			l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: "Loaded " + humanize.Count(rows, "row"), Rows: rows})
+			if !m.Batch.Scan.Temporary { // API connectors report their own "Loaded 1,523 charges"
+				l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: "Loaded " + humanize.Count(rows, "row"), Rows: rows})
+			}
 		}
 	}
 	if r.end < 0 || r.applied < r.end {
@@ -351,6 +367,7 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		return fail(err.Error())
 	}
 	r.load = nil
+	r.removeTemp()
 	for _, c := range res.SchemaChanges {
 		l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: "Schema change: " + c.String()})
 	}

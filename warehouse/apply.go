@@ -191,10 +191,20 @@ func (l *Load) advanceCursor(ctx context.Context, resource, column, typ, stage s
 		}
 		prev = cursorUpdate{column: column, value: v.String}
 	}
-	q := "SELECT max(" + naming.Quote(column) + ")::VARCHAR FROM " + stage
+	expr := "max(" + naming.Quote(column) + ")"
 	if prev.value != "" {
-		q = "SELECT greatest(max(" + naming.Quote(column) + "), TRY_CAST(" + naming.Literal(prev.value) + " AS " + typ + "))::VARCHAR FROM " + stage
+		expr = "greatest(max(" + naming.Quote(column) + "), TRY_CAST(" + naming.Literal(prev.value) + " AS " + typ + "))"
 	}
+	// Timestamps are stored in ISO 8601, the form APIs take back as a parameter, truncated to
+	// the second: the boundary is read again and deduplicated, so rounding down loses nothing.
+	text := expr + "::VARCHAR"
+	switch strings.ToUpper(typ) {
+	case "TIMESTAMP WITH TIME ZONE":
+		text = "strftime(" + expr + " AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')"
+	case "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS":
+		text = "strftime(" + expr + ", '%Y-%m-%dT%H:%M:%S')"
+	}
+	q := "SELECT " + text + " FROM " + stage
 	var v sql.NullString
 	if err := l.tx.QueryRowContext(ctx, q).Scan(&v); err != nil {
 		return err

@@ -350,6 +350,12 @@ func (c *connector) matchesExt(name string) bool {
 	return false
 }
 
+// Describe maps what a scan's reader yields to warehouse columns (names normalized, structs
+// flattened). Other connectors that spool files use it.
+func Describe(ctx context.Context, scan *batch.Scan) ([]batch.Column, error) {
+	return describe(ctx, scan, false)
+}
+
 // describe asks an in-memory DuckDB what the reader yields and maps it to warehouse columns:
 // names normalized, structs flattened into parent__child.
 //

@@ -1,0 +1,139 @@
+package restapi
+
+import (
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// paginator decides the next request from a reply: the next URL (empty when done) and its
+// params.
+type paginator struct {
+	kind string
+	cfg  map[string]any
+	page int
+	off  int
+}
+
+func newPaginator(cfg map[string]any) *paginator {
+	p := &paginator{cfg: cfg, kind: "auto"}
+	if cfg != nil {
+		p.kind = str(cfg["type"])
+	}
+	p.page = intOr(cfg["initial_page"], 1)
+	return p
+}
+
+func intOr(v any, def int) int {
+	if v == nil {
+		return def
+	}
+	if n, err := strconv.Atoi(str(v)); err == nil {
+		return n
+	}
+	return def
+}
+
+func (p *paginator) opt(key, def string) string {
+	if p.cfg != nil {
+		if v := str(p.cfg[key]); v != "" {
+			return v
+		}
+	}
+	return def
+}
+
+var linkNextRE = regexp.MustCompile(`<([^>]+)>\s*;[^,]*rel="?next"?`)
+
+func (p *paginator) next(resp *Response, records []map[string]any, current string, params url.Values) (string, url.Values) {
+	var body any
+	_ = jsonUnmarshal(resp.Body, &body)
+	kind := p.kind
+	if kind == "auto" || kind == "" {
+		kind = detectPaginator(resp, body)
+	}
+	switch kind {
+	case "link_header", "header_link":
+		if m := linkNextRE.FindStringSubmatch(resp.Header.Get("Link")); m != nil {
+			return resolve(resp.URL, m[1]), nil
+		}
+	case "next_url", "json_link", "json_response":
+		if s, ok := lookup(body, p.opt("next_url_path", "next")).(string); ok && s != "" {
+			return resolve(resp.URL, s), nil
+		}
+	case "cursor", "json_cursor":
+		c := lookup(body, p.opt("cursor_path", "next_cursor"))
+		if c != nil && str(c) != "" && len(records) > 0 {
+			np := clone(params)
+			np.Set(p.opt("cursor_param", "cursor"), str(c))
+			return current, np
+		}
+	case "last_id", "has_more": // Stripe: has_more plus starting_after=<last record's id>
+		if more, _ := lookup(body, p.opt("has_more_path", "has_more")).(bool); more && len(records) > 0 {
+			np := clone(params)
+			np.Set(p.opt("param", "starting_after"), str(records[len(records)-1][p.opt("id_field", "id")]))
+			return current, np
+		}
+	case "offset":
+		limit := intOr(p.cfg["limit"], 100)
+		if len(records) >= limit {
+			if total := lookup(body, p.opt("total_path", "")); total != nil && p.off+limit >= intOr(total, 0) {
+				return "", nil
+			}
+			p.off += limit
+			np := clone(params)
+			np.Set(p.opt("limit_param", "limit"), strconv.Itoa(limit))
+			np.Set(p.opt("offset_param", "offset"), strconv.Itoa(p.off))
+			return current, np
+		}
+	case "page_number", "page":
+		if len(records) > 0 {
+			if total := lookup(body, p.opt("total_pages_path", "")); total != nil && p.page >= intOr(total, 0) {
+				return "", nil
+			}
+			p.page++
+			np := clone(params)
+			np.Set(p.opt("page_param", "page"), strconv.Itoa(p.page))
+			return current, np
+		}
+	}
+	return "", nil
+}
+
+// detectPaginator guesses from the first reply, as users of dlt's rest_api expect.
+func detectPaginator(resp *Response, body any) string {
+	if linkNextRE.MatchString(resp.Header.Get("Link")) {
+		return "link_header"
+	}
+	if m, ok := body.(map[string]any); ok {
+		if s, ok := m["next"].(string); ok && s != "" {
+			return "next_url"
+		}
+		if _, ok := m["has_more"].(bool); ok {
+			return "last_id"
+		}
+		for _, k := range []string{"next_cursor", "cursor"} {
+			if v, ok := m[k]; ok && v != nil && str(v) != "" {
+				return "cursor"
+			}
+		}
+	}
+	return "none"
+}
+
+func resolve(base *url.URL, ref string) string {
+	u, err := url.Parse(strings.TrimSpace(ref))
+	if err != nil {
+		return ""
+	}
+	return base.ResolveReference(u).String()
+}
+
+func clone(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
