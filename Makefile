@@ -28,9 +28,13 @@ $(VENV)/bin/dbt:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(DBT_PINS)
 
-test: $(VENV)/bin/dbt
+# stripe-mock is Stripe's own API simulator, a Go module: the tests run dango against it.
+bin/stripe-mock:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/stripe/stripe-mock@v0.203.0
+
+test: $(VENV)/bin/dbt bin/stripe-mock
 	$(GO) vet ./...
-	DANGO_DBT=$(CURDIR)/$(VENV)/bin/dbt $(GO) test -count=1 ./...
+	DANGO_DBT=$(CURDIR)/$(VENV)/bin/dbt DANGO_STRIPE_MOCK=$(CURDIR)/bin/stripe-mock $(GO) test -count=1 ./...
 
 # Unit tests only: no dbt, no multi-million-row files.
 test-short:
