@@ -10,7 +10,7 @@ VENV     := .venv-dbt
 # (1.5.6), so both sides read and write the same file format.
 DBT_PINS := "dbt-core==1.9.*" "dbt-duckdb==1.9.*" "duckdb==1.5.6"
 
-.PHONY: build demo test test-short bench bench-files bench-transform vet clean
+.PHONY: build demo test test-short bench bench-files bench-transform bench-rest vet clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dango
@@ -41,10 +41,13 @@ test-short:
 	$(GO) test -short ./...
 
 # Both benchmarks; each reports ratios against its reference measured in the same run.
-bench: bench-files bench-transform
+bench: bench-files bench-transform bench-rest
 
 bench-files: build
 	$(GO) run ./bench/filesync -dango $(BIN)
+
+bench-rest: build
+	$(GO) run ./bench/restapi -dango $(BIN)
 
 bench-transform: build $(VENV)/bin/dbt
 	$(GO) run ./bench/transform -dango $(BIN) -dbt $(VENV)/bin/dbt -sizes 1000,10000

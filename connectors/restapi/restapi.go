@@ -76,16 +76,18 @@ type Resource struct {
 
 // Connector is a configured REST source.
 type Connector struct {
-	job       connectors.Job
-	base      string
-	client    *Client
-	resources []Resource
-	batchSize int
+	job        connectors.Job
+	base       string
+	client     *Client
+	resources  []Resource
+	batchBytes int64
 }
 
 // New builds the connector from settings (also used by the Stripe and Sheets types).
 func New(job connectors.Job, s config.Values) (*Connector, error) {
-	c := &Connector{job: job, base: strings.TrimRight(s.String("base_url"), "/"), batchSize: 50_000}
+	// One spool file per 256 MB of records: each file costs a schema sniff and a statement,
+	// so fewer, larger batches load faster (measured 4 × 50,000 records → 1 × 200,000).
+	c := &Connector{job: job, base: strings.TrimRight(s.String("base_url"), "/"), batchBytes: 256 << 20}
 	timeout, err := time.ParseDuration(s.String("timeout"))
 	if err != nil {
 		return nil, fmt.Errorf("source %s: timeout %q: %w", job.Source.Name, s.String("timeout"), err)
@@ -251,7 +253,7 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 	if selected {
 		connectors.LogMode(out, r.Name, mode)
 	}
-	sp := &spool{dir: filepath.Join(c.job.ProjectRoot, ".dango", "spool"), batchSize: c.batchSize, emit: func(s *batch.Scan) error {
+	sp := &spool{dir: filepath.Join(c.job.ProjectRoot, ".dango", "spool"), batchBytes: c.batchBytes, emit: func(s *batch.Scan) error {
 		if !selected {
 			return nil
 		}
@@ -283,17 +285,30 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 			if err != nil {
 				return err
 			}
-			records, err := selectRecords(resp.Body, r.DataSelector)
+			raw, err := selectRaw(resp.Body, r.DataSelector)
 			if err != nil {
 				return fmt.Errorf("GET %s: %w", resp.URL.Path, err)
 			}
-			for _, rec := range records {
-				if err := sp.write(rec); err != nil {
+			for _, rec := range raw {
+				if err := sp.writeRaw(rec); err != nil {
 					return err
 				}
-				if keep {
-					parents[r.Name] = append(parents[r.Name], rec)
+			}
+			// Decode records only where something needs their fields: children's paths, and
+			// the last record for id-based pagination.
+			var records []map[string]any
+			if keep {
+				if records, err = decodeAll(raw); err != nil {
+					return err
 				}
+				parents[r.Name] = append(parents[r.Name], records...)
+			} else if len(raw) > 0 {
+				last, err := decodeAll(raw[len(raw)-1:])
+				if err != nil {
+					return err
+				}
+				records = make([]map[string]any, len(raw))
+				records[len(raw)-1] = last[0]
 			}
 			total += int64(len(records))
 			bytes += int64(len(resp.Body))
@@ -320,43 +335,163 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 	return sp.flush()
 }
 
-// selectRecords finds the list of records in a reply: data_selector is a dotted path ("data",
-// "result.items"); without one, the reply itself when it is a list, else the first list-valued
-// field among the common ones.
-func selectRecords(body []byte, selector string) ([]map[string]any, error) {
+// selectRaw returns the records of a reply as raw JSON, without decoding them: the list at
+// data_selector (a dotted path such as "data" or "result.items"); without one, the reply
+// itself when it is a list, else the first list under data, results, items, records or
+// values. Scalars are wrapped as {"value": …}. It walks the reply once with the decoder's
+// token stream, so a page is scanned one time however deep its records sit.
+func selectRaw(body []byte, selector string) ([]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
-	}
+	var path []string
 	if selector != "" && selector != "$" {
-		v = lookup(v, selector)
-	} else if m, ok := v.(map[string]any); ok {
-		for _, k := range []string{"data", "results", "items", "records", "values"} {
-			if l, ok := m[k].([]any); ok {
-				v = l
-				break
+		path = strings.Split(selector, ".")
+	}
+	malformed := func(err error) error { return fmt.Errorf("malformed JSON in the reply: %v", err) }
+	// descend follows path; with no path it looks for a known list key in an object root.
+	for depth := 0; ; depth++ {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, malformed(err)
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			if t == '[' {
+				if depth < len(path) {
+					return nil, fmt.Errorf("data_selector %q does not match the reply", selector)
+				}
+				return readList(dec, malformed)
 			}
+			if t != '{' {
+				return nil, malformed(fmt.Errorf("unexpected %v", t))
+			}
+			if depth == len(path) && len(path) > 0 { // the selector names an object: one record
+				var rest json.RawMessage
+				obj, err := objectRest(dec)
+				if err != nil {
+					return nil, malformed(err)
+				}
+				rest = obj
+				return []json.RawMessage{rest}, nil
+			}
+			// find the key to descend into
+			found := false
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, malformed(err)
+				}
+				key, _ := kt.(string)
+				want := depth < len(path) && key == path[depth]
+				if len(path) == 0 {
+					switch key {
+					case "data", "results", "items", "records", "values":
+						// take it only if it is a list
+						var v json.RawMessage
+						if err := dec.Decode(&v); err != nil {
+							return nil, malformed(err)
+						}
+						if t := bytes.TrimSpace(v); len(t) > 0 && t[0] == '[' {
+							var list []json.RawMessage
+							if err := json.Unmarshal(t, &list); err != nil {
+								return nil, malformed(err)
+							}
+							return wrapScalars(list), nil
+						}
+						continue
+					}
+				}
+				if want {
+					found = true
+					break
+				}
+				var skip json.RawMessage
+				if err := dec.Decode(&skip); err != nil {
+					return nil, malformed(err)
+				}
+			}
+			if !found {
+				if len(path) == 0 { // an object without a list: the object is the record
+					if !json.Valid(body) {
+						return nil, malformed(fmt.Errorf("invalid JSON"))
+					}
+					return []json.RawMessage{body}, nil
+				}
+				return nil, nil
+			}
+		default:
+			if tok == nil && depth == len(path) {
+				return nil, nil // null where the records would be
+			}
+			return nil, fmt.Errorf("data_selector %q does not lead to records", selector)
 		}
 	}
-	switch x := v.(type) {
-	case []any:
-		out := make([]map[string]any, 0, len(x))
-		for _, e := range x {
-			if m, ok := e.(map[string]any); ok {
-				out = append(out, m)
-			} else {
-				out = append(out, map[string]any{"value": e})
-			}
+}
+
+// readList reads the elements of a list whose '[' was consumed.
+func readList(dec *json.Decoder, malformed func(error) error) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	for dec.More() {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, malformed(err)
 		}
-		return out, nil
-	case map[string]any:
-		return []map[string]any{x}, nil
-	case nil:
-		return nil, nil
+		out = append(out, v)
 	}
-	return nil, fmt.Errorf("data_selector %q does not lead to records", selector)
+	if _, err := dec.Token(); err != nil {
+		return nil, malformed(err)
+	}
+	return wrapScalars(out), nil
+}
+
+// objectRest re-reads the rest of an object whose '{' was consumed, as raw JSON.
+func objectRest(dec *json.Decoder) (json.RawMessage, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	first := true
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		k, _ := json.Marshal(kt)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func wrapScalars(list []json.RawMessage) []json.RawMessage {
+	for i, e := range list {
+		if e := bytes.TrimSpace(e); len(e) == 0 || e[0] != '{' {
+			list[i] = json.RawMessage(`{"value":` + string(e) + `}`)
+		}
+	}
+	return list
+}
+
+func decodeAll(raw []json.RawMessage) ([]map[string]any, error) {
+	out := make([]map[string]any, len(raw))
+	for i, r := range raw {
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.UseNumber()
+		if err := dec.Decode(&out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // lookup follows a dotted path into decoded JSON.

@@ -2,7 +2,9 @@ package restapi
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 
 	"github.com/dangohq/dango/batch"
@@ -10,20 +12,22 @@ import (
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-// spool writes records to NDJSON files of at most batchSize records and hands each full file
+// spool writes records to NDJSON files of at most batchBytes and hands each full file
 // to emit as a scan of a temporary file; the loader deletes it when the load is over.
 type spool struct {
-	dir       string
-	batchSize int
-	emit      func(*batch.Scan) error
-	f         *os.File
-	w         *bufio.Writer
-	n         int
-	size      int64
-	pending   []string // files not handed over yet
+	dir        string
+	batchBytes int64
+	emit       func(*batch.Scan) error
+	f          *os.File
+	w          *bufio.Writer
+	n          int
+	size       int64
+	pending    []string // files not handed over yet
+	buf        bytes.Buffer
 }
 
-func (s *spool) write(rec map[string]any) error {
+// writeRaw appends one record given as JSON, compacted onto one line.
+func (s *spool) writeRaw(rec []byte) error {
 	if s.f == nil {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return err
@@ -35,15 +39,20 @@ func (s *spool) write(rec map[string]any) error {
 		s.f, s.w, s.n, s.size = f, bufio.NewWriterSize(f, 1<<20), 0, 0
 		s.pending = append(s.pending, f.Name())
 	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
+	line := rec
+	if bytes.ContainsAny(rec, "\n\r") { // pretty-printed: NDJSON needs one line a record
+		s.buf.Reset()
+		if err := json.Compact(&s.buf, rec); err != nil {
+			return fmt.Errorf("malformed record: %w", err)
+		}
+		line = s.buf.Bytes()
 	}
-	s.w.Write(b)
+	n, _ := s.w.Write(line)
 	s.w.WriteByte('\n')
+	n++
 	s.n++
-	s.size += int64(len(b) + 1)
-	if s.n >= s.batchSize {
+	s.size += int64(n)
+	if s.size >= s.batchBytes {
 		return s.flush()
 	}
 	return nil
