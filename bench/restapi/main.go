@@ -47,7 +47,7 @@ func main() {
 	check(exec.Command(bin, "init", dir).Run())
 
 	// The records, as pages in memory and as one NDJSON file.
-	pages := make([][]byte, 0, *n / *per+1)
+	pages := make([][]byte, 0, *n / *per + 1)
 	nd, err := os.Create(filepath.Join(dir, "data", "records.ndjson"))
 	check(err)
 	w := bufio.NewWriter(nd)
