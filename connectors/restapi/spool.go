@@ -12,6 +12,23 @@ import (
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
+// Spool collects records for a connector; NewSpool makes one. See spool.
+type Spool = spool
+
+// NewSpool returns a spool writing under dir that hands each file to emit.
+func NewSpool(dir string, emit func(*batch.Scan) error) *Spool {
+	return &spool{dir: dir, batchBytes: 256 << 20, emit: emit}
+}
+
+// WriteRaw appends one JSON record.
+func (s *spool) WriteRaw(rec []byte) error { return s.writeRaw(rec) }
+
+// Flush hands the current file over.
+func (s *spool) Flush() error { return s.flush() }
+
+// Discard removes files never handed over.
+func (s *spool) Discard() { s.discard() }
+
 // spool writes records to NDJSON files of at most batchBytes and hands each full file
 // to emit as a scan of a temporary file; the loader deletes it when the load is over.
 type spool struct {
