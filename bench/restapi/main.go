@@ -39,6 +39,7 @@ func main() {
 	per := flag.Int("page", 100, "records per page")
 	work := flag.String("work", "bench/work", "scratch folder")
 	out := flag.String("out", "bench/out/restapi.json", "results file")
+	serve := flag.Bool("serve", false, "only set up the project and serve the API until interrupted (for profiling)")
 	flag.Parse()
 	bin, _ := filepath.Abs(*dangoBin)
 	self, _ := os.Executable()
@@ -107,6 +108,10 @@ sources:
           paginator: page_number
 `, l.Addr())), 0o644))
 
+	if *serve {
+		fmt.Printf("serving %s; project in %s\n", l.Addr(), dir)
+		select {}
+	}
 	var dangoT, duckT []float64
 	for i := 0; i < 3; i++ {
 		os.Remove(filepath.Join(dir, "data", "warehouse.duckdb"))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -50,6 +51,7 @@ func silentExit(code int) error { return &exitError{code: code} }
 var version = "dev"
 
 type globals struct {
+	cpuProfile string
 	projectDir string
 	verbose    bool
 	logJSON    bool
@@ -70,7 +72,16 @@ func run(args []string) int {
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if g.cpuProfile != "" {
+				f, err := os.Create(g.cpuProfile)
+				if err != nil {
+					return usageErr(err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return usageErr(err)
+				}
+			}
 			level := zerolog.WarnLevel
 			if g.verbose {
 				level = zerolog.DebugLevel
@@ -80,11 +91,14 @@ func run(args []string) int {
 			} else {
 				g.log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !colorEnabled(os.Stderr)}).Level(level).With().Timestamp().Logger()
 			}
+			return nil
 		},
 	}
 	root.PersistentFlags().StringVarP(&g.projectDir, "project", "p", ".", "project folder (or any folder inside it)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging on stderr")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log as JSON lines instead of console text")
+	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a Go CPU profile here (for performance reports)")
+	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(newInitCmd(g), newSyncCmd(g), newGenerateCmd(g), newLsCmd(g), newCompileCmd(g),
 		newExecCmd(g, "run", "Build the dbt project's models in the warehouse"),
@@ -92,6 +106,11 @@ func run(args []string) int {
 		newExecCmd(g, "seed", "Load the dbt project's seed CSV files"),
 		newExecCmd(g, "build", "Seed, run and test in dependency order; a failing test skips what depends on it"), newSourceCmd(g), newQueryCmd(g))
 	root.SetArgs(args)
+	defer func() {
+		if g.cpuProfile != "" {
+			pprof.StopCPUProfile()
+		}
+	}()
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK

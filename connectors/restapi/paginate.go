@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"encoding/json"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -47,11 +48,12 @@ func (p *paginator) opt(key, def string) string {
 var linkNextRE = regexp.MustCompile(`<([^>]+)>\s*;[^,]*rel="?next"?`)
 
 func (p *paginator) next(resp *Response, records []map[string]any, current string, params url.Values) (string, url.Values) {
-	var body any
-	_ = jsonUnmarshal(resp.Body, &body)
+	// Only the fields a paginator reads are decoded, never the whole page of records.
+	body := lazyBody{raw: resp.Body}
 	kind := p.kind
 	if kind == "auto" || kind == "" {
 		kind = detectPaginator(resp, body)
+		p.kind = kind // the first page decides for the rest
 	}
 	switch kind {
 	case "link_header", "header_link":
@@ -102,24 +104,45 @@ func (p *paginator) next(resp *Response, records []map[string]any, current strin
 }
 
 // detectPaginator guesses from the first reply, as users of dlt's rest_api expect.
-func detectPaginator(resp *Response, body any) string {
+func detectPaginator(resp *Response, body lazyBody) string {
 	if linkNextRE.MatchString(resp.Header.Get("Link")) {
 		return "link_header"
 	}
-	if m, ok := body.(map[string]any); ok {
-		if s, ok := m["next"].(string); ok && s != "" {
-			return "next_url"
-		}
-		if _, ok := m["has_more"].(bool); ok {
-			return "last_id"
-		}
-		for _, k := range []string{"next_cursor", "cursor"} {
-			if v, ok := m[k]; ok && v != nil && str(v) != "" {
-				return "cursor"
-			}
+	if s, ok := lookup(body, "next").(string); ok && s != "" {
+		return "next_url"
+	}
+	if _, ok := lookup(body, "has_more").(bool); ok {
+		return "last_id"
+	}
+	for _, k := range []string{"next_cursor", "cursor"} {
+		if v := lookup(body, k); v != nil && str(v) != "" {
+			return "cursor"
 		}
 	}
 	return "none"
+}
+
+// lazyBody is a reply whose top-level fields are decoded only when asked for.
+type lazyBody struct {
+	raw []byte
+	top map[string]json.RawMessage
+	ok  bool
+}
+
+func (b *lazyBody) field(name string) any {
+	if b.top == nil && !b.ok {
+		b.ok = true
+		_ = json.Unmarshal(b.raw, &b.top) // a list or invalid reply has no fields
+	}
+	raw, found := b.top[name]
+	if !found {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return nil
+	}
+	return v
 }
 
 func resolve(base *url.URL, ref string) string {

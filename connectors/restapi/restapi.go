@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -338,139 +339,213 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 // selectRaw returns the records of a reply as raw JSON, without decoding them: the list at
 // data_selector (a dotted path such as "data" or "result.items"); without one, the reply
 // itself when it is a list, else the first list under data, results, items, records or
-// values. Scalars are wrapped as {"value": …}. It walks the reply once with the decoder's
-// token stream, so a page is scanned one time however deep its records sit.
+// values. Scalars are wrapped as {"value": …}.
+//
+// It only finds where each record starts and ends (a structural scan, ~10× faster than
+// encoding/json); DuckDB validates the records when it loads the spooled file, and a reply
+// that is not even structurally JSON fails here.
 func selectRaw(body []byte, selector string) ([]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
+	sc := &jscan{b: body}
 	var path []string
 	if selector != "" && selector != "$" {
 		path = strings.Split(selector, ".")
 	}
-	malformed := func(err error) error { return fmt.Errorf("malformed JSON in the reply: %v", err) }
-	// descend follows path; with no path it looks for a known list key in an object root.
-	for depth := 0; ; depth++ {
-		tok, err := dec.Token()
+	for _, part := range path {
+		found, err := sc.enterKey(part)
 		if err != nil {
-			return nil, malformed(err)
+			return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
 		}
-		switch t := tok.(type) {
-		case json.Delim:
-			if t == '[' {
-				if depth < len(path) {
-					return nil, fmt.Errorf("data_selector %q does not match the reply", selector)
-				}
-				return readList(dec, malformed)
+		if !found {
+			return nil, nil
+		}
+	}
+	sc.ws()
+	if len(path) == 0 && sc.peek() == '{' {
+		start := sc.i
+		for _, k := range []string{"data", "results", "items", "records", "values"} {
+			sc.i = start
+			found, err := sc.enterKey(k)
+			if err != nil {
+				return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
 			}
-			if t != '{' {
-				return nil, malformed(fmt.Errorf("unexpected %v", t))
+			if sc.ws(); found && sc.peek() == '[' {
+				return sc.list()
 			}
-			if depth == len(path) && len(path) > 0 { // the selector names an object: one record
-				var rest json.RawMessage
-				obj, err := objectRest(dec)
-				if err != nil {
-					return nil, malformed(err)
-				}
-				rest = obj
-				return []json.RawMessage{rest}, nil
-			}
-			// find the key to descend into
-			found := false
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, malformed(err)
-				}
-				key, _ := kt.(string)
-				want := depth < len(path) && key == path[depth]
-				if len(path) == 0 {
-					switch key {
-					case "data", "results", "items", "records", "values":
-						// take it only if it is a list
-						var v json.RawMessage
-						if err := dec.Decode(&v); err != nil {
-							return nil, malformed(err)
-						}
-						if t := bytes.TrimSpace(v); len(t) > 0 && t[0] == '[' {
-							var list []json.RawMessage
-							if err := json.Unmarshal(t, &list); err != nil {
-								return nil, malformed(err)
-							}
-							return wrapScalars(list), nil
-						}
-						continue
-					}
-				}
-				if want {
-					found = true
-					break
-				}
-				var skip json.RawMessage
-				if err := dec.Decode(&skip); err != nil {
-					return nil, malformed(err)
-				}
-			}
-			if !found {
-				if len(path) == 0 { // an object without a list: the object is the record
-					if !json.Valid(body) {
-						return nil, malformed(fmt.Errorf("invalid JSON"))
-					}
-					return []json.RawMessage{body}, nil
-				}
-				return nil, nil
-			}
+		}
+		sc.i = start
+		a, b, err := sc.value()
+		if err != nil {
+			return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
+		}
+		return []json.RawMessage{body[a:b]}, nil
+	}
+	switch sc.peek() {
+	case '[':
+		return sc.list()
+	case '{':
+		a, b, err := sc.value()
+		if err != nil {
+			return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
+		}
+		return []json.RawMessage{body[a:b]}, nil
+	case 'n':
+		return nil, nil
+	}
+	return nil, fmt.Errorf("data_selector %q does not lead to records", selector)
+}
+
+// jscan walks JSON structure without decoding values.
+type jscan struct {
+	b []byte
+	i int
+}
+
+func (s *jscan) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
 		default:
-			if tok == nil && depth == len(path) {
-				return nil, nil // null where the records would be
+			return
+		}
+	}
+}
+
+func (s *jscan) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// value skips one value and returns its span.
+func (s *jscan) value() (int, int, error) {
+	s.ws()
+	start := s.i
+	if s.i >= len(s.b) {
+		return 0, 0, errors.New("unexpected end")
+	}
+	switch c := s.b[s.i]; c {
+	case '"':
+		return start, s.i, s.str()
+	case '{', '[':
+		depth := 0
+		for s.i < len(s.b) {
+			switch s.b[s.i] {
+			case '"':
+				if err := s.str(); err != nil {
+					return 0, 0, err
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					s.i++
+					return start, s.i, nil
+				}
 			}
-			return nil, fmt.Errorf("data_selector %q does not lead to records", selector)
+			s.i++
 		}
+		return 0, 0, errors.New("unexpected end inside " + string(c))
+	default:
+		for s.i < len(s.b) {
+			switch s.b[s.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				if s.i == start {
+					return 0, 0, fmt.Errorf("unexpected %q", s.b[s.i])
+				}
+				return start, s.i, nil
+			}
+			s.i++
+		}
+		return start, s.i, nil
 	}
 }
 
-// readList reads the elements of a list whose '[' was consumed.
-func readList(dec *json.Decoder, malformed func(error) error) ([]json.RawMessage, error) {
-	var out []json.RawMessage
-	for dec.More() {
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, malformed(err)
+// str skips a string starting at s.i; s.i ends after its closing quote.
+func (s *jscan) str() error {
+	s.i++
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case '\\':
+			s.i += 2
+			continue
+		case '"':
+			s.i++
+			return nil
 		}
-		out = append(out, v)
+		s.i++
 	}
-	if _, err := dec.Token(); err != nil {
-		return nil, malformed(err)
-	}
-	return wrapScalars(out), nil
+	return errors.New("unterminated string")
 }
 
-// objectRest re-reads the rest of an object whose '{' was consumed, as raw JSON.
-func objectRest(dec *json.Decoder) (json.RawMessage, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	first := true
-	for dec.More() {
-		kt, err := dec.Token()
+// enterKey moves into the value of key in the object at s.i, reporting whether it exists.
+func (s *jscan) enterKey(key string) (bool, error) {
+	s.ws()
+	if s.peek() != '{' {
+		return false, nil
+	}
+	s.i++
+	for {
+		s.ws()
+		switch s.peek() {
+		case '}':
+			s.i++
+			return false, nil
+		case ',':
+			s.i++
+			continue
+		case '"':
+		default:
+			return false, fmt.Errorf("unexpected %q in an object", s.peek())
+		}
+		a, b, err := s.value()
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
+		var k string
+		if err := json.Unmarshal(s.b[a:b], &k); err != nil {
+			return false, err
 		}
-		if !first {
-			b.WriteByte(',')
+		s.ws()
+		if s.peek() != ':' {
+			return false, errors.New("expected ':' after a key")
 		}
-		first = false
-		k, _ := json.Marshal(kt)
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
+		s.i++
+		s.ws()
+		if k == key {
+			return true, nil
+		}
+		if _, _, err := s.value(); err != nil {
+			return false, err
+		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
+}
+
+// list returns the elements of the list at s.i.
+func (s *jscan) list() ([]json.RawMessage, error) {
+	s.i++ // [
+	var out []json.RawMessage
+	for {
+		s.ws()
+		switch s.peek() {
+		case ']':
+			s.i++
+			return wrapScalars(out), nil
+		case ',':
+			s.i++
+			continue
+		case 0:
+			return nil, errors.New("malformed JSON in the reply: unexpected end of a list")
+		}
+		a, b, err := s.value()
+		if err != nil {
+			return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
+		}
+		out = append(out, s.b[a:b])
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
 }
 
 func wrapScalars(list []json.RawMessage) []json.RawMessage {
@@ -494,9 +569,16 @@ func decodeAll(raw []json.RawMessage) ([]map[string]any, error) {
 	return out, nil
 }
 
-// lookup follows a dotted path into decoded JSON.
+// lookup follows a dotted path into decoded JSON (or a lazily decoded reply).
 func lookup(v any, path string) any {
-	for _, p := range strings.Split(path, ".") {
+	if path == "" {
+		return nil
+	}
+	parts := strings.Split(path, ".")
+	if b, ok := v.(lazyBody); ok {
+		v, parts = b.field(parts[0]), parts[1:]
+	}
+	for _, p := range parts {
 		switch x := v.(type) {
 		case map[string]any:
 			v = x[p]

@@ -236,3 +236,40 @@ func TestMalformedJSONAndRedaction(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestSelectRaw(t *testing.T) {
+	cases := []struct {
+		body, selector, want string // want: records joined by |, or "error"
+	}{
+		{`[{"id":1},{"id":2}]`, "", `{"id":1}|{"id":2}`},
+		{`{"data":[{"id":1}],"next":null}`, "", `{"id":1}`},
+		{`{"meta":{"n":2},"result":{"items":[{"a":"x\"]}"},{"a":"[{"}]}}`, "result.items", `{"a":"x\"]}"}|{"a":"[{"}`},
+		{`{"results":[1, "two", null]}`, "", `{"value":1}|{"value":"two"}|{"value":null}`},
+		{`{"user":{"id":7}}`, "user", `{"id":7}`},
+		{`{"data":null}`, "data", ``},
+		{`{"other":[{"id":1}]}`, "data", ``},
+		{`{"id":3,"name":"solo"}`, "", `{"id":3,"name":"solo"}`},
+		{`{"data":[{"id":1},`, "data", "error"},
+		{`{"data":[{"id":"unterminated}]}`, "data", "error"},
+	}
+	for _, c := range cases {
+		got, err := selectRaw([]byte(c.body), c.selector)
+		if c.want == "error" {
+			if err == nil {
+				t.Errorf("%s: no error", c.body)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.body, err)
+			continue
+		}
+		parts := make([]string, len(got))
+		for i, g := range got {
+			parts[i] = string(g)
+		}
+		if strings.Join(parts, "|") != c.want {
+			t.Errorf("%s (%s) = %s, want %s", c.body, c.selector, strings.Join(parts, "|"), c.want)
+		}
+	}
+}

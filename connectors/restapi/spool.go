@@ -10,8 +10,6 @@ import (
 	"github.com/dangohq/dango/batch"
 )
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 // Spool collects records for a connector; NewSpool makes one. See spool.
 type Spool = spool
 
