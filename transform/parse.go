@@ -12,19 +12,8 @@ import (
 	"github.com/nikolalohinski/gonja/v2/exec"
 )
 
-// RenderError is a Jinja problem in a project file.
-type RenderError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *RenderError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return e.File + ": " + e.Msg
-}
+// RenderError is a Jinja problem in a project file; it reads like any other file error.
+type RenderError = LoadError
 
 func renderError(file string, err error) error {
 	msg := jinjaMessage(err)

@@ -101,7 +101,8 @@ func (n *Node) Materialized() string { s, _ := n.Config["materialized"].(string)
 // Enabled reports whether the node is enabled.
 func (n *Node) Enabled() bool { b, ok := n.Config["enabled"].(bool); return !ok || b }
 
-// LoadError is a problem in a project file, located by file (and line when known).
+// LoadError is a problem in a project file, located by file (and line when known): a
+// configuration error at load time, or a Jinja error while rendering.
 type LoadError struct {
 	File string
 	Line int
