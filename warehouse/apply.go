@@ -19,8 +19,9 @@ import (
 func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 	s, res := b.Scan, b.Resource
 	target := naming.Quote(l.info.Schema) + "." + naming.Quote(b.Table)
+	parentCols, lists := splitLists(s.Columns)
 	var names, exprs []string
-	for _, c := range s.Columns {
+	for _, c := range parentCols {
 		names = append(names, naming.Quote(c.Name))
 		exprs = append(exprs, c.Expr())
 	}
@@ -40,7 +41,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 	if res.Disposition == batch.Merge && len(keys) == 0 {
 		return 0, fmt.Errorf("resource %s uses write_disposition merge but has no primary_key; set primary_key in sources.yml", res.Name)
 	}
-	if res.Disposition != batch.Merge && res.Incremental == nil && len(s.Replaced) == 0 {
+	if res.Disposition != batch.Merge && res.Incremental == nil && len(s.Replaced) == 0 && len(lists) == 0 {
 		r, err := l.tx.ExecContext(ctx, "INSERT INTO "+target+" ("+strings.Join(names, ", ")+") SELECT "+strings.Join(exprs, ", ")+" FROM "+s.ReaderSQL())
 		if err != nil {
 			return 0, err
@@ -73,6 +74,9 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 	selects := make([]string, len(names))
 	for i := range names {
 		selects[i] = exprs[i] + " AS " + names[i]
+	}
+	for _, c := range lists { // carried in the stage for the child tables, not in the parent
+		selects = append(selects, c.Expr()+" AS "+naming.Quote(c.Name))
 	}
 	ord := ""
 	if res.Disposition == batch.Merge {
@@ -153,6 +157,9 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 			return 0, err
 		}
 		defer l.tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+from)
+		if err := l.deleteChildren(ctx, b.Table, lists, "SELECT t."+ColID+" FROM "+target+" t JOIN "+from+" s ON "+match("t", "s", keys)); err != nil {
+			return 0, err
+		}
 		if _, err := exec("DELETE FROM " + target + " t USING " + from + " s WHERE " + match("t", "s", keys)); err != nil {
 			return 0, err
 		}
@@ -161,6 +168,9 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		labels := make([]string, len(s.Replaced))
 		for i, p := range s.Replaced {
 			labels[i] = naming.Literal(p)
+		}
+		if err := l.deleteChildren(ctx, b.Table, lists, "SELECT "+ColID+" FROM "+target+" WHERE "+ColSourceFile+" IN ("+strings.Join(labels, ", ")+")"); err != nil {
+			return 0, err
 		}
 		if _, err := exec("DELETE FROM " + target + " WHERE " + ColSourceFile + " IN (" + strings.Join(labels, ", ") + ")"); err != nil {
 			return 0, err
@@ -171,12 +181,97 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		return 0, err
 	}
 	rows, _ := r.RowsAffected()
+	for _, c := range lists {
+		if err := l.insertChildren(ctx, b, c, from); err != nil {
+			return 0, err
+		}
+	}
 	if cursor != "" {
 		if err := l.advanceCursor(ctx, res.Name, cursor, types[cursor], from); err != nil {
 			return 0, err
 		}
 	}
 	return rows, nil
+}
+
+// splitLists separates list-typed columns, which become child tables, from the others.
+func splitLists(cols []batch.Column) (plain, lists []batch.Column) {
+	for _, c := range cols {
+		if _, ok := batch.ListElement(c.Type); ok {
+			lists = append(lists, c)
+		} else {
+			plain = append(plain, c)
+		}
+	}
+	return plain, lists
+}
+
+// childTable names the table of a list column, dlt's way: <table>__<column>.
+func childTable(table string, c batch.Column) string { return table + "__" + c.Name }
+
+// childColumns are a list's element fields (flattened when the elements are objects, one
+// "value" column otherwise) and the link to the parent row and the element's position.
+func childColumns(c batch.Column) []batch.Column {
+	elem, _ := batch.ListElement(c.Type)
+	cols := batch.Flatten([]string{"__elem"}, elem)
+	batch.NameFrom(cols, 1)
+	return append(cols,
+		batch.Column{Name: "_dlt_parent_id", Path: []string{"_dlt_parent_id"}, Type: "UUID"},
+		batch.Column{Name: "_dlt_list_idx", Path: []string{"_dlt_list_idx"}, Type: "BIGINT"})
+}
+
+// insertChildren writes one list column of the staged rows to its child table: a row per
+// element, linked to its parent row's _dlt_id, with the element's position.
+func (l *Load) insertChildren(ctx context.Context, b batch.Batch, list batch.Column, stage string) error {
+	table := childTable(b.Table, list)
+	cols := childColumns(list)
+	if err := l.prepare(ctx, table, b.Resource); err != nil {
+		return err
+	}
+	l.children[table] = true
+	if err := l.ensureTable(ctx, table, cols); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(cols)+3)
+	exprs := make([]string, 0, len(cols)+3)
+	for _, c := range cols {
+		names = append(names, naming.Quote(c.Name))
+		exprs = append(exprs, c.Expr())
+	}
+	names = append(names, ColLoadID, ColID, ColExtractedAt)
+	exprs = append(exprs, naming.Literal(l.info.LoadID), "uuid()",
+		"TIMESTAMPTZ "+naming.Literal(b.ExtractedAt.UTC().Format("2006-01-02 15:04:05.999999Z07:00")))
+	q := naming.Quote(list.Name)
+	res, err := l.tx.ExecContext(ctx, "INSERT INTO "+naming.Quote(l.info.Schema)+"."+naming.Quote(table)+" ("+strings.Join(names, ", ")+") SELECT "+
+		strings.Join(exprs, ", ")+" FROM (SELECT "+ColID+" AS _dlt_parent_id, unnest("+q+") AS \"__elem\", generate_subscripts("+q+", 1) - 1 AS _dlt_list_idx FROM "+stage+")")
+	if err != nil {
+		return fmt.Errorf("child table %s: %w", table, err)
+	}
+	n, _ := res.RowsAffected()
+	if _, seen := l.tables[table]; !seen {
+		l.order = append(l.order, table)
+	}
+	l.tables[table] += n
+	return nil
+}
+
+// deleteChildren removes the child rows of the parent rows parentIDs selects, before those
+// parents are replaced (merge, a changed file).
+func (l *Load) deleteChildren(ctx context.Context, table string, lists []batch.Column, parentIDs string) error {
+	for _, c := range lists {
+		ok, err := hasTable(ctx, l.tx, l.info.Schema, childTable(table, c))
+		if err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := l.tx.ExecContext(ctx, "DELETE FROM "+naming.Quote(l.info.Schema)+"."+naming.Quote(childTable(table, c))+
+			" WHERE _dlt_parent_id IN ("+parentIDs+")"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // advanceCursor moves the resource's cursor to the largest value loaded, never backwards (a

@@ -141,6 +141,7 @@ type Load struct {
 
 	prepared map[string]bool         // tables already dropped/truncated as the load requires
 	existed  map[string]bool         // tables a full refresh found (and dropped)
+	children map[string]bool         // child tables (lists): they may legitimately empty
 	created  []string                // tables this load created
 	before   map[string]int64        // rows a replaced table had, for empty protection
 	cursors  map[string]cursorUpdate // resource → cursor after this load
@@ -202,7 +203,7 @@ func (w *Writer) Begin(ctx context.Context, info LoadInfo) (*Load, error) {
 		return nil, err
 	}
 	return &Load{w: w, info: info, conn: conn, tx: tx, applied: map[string]bool{}, tables: map[string]int64{},
-		prepared: map[string]bool{}, existed: map[string]bool{}, before: map[string]int64{}, cursors: map[string]cursorUpdate{}}, nil
+		prepared: map[string]bool{}, existed: map[string]bool{}, children: map[string]bool{}, before: map[string]int64{}, cursors: map[string]cursorUpdate{}}, nil
 }
 
 // ensureSchema creates the schema and its metadata tables, outside any load's transaction so
@@ -245,9 +246,9 @@ func (l *Load) Apply(ctx context.Context, batchID string, b batch.Batch) (rows i
 	if err := l.prepare(ctx, b.Table, b.Resource); err != nil {
 		return 0, false, err
 	}
-	cols := b.Scan.Columns
+	cols, _ := splitLists(b.Scan.Columns)
 	if b.Scan.Track {
-		cols = append(append([]batch.Column(nil), cols...), batch.Column{Name: ColSourceFile, Path: []string{"filename"}, Type: "VARCHAR"})
+		cols = append(cols, batch.Column{Name: ColSourceFile, Path: []string{"filename"}, Type: "VARCHAR"})
 	}
 	if err := l.ensureTable(ctx, b.Table, cols); err != nil {
 		return 0, false, err
@@ -503,7 +504,7 @@ func (l *Load) checkNotEmptied(ctx context.Context) error {
 	}
 	sort.Strings(tables)
 	for _, t := range tables {
-		if l.before[t] == 0 {
+		if l.before[t] == 0 || l.children[t] {
 			continue
 		}
 		now, err := tableRowCount(ctx, l.tx, l.info.Schema, t)

@@ -416,3 +416,41 @@ sources:
 		t.Fatalf("unsupported module: %+v", r)
 	}
 }
+
+func TestJSONListsBecomeChildTables(t *testing.T) {
+	dir := newProject(t, "version: 1\nsources:\n  - name: shop\n    type: json\n    write_disposition: merge\n    primary_key: id\n    json: {path: data/orders.jsonl}\n")
+	writeFile(t, dir, "data/orders.jsonl", `{"id": 1, "items": [{"sku": "A", "qty": 2, "meta": {"color": "red"}}, {"sku": "B", "qty": 1, "meta": {"color": "blue"}}], "tags": ["gift", "rush"]}
+{"id": 2, "items": [{"sku": "C", "qty": 5, "meta": {"color": "green"}}], "tags": []}
+{"id": 3, "items": null, "tags": ["bulk"]}
+`)
+	r := dango(t, dir, "sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "Writing to raw_shop.shop__items") || !strings.Contains(r.stdout, "(3 rows in") {
+		t.Fatalf("sync: %+v", r)
+	}
+	if cols := scalar(t, dir, "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema='raw_shop' AND table_name='shop'"); strings.Contains(cols, "items") || strings.Contains(cols, "tags") {
+		t.Errorf("list columns left in the parent: %s", cols)
+	}
+	got := scalar(t, dir, `SELECT string_agg(p.id || ':' || c._dlt_list_idx || ':' || c.sku || ':' || c.qty || ':' || c.meta__color, ',' ORDER BY p.id, c._dlt_list_idx)
+		FROM raw_shop.shop p JOIN raw_shop.shop__items c ON c._dlt_parent_id = p._dlt_id`)
+	if got != "1:0:A:2:red,1:1:B:1:blue,2:0:C:5:green" {
+		t.Errorf("items = %s", got)
+	}
+	if got := scalar(t, dir, `SELECT string_agg(p.id || ':' || c.value, ',' ORDER BY p.id, c._dlt_list_idx) FROM raw_shop.shop p JOIN raw_shop.shop__tags c ON c._dlt_parent_id = p._dlt_id`); got != "1:gift,1:rush,3:bulk" {
+		t.Errorf("tags = %s", got)
+	}
+	// Merge: order 1 changes; its old children go with its old version.
+	writeFile(t, dir, "data/orders.jsonl", `{"id": 1, "items": [{"sku": "Z", "qty": 9, "meta": {"color": "black"}}], "tags": ["changed"]}
+`)
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("second sync: %+v", r)
+	}
+	if got := scalar(t, dir, `SELECT string_agg(p.id || ':' || c.sku, ',' ORDER BY p.id, c._dlt_list_idx) FROM raw_shop.shop p JOIN raw_shop.shop__items c ON c._dlt_parent_id = p._dlt_id`); got != "1:Z,2:C" {
+		t.Errorf("items after merge = %s", got)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_shop.shop__items WHERE _dlt_parent_id NOT IN (SELECT _dlt_id FROM raw_shop.shop)"); got != "0" {
+		t.Errorf("orphaned child rows: %s", got)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_shop.shop__tags"); got != "2" {
+		t.Errorf("tags after merge = %s rows, want 2 (changed, bulk)", got)
+	}
+}

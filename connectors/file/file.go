@@ -27,7 +27,6 @@ import (
 	"github.com/dangohq/dango/connectors"
 	"github.com/dangohq/dango/duckerr"
 	"github.com/dangohq/dango/humanize"
-	"github.com/dangohq/dango/naming"
 )
 
 var pathField = config.Field{Name: "path", Kind: config.String, Required: true,
@@ -390,7 +389,7 @@ func describe(ctx context.Context, scan *batch.Scan, pinCSV bool) ([]batch.Colum
 			return nil, err
 		}
 		name, typ := fmt.Sprint(vals[0]), fmt.Sprint(vals[1])
-		raw = append(raw, flatten([]string{name}, typ)...)
+		raw = append(raw, batch.Flatten([]string{name}, typ)...)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, duckerr.Clean(err)
@@ -398,18 +397,6 @@ func describe(ctx context.Context, scan *batch.Scan, pinCSV bool) ([]batch.Colum
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("no columns found")
 	}
-	flat := make([]string, len(raw))
-	// Normalize each path segment, then join with the nesting separator, like dlt does.
-	for i := range raw {
-		segs := make([]string, len(raw[i].Path))
-		for j, p := range raw[i].Path {
-			segs[j] = naming.Snake(p)
-		}
-		flat[i] = strings.Join(segs, "__")
-	}
-	unique := naming.Unique(flat)
-	for i := range raw {
-		raw[i].Name = unique[i]
-	}
+	batch.NameFrom(raw, 0)
 	return raw, nil
 }

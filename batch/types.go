@@ -1,24 +1,53 @@
-package file
+package batch
 
 import (
 	"strings"
 
-	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/naming"
 )
 
-// flatten expands a STRUCT-typed column into one column per leaf field, paths kept so the
-// writer can extract them; other types (lists included) stay one column.
-func flatten(path []string, typ string) []batch.Column {
+// Flatten expands a STRUCT-typed column into one column per leaf field, paths kept so the
+// writer can extract them, names joined with "__" as dlt does; other types (lists included)
+// stay one column.
+func Flatten(path []string, typ string) []Column {
 	fields, ok := structFields(typ)
 	if !ok || len(fields) == 0 {
-		return []batch.Column{{Path: path, Type: typ}}
+		return []Column{{Path: path, Type: typ}}
 	}
-	var out []batch.Column
+	var out []Column
 	for _, f := range fields {
 		p := append(append([]string(nil), path...), f.name)
-		out = append(out, flatten(p, f.typ)...)
+		out = append(out, Flatten(p, f.typ)...)
 	}
 	return out
+}
+
+// ListElement returns the element type of a list type ("STRUCT(a INTEGER)[]" → "STRUCT(a
+// INTEGER)") and whether typ is a list at all.
+func ListElement(typ string) (string, bool) {
+	if !strings.HasSuffix(typ, "[]") {
+		return "", false
+	}
+	return strings.TrimSuffix(typ, "[]"), true
+}
+
+// NameFrom gives columns their warehouse names from their paths, skipping the first skip
+// segments: each segment snake_cased, joined with "__", duplicates made unique.
+func NameFrom(cols []Column, skip int) {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		segs := make([]string, 0, len(c.Path))
+		for _, p := range c.Path[skip:] {
+			segs = append(segs, naming.Snake(p))
+		}
+		names[i] = strings.Join(segs, "__")
+		if names[i] == "" {
+			names[i] = "value"
+		}
+	}
+	for i, n := range naming.Unique(names) {
+		cols[i].Name = n
+	}
 }
 
 type structField struct{ name, typ string }
