@@ -372,13 +372,48 @@ func describe(ctx context.Context, scan *batch.Scan, pinCSV bool) ([]batch.Colum
 			return nil, err
 		}
 	}
+	if scan.Format == "json" && len(scan.ReaderColumns) == 0 {
+		// DuckDB detects JSON fields from a sample and silently drops a field that first
+		// appears later; detect from every record instead, then pin the result so the writer
+		// reads exactly these columns without detecting again.
+		if scan.Options == nil {
+			scan.Options = map[string]any{}
+		}
+		scan.Options["sample_size"] = -1
+		pinned, err := readerColumns(ctx, db, scan)
+		if err != nil {
+			return nil, err
+		}
+		delete(scan.Options, "sample_size")
+		scan.ReaderColumns = pinned
+	}
+	top := scan.ReaderColumns
+	if len(top) == 0 || scan.Format != "json" {
+		var err error
+		if top, err = readerColumns(ctx, db, scan); err != nil {
+			return nil, err
+		}
+	}
+	var raw []batch.Column
+	for _, c := range top {
+		raw = append(raw, batch.Flatten([]string{c.Name}, c.Type)...)
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("no columns found")
+	}
+	batch.NameFrom(raw, 0)
+	return raw, nil
+}
+
+// readerColumns describes the reader's top-level columns.
+func readerColumns(ctx context.Context, db *sql.DB, scan *batch.Scan) ([]batch.ReaderColumn, error) {
 	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM "+scan.ReaderSQL())
 	if err != nil {
 		return nil, duckerr.Clean(err)
 	}
 	defer rows.Close()
 	names, _ := rows.Columns()
-	var raw []batch.Column
+	var out []batch.ReaderColumn
 	for rows.Next() {
 		vals := make([]any, len(names))
 		ptrs := make([]any, len(names))
@@ -388,15 +423,7 @@ func describe(ctx context.Context, scan *batch.Scan, pinCSV bool) ([]batch.Colum
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		name, typ := fmt.Sprint(vals[0]), fmt.Sprint(vals[1])
-		raw = append(raw, batch.Flatten([]string{name}, typ)...)
+		out = append(out, batch.ReaderColumn{Name: fmt.Sprint(vals[0]), Type: fmt.Sprint(vals[1])})
 	}
-	if err := rows.Err(); err != nil {
-		return nil, duckerr.Clean(err)
-	}
-	if len(raw) == 0 {
-		return nil, fmt.Errorf("no columns found")
-	}
-	batch.NameFrom(raw, 0)
-	return raw, nil
+	return out, rows.Err()
 }

@@ -212,6 +212,15 @@ func TestFormats(t *testing.T) {
 			log:      "Reading JSON: e.jsonl",
 		},
 		{
+			name:     "ndjson field first seen after the type-detection sample",
+			files:    map[string][]byte{"late.jsonl": []byte(strings.Repeat(`{"id": 1}`+"\n", 25000) + `{"id": 2, "late_field": "surprise"}` + "\n")},
+			typ:      "json",
+			settings: config.Values{"path": "late.jsonl"},
+			cols:     "id,late_field",
+			rows:     25001,
+			check:    map[int]map[string]string{25000: {"late_field": "surprise"}},
+		},
+		{
 			name:     "json array",
 			files:    map[string][]byte{"a.json": []byte(`[{"id": 1, "tags": ["x","y"]}, {"id": 2, "tags": []}]`)},
 			typ:      "json",

@@ -153,6 +153,37 @@ type Client struct {
 	OnRetry    func(msg string)
 	// initialInterval is the first backoff (tests shorten it).
 	initialInterval time.Duration
+
+	// A Retry-After pauses every request of the source, not just the throttled one; each
+	// throttle reply extends the pause by its full wait.
+	pauseMu    sync.Mutex
+	pauseUntil time.Time
+}
+
+// throttle records a Retry-After wait for all requests.
+func (c *Client) throttle(wait time.Duration) {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	from := time.Now()
+	if c.pauseUntil.After(from) {
+		from = c.pauseUntil
+	}
+	c.pauseUntil = from.Add(wait)
+}
+
+// waitPause blocks while the source is paused.
+func (c *Client) waitPause(ctx context.Context) error {
+	c.pauseMu.Lock()
+	until := c.pauseUntil
+	c.pauseMu.Unlock()
+	if d := time.Until(until); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // Response is a successful reply.
@@ -184,6 +215,9 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 	}
 	limited := false
 	op := func() (*Response, error) {
+		if err := c.waitPause(ctx); err != nil {
+			return nil, backoff.Permanent(err)
+		}
 		if c.Limiter != nil {
 			if err := c.Limiter.Wait(ctx); err != nil {
 				return nil, backoff.Permanent(err)
@@ -223,7 +257,9 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 			limited = s == 429
 			wait := retryAfter(resp.Header.Get("Retry-After"))
 			if wait > 0 {
-				return nil, &backoff.RetryAfterError{Duration: wait}
+				c.throttle(wait)
+				// The shared pause does the waiting; retry as soon as it is over.
+				return nil, &backoff.RetryAfterError{Duration: time.Millisecond}
 			}
 			return nil, fmt.Errorf("%s from GET %s", resp.Status, c.redact(parsed.Path))
 		case s >= 500:
@@ -233,6 +269,11 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 		}
 	}
 	notify := func(err error, wait time.Duration) {
+		c.pauseMu.Lock()
+		if p := time.Until(c.pauseUntil); p > wait {
+			wait = p // a Retry-After pause: say how long it really is
+		}
+		c.pauseMu.Unlock()
 		if c.OnRetry != nil {
 			c.OnRetry(fmt.Sprintf("Retrying GET %s in %s (%s)", c.redact(parsed.Path), wait.Round(10*time.Millisecond), c.redact(err.Error())))
 		}

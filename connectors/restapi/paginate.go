@@ -160,3 +160,39 @@ func clone(v url.Values) url.Values {
 	}
 	return out
 }
+
+// numbered describes pagination whose requests can be computed ahead: page numbers or offsets.
+type numbered struct {
+	param      string // page or offset parameter
+	first      int
+	step       int
+	limitParam string
+	limit      int // offset pagination: page size (a short page is the last)
+}
+
+func (n numbered) params(i int) map[string]string {
+	out := map[string]string{n.param: strconv.Itoa(n.first + i*n.step)}
+	if n.limitParam != "" {
+		out[n.limitParam] = strconv.Itoa(n.limit)
+	}
+	return out
+}
+
+// numbered reports whether later pages can be requested before earlier ones arrive: page
+// numbers or offsets configured explicitly, with no total to read from the replies.
+func (p *paginator) numbered() (numbered, bool) {
+	switch p.kind {
+	case "page_number", "page":
+		if p.opt("total_pages_path", "") != "" {
+			return numbered{}, false
+		}
+		return numbered{param: p.opt("page_param", "page"), first: p.page, step: 1}, true
+	case "offset":
+		if p.opt("total_path", "") != "" {
+			return numbered{}, false
+		}
+		limit := intOr(p.cfg["limit"], 100)
+		return numbered{param: p.opt("offset_param", "offset"), first: 0, step: limit, limitParam: p.opt("limit_param", "limit"), limit: limit}, true
+	}
+	return numbered{}, false
+}

@@ -53,6 +53,7 @@ var Spec = config.Spec{Type: "rest_api", Summary: "Any JSON REST API, described 
 		{Name: "rate_limit_delay", Kind: config.Float, Doc: "Seconds between requests (the spec's Stripe option)."},
 		{Name: "max_retry_time", Kind: config.String, Default: "5m", Doc: "How long one request may keep retrying (429, 5xx, network)."},
 		{Name: "timeout", Kind: config.String, Default: "60s", Doc: "Per-request timeout."},
+		{Name: "parallel_pages", Kind: config.Int, Default: int64(4), Doc: "With page_number or offset pagination, pages requested ahead (processed in order; the rate limit still holds). 1 turns it off."},
 		{Name: "resources", Kind: config.Any, Required: true, Doc: "List of resources: name, path, params, data_selector, primary_key, write_disposition, paginator, incremental, parent."},
 	}}
 
@@ -82,13 +83,14 @@ type Connector struct {
 	client     *Client
 	resources  []Resource
 	batchBytes int64
+	prefetch   int // pages requested ahead when pages are numbered
 }
 
 // New builds the connector from settings (also used by the Stripe and Sheets types).
 func New(job connectors.Job, s config.Values) (*Connector, error) {
 	// One spool file per 256 MB of records: each file costs a schema sniff and a statement,
 	// so fewer, larger batches load faster (measured 4 × 50,000 records → 1 × 200,000).
-	c := &Connector{job: job, base: strings.TrimRight(s.String("base_url"), "/"), batchBytes: 256 << 20}
+	c := &Connector{job: job, base: strings.TrimRight(s.String("base_url"), "/"), batchBytes: 256 << 20, prefetch: int(s.Int("parallel_pages"))}
 	timeout, err := time.ParseDuration(s.String("timeout"))
 	if err != nil {
 		return nil, fmt.Errorf("source %s: timeout %q: %w", job.Source.Name, s.String("timeout"), err)
@@ -281,18 +283,15 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		}
 		next := c.base + "/" + strings.TrimLeft(path, "/")
 		pg := newPaginator(r.Paginator)
-		for next != "" {
-			resp, err := c.client.Get(ctx, next, params)
-			if err != nil {
-				return err
-			}
+		// handle spools one page's records and returns those a paginator may look at.
+		handle := func(resp *Response) ([]map[string]any, error) {
 			raw, err := selectRaw(resp.Body, r.DataSelector)
 			if err != nil {
-				return fmt.Errorf("GET %s: %w", resp.URL.Path, err)
+				return nil, fmt.Errorf("GET %s: %w", resp.URL.Path, err)
 			}
 			for _, rec := range raw {
 				if err := sp.writeRaw(rec); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			// Decode records only where something needs their fields: children's paths, and
@@ -300,20 +299,34 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 			var records []map[string]any
 			if keep {
 				if records, err = decodeAll(raw); err != nil {
-					return err
+					return nil, err
 				}
 				parents[r.Name] = append(parents[r.Name], records...)
 			} else if len(raw) > 0 {
 				last, err := decodeAll(raw[len(raw)-1:])
 				if err != nil {
-					return err
+					return nil, err
 				}
 				records = make([]map[string]any, len(raw))
 				records[len(raw)-1] = last[0]
 			}
-			total += int64(len(records))
+			total += int64(len(raw))
 			bytes += int64(len(resp.Body))
 			out.Progress(total, bytes)
+			return records, nil
+		}
+		if step, ok := pg.numbered(); ok && c.prefetch > 1 {
+			return c.prefetchPages(ctx, next, params, step, handle)
+		}
+		for next != "" {
+			resp, err := c.client.Get(ctx, next, params)
+			if err != nil {
+				return err
+			}
+			records, err := handle(resp)
+			if err != nil {
+				return err
+			}
 			next, params = pg.next(resp, records, next, params)
 		}
 		return nil
@@ -334,6 +347,55 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		out.Logf("Loaded %s %s", humanize.Thousands(total), r.Name)
 	}
 	return sp.flush()
+}
+
+// prefetchPages fetches numbered pages (page numbers or offsets, step apart) up to c.prefetch
+// ahead, processing them strictly in order, and stops at the first page without records.
+// Requests past the end are cancelled or ignored.
+func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Values, step numbered,
+	handle func(*Response) ([]map[string]any, error)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		resp *Response
+		err  error
+	}
+	inflight := map[int]chan result{}
+	launch := func(i int) {
+		ch := make(chan result, 1)
+		inflight[i] = ch
+		np := clone(params)
+		for k, v := range step.params(i) {
+			np.Set(k, v)
+		}
+		go func() {
+			resp, err := c.client.Get(ctx, u, np)
+			ch <- result{resp, err}
+		}()
+	}
+	// The first page alone, so a bad key or a wrong path costs one request; then fan out.
+	launch(0)
+	for i := 0; ; i++ {
+		res := <-inflight[i]
+		delete(inflight, i)
+		if res.err != nil {
+			return res.err
+		}
+		records, err := handle(res.resp)
+		if err != nil {
+			return err
+		}
+		if len(records) == 0 || (step.limit > 0 && len(records) < step.limit) {
+			return nil
+		}
+		if i == 0 {
+			for j := 1; j <= c.prefetch; j++ {
+				launch(j)
+			}
+		} else {
+			launch(i + c.prefetch)
+		}
+	}
 }
 
 // selectRaw returns the records of a reply as raw JSON, without decoding them: the list at

@@ -97,9 +97,11 @@ func pages(style string) http.HandlerFunc {
 	}
 }
 
-func run(t *testing.T, url string, res map[string]any) *capture {
+func run(t *testing.T, url string, res map[string]any) *capture { return runWith(t, url, res, 1) }
+
+func runWith(t *testing.T, url string, res map[string]any, parallel int64) *capture {
 	t.Helper()
-	s := config.Values{"base_url": url, "timeout": "5s", "max_retry_time": "10s", "resources": []any{res}}
+	s := config.Values{"base_url": url, "timeout": "5s", "max_retry_time": "10s", "resources": []any{res}, "parallel_pages": parallel}
 	c, err := New(connectors.Job{Source: config.Source{Name: "api"}, ProjectRoot: t.TempDir()}, s)
 	if err != nil {
 		t.Fatal(err)
@@ -271,5 +273,24 @@ func TestSelectRaw(t *testing.T) {
 		if strings.Join(parts, "|") != c.want {
 			t.Errorf("%s (%s) = %s, want %s", c.body, c.selector, strings.Join(parts, "|"), c.want)
 		}
+	}
+}
+
+func TestPrefetchedPagesInOrderExactlyOnce(t *testing.T) {
+	for _, c := range []struct {
+		style     string
+		paginator map[string]any
+	}{
+		{"page_number", map[string]any{"type": "page_number"}},
+		{"offset", map[string]any{"type": "offset", "limit": 10}},
+	} {
+		t.Run(c.style, func(t *testing.T) {
+			srv := httptest.NewServer(pages(c.style))
+			defer srv.Close()
+			got := runWith(t, srv.URL, map[string]any{"name": "items", "path": "/items", "data_selector": "data", "paginator": c.paginator}, 4)
+			if got.records != 25 || len(got.ids) != 25 {
+				t.Fatalf("records %d, distinct %d, want 25", got.records, len(got.ids))
+			}
+		})
 	}
 }
