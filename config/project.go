@@ -103,16 +103,6 @@ func (p *Project) Abs(path string) string {
 	return filepath.Join(p.Root, path)
 }
 
-// Rel returns path relative to the project root when it is inside it, for messages.
-func (p *Project) Rel(path string) string {
-	if r, err := filepath.Rel(p.Root, path); err == nil && !filepath.IsAbs(r) && r != ".." && !startsWithDotDot(r) {
-		return r
-	}
-	return path
-}
-
-func startsWithDotDot(p string) bool { return len(p) >= 3 && p[:3] == ".."+string(filepath.Separator) }
-
 // Source returns the named source.
 func (p *Project) Source(name string) (Source, bool) {
 	for _, s := range p.Sources {

@@ -88,11 +88,7 @@ type Run struct {
 	ID      string
 	Sources []config.Source
 	Events  <-chan events.Event // closed once every source has finished, or ctx ends
-	sub     *nats.Subscription
 }
-
-// Close stops following the run's events.
-func (r *Run) Close() { r.sub.Unsubscribe() }
 
 var (
 	idMu   sync.Mutex
@@ -135,7 +131,7 @@ func (d *Dispatcher) Sync(ctx context.Context, sources []config.Source, opts eve
 		return nil, err
 	}
 	out := make(chan events.Event, 256)
-	run := &Run{ID: runID, Sources: sources, Events: out, sub: sub}
+	run := &Run{ID: runID, Sources: sources, Events: out}
 	pending := map[string]bool{}
 	for _, s := range sources {
 		pending[s.Name] = true

@@ -49,16 +49,6 @@ func Snake(s string) string {
 	return out
 }
 
-// Columns normalizes a list of names and makes the results unique by appending _2, _3, …
-// to later duplicates, so that "Order ID" and "order_id" in one file both survive.
-func Columns(names []string) []string {
-	normalized := make([]string, len(names))
-	for i, n := range names {
-		normalized[i] = Snake(n)
-	}
-	return Unique(normalized)
-}
-
 // Unique makes already-normalized names unique by appending _2, _3, … to later duplicates.
 func Unique(names []string) []string {
 	out := make([]string, len(names))

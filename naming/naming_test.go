@@ -32,8 +32,12 @@ func TestSnake(t *testing.T) {
 	}
 }
 
-func TestColumnsUnique(t *testing.T) {
-	got := Columns([]string{"Order ID", "order_id", "ORDER-ID", "name"})
+func TestUnique(t *testing.T) {
+	var snaked []string
+	for _, n := range []string{"Order ID", "order_id", "ORDER-ID", "name"} {
+		snaked = append(snaked, Snake(n))
+	}
+	got := Unique(snaked)
 	want := []string{"order_id", "order_id_2", "order_id_3", "name"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Columns = %v, want %v", got, want)

@@ -288,8 +288,6 @@ func (s *session) isIncremental() bool {
 // configObj is dbt's config in a template.
 type configObj struct{ s *session }
 
-func (c *configObj) String() string { return "" }
-
 // GetAttribute serves config.get, config.require and config.set.
 func (c *configObj) GetAttribute(name string) (*exec.Value, bool) {
 	switch name {

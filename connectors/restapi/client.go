@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -337,5 +336,3 @@ func (c *Client) redact(s string) string {
 	}
 	return s
 }
-
-var errStop = errors.New("stop")
