@@ -9,20 +9,24 @@ import (
 	"testing"
 )
 
-func dbtPath(t *testing.T) string {
+// requireTool finds an external program the tests run against: $envVar, else name on PATH.
+// CI must have it (make test installs it); elsewhere the test is skipped, saying how to get it.
+func requireTool(t *testing.T, envVar, name string) string {
 	t.Helper()
-	dbt := os.Getenv("DANGO_DBT")
-	if dbt == "" {
-		dbt, _ = exec.LookPath("dbt")
+	bin := os.Getenv(envVar)
+	if bin == "" {
+		bin, _ = exec.LookPath(name)
 	}
-	if dbt == "" {
+	if bin == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatal("CI must provide dbt-core (set DANGO_DBT); .ci/run installs it")
+			t.Fatalf("CI must provide %s (set %s); make test installs it", name, envVar)
 		}
-		t.Skip("dbt not installed; `make test` installs it into .venv-dbt")
+		t.Skipf("%s not installed; `make test` installs it", name)
 	}
-	return dbt
+	return bin
 }
+
+func dbtPath(t *testing.T) string { return requireTool(t, "DANGO_DBT", "dbt") }
 
 func runDBT(t *testing.T, dir string, args ...string) string {
 	t.Helper()

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -19,16 +18,7 @@ import (
 // every request, and returns the proxy's URL and the recorded requests.
 func stripeMock(t *testing.T) (string, func() []*url.URL) {
 	t.Helper()
-	bin := os.Getenv("DANGO_STRIPE_MOCK")
-	if bin == "" {
-		bin, _ = exec.LookPath("stripe-mock")
-	}
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI must provide stripe-mock (DANGO_STRIPE_MOCK); make test installs it")
-		}
-		t.Skip("stripe-mock not installed; `make test` installs it into bin/")
-	}
+	bin := requireTool(t, "DANGO_STRIPE_MOCK", "stripe-mock")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
