@@ -375,7 +375,7 @@ func TestInitAndDemo(t *testing.T) {
 		t.Errorf(".env mode = %v", st.Mode().Perm())
 	}
 	gi, _ := os.ReadFile(filepath.Join(dir, ".gitignore"))
-	for _, want := range []string{".env", ".dlt/secrets.toml", "data/"} {
+	for _, want := range []string{".env", ".dlt/secrets.toml", "data/", ".dango/spool/"} {
 		if !strings.Contains(string(gi), want) {
 			t.Errorf(".gitignore lacks %s", want)
 		}
