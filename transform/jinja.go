@@ -159,16 +159,10 @@ type pyDate struct{ t time.Time }
 func (d pyDate) String() string { return d.t.Format("2006-01-02") }
 func (d pyDate) GetAttribute(name string) (*exec.Value, bool) {
 	switch name {
-	case "strftime":
-		return exec.AsValue(func(f string) string { return strftime(d.t, f) }), true
 	case "isoformat":
 		return exec.AsValue(func() string { return d.String() }), true
-	case "year":
-		return exec.AsValue(d.t.Year()), true
-	case "month":
-		return exec.AsValue(int(d.t.Month())), true
-	case "day":
-		return exec.AsValue(d.t.Day()), true
+	case "strftime", "year", "month", "day":
+		return pyDatetime{d.t}.GetAttribute(name)
 	}
 	return exec.AsValue(nil), false
 }
