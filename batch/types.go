@@ -10,14 +10,14 @@ import (
 // writer can extract them, names joined with "__" as dlt does; other types (lists included)
 // stay one column.
 func Flatten(path []string, typ string) []Column {
-	fields, ok := structFields(typ)
+	fields, ok := StructFields(typ)
 	if !ok || len(fields) == 0 {
 		return []Column{{Path: path, Type: typ}}
 	}
 	var out []Column
 	for _, f := range fields {
-		p := append(append([]string(nil), path...), f.name)
-		out = append(out, Flatten(p, f.typ)...)
+		p := append(append([]string(nil), path...), f.Name)
+		out = append(out, Flatten(p, f.Type)...)
 	}
 	return out
 }
@@ -50,17 +50,18 @@ func NameFrom(cols []Column, skip int) {
 	}
 }
 
-type structField struct{ name, typ string }
+// StructField is one field of a STRUCT type.
+type StructField struct{ Name, Type string }
 
-// structFields parses DuckDB's rendering of a struct type, STRUCT(a INTEGER, "b c" VARCHAR,
+// StructFields parses DuckDB's rendering of a struct type, STRUCT(a INTEGER, "b c" VARCHAR,
 // d STRUCT(e DOUBLE)), into its fields. A list of structs (STRUCT(…)[]) is not a struct.
-func structFields(typ string) ([]structField, bool) {
+func StructFields(typ string) ([]StructField, bool) {
 	if !strings.HasPrefix(typ, "STRUCT(") || !strings.HasSuffix(typ, ")") {
 		return nil, false
 	}
 	body := typ[len("STRUCT(") : len(typ)-1]
 	// The closing paren must match the opening one, or this is e.g. STRUCT(a INT)[] handled above.
-	var fields []structField
+	var fields []StructField
 	depth, start := 0, 0
 	inQuote := false
 	parts := []string{}
@@ -112,7 +113,7 @@ func structFields(typ string) ([]structField, bool) {
 			}
 			name, rest = p[:sp], p[sp:]
 		}
-		fields = append(fields, structField{name: name, typ: strings.TrimSpace(rest)})
+		fields = append(fields, StructField{Name: name, Type: strings.TrimSpace(rest)})
 	}
 	return fields, true
 }

@@ -193,3 +193,59 @@ func TestRestAPIWrongKeyFailsAtOnce(t *testing.T) {
 		t.Fatal("the key appears in the output")
 	}
 }
+
+// TestRestAPILateShapeChanges serves 30,000 records whose shape changes only near the end
+// (a new key, a new nested key, a fraction in an integer field, text in a date field): the
+// sample-typed fast path must notice each and land every value, like typing every record.
+func TestRestAPILateShapeChanges(t *testing.T) {
+	const total, per = 30000, 1000
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		var items []map[string]any
+		for i := (p-1)*per + 1; i <= p*per && i <= total; i++ {
+			rec := map[string]any{"id": i, "score": i % 50, "day": fmt.Sprintf("2024-01-%02d", i%28+1),
+				"at": time.Date(2024, 1, 1, 0, 0, i%60, 0, time.UTC).Format(time.RFC3339), "meta": map[string]any{"a": "x"}}
+			switch i {
+			case 25001:
+				rec["late"] = "surprise"
+			case 26001:
+				rec["meta"] = map[string]any{"a": "y", "b": 7}
+			case 27001:
+				rec["score"] = 2.5
+			case 28001:
+				rec["day"] = "unknown"
+			}
+			items = append(items, rec)
+		}
+		json.NewEncoder(w).Encode(map[string]any{"data": items})
+	}))
+	defer srv.Close()
+	dir := newProject(t, fmt.Sprintf(`version: 1
+sources:
+  - name: api
+    type: rest_api
+    rest_api:
+      base_url: %s
+      resources:
+        - name: things
+          path: /things
+          data_selector: data
+          paginator: page_number
+`, srv.URL))
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("sync: %+v", r)
+	}
+	for q, want := range map[string]string{
+		"SELECT count(*) FROM raw_api.things": "30000",
+		"SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_name) FROM information_schema.columns WHERE table_schema = 'raw_api' AND table_name = 'things' AND column_name NOT LIKE '\\_dlt%' ESCAPE '\\'": "at TIMESTAMP, day VARCHAR, id BIGINT, late VARCHAR, meta__a VARCHAR, meta__b BIGINT, score DOUBLE",
+		"SELECT late FROM raw_api.things WHERE id = 25001":                                  "surprise",
+		"SELECT meta__b FROM raw_api.things WHERE id = 26001":                               "7",
+		"SELECT score FROM raw_api.things WHERE id = 27001":                                 "2.5",
+		"SELECT day FROM raw_api.things WHERE id = 28001":                                   "unknown",
+		"SELECT count(*) FROM raw_api.things WHERE late IS NOT NULL OR meta__b IS NOT NULL": "2",
+	} {
+		if got := scalar(t, dir, q); got != want {
+			t.Errorf("%s = %q, want %q", q, got, want)
+		}
+	}
+}

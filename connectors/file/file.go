@@ -27,6 +27,7 @@ import (
 	"github.com/dangohq/dango/connectors"
 	"github.com/dangohq/dango/duckerr"
 	"github.com/dangohq/dango/humanize"
+	"github.com/dangohq/dango/jsonshape"
 )
 
 var pathField = config.Field{Name: "path", Kind: config.String, Required: true,
@@ -243,7 +244,7 @@ func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 		out.Logf("%s", msg)
 	}
 	extractedAt := time.Now().UTC()
-	cols, err := describe(ctx, scan, c.name == "csv" && len(scan.Files) == 1)
+	cols, err := describe(ctx, scan, c.name == "csv" && len(scan.Files) == 1, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.pattern, err)
 	}
@@ -352,7 +353,14 @@ func (c *connector) matchesExt(name string) bool {
 // Describe maps what a scan's reader yields to warehouse columns (names normalized, structs
 // flattened). Other connectors that spool files use it.
 func Describe(ctx context.Context, scan *batch.Scan) ([]batch.Column, error) {
-	return describe(ctx, scan, false)
+	return describe(ctx, scan, false, nil)
+}
+
+// DescribeShaped is Describe for a JSON file whose records' shape the connector recorded
+// while writing it: DuckDB types the file from the leading records that hold every key and
+// kind, and when that schema fits the shape it is kept; otherwise every record is typed.
+func DescribeShaped(ctx context.Context, scan *batch.Scan, shape *jsonshape.Shape) ([]batch.Column, error) {
+	return describe(ctx, scan, false, shape)
 }
 
 // describe asks an in-memory DuckDB what the reader yields and maps it to warehouse columns:
@@ -361,7 +369,7 @@ func Describe(ctx context.Context, scan *batch.Scan) ([]batch.Column, error) {
 // For a single CSV file it runs DuckDB's sniffer once and pins the detected dialect and types
 // in the scan (auto_detect = false), so the writer neither sniffs again nor can read the file
 // differently from what was described here.
-func describe(ctx context.Context, scan *batch.Scan, pinCSV bool) ([]batch.Column, error) {
+func describe(ctx context.Context, scan *batch.Scan, pinCSV bool, shape *jsonshape.Shape) ([]batch.Column, error) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return nil, err
@@ -379,10 +387,20 @@ func describe(ctx context.Context, scan *batch.Scan, pinCSV bool) ([]batch.Colum
 		if scan.Options == nil {
 			scan.Options = map[string]any{}
 		}
-		scan.Options["sample_size"] = -1
-		pinned, err := readerColumns(ctx, db, scan)
-		if err != nil {
-			return nil, err
+		var pinned []batch.ReaderColumn
+		if shape != nil && shape.Records() > 0 {
+			scan.Options["sample_size"] = shape.SampleSize()
+			sampled, err := readerColumns(ctx, db, scan)
+			if err == nil && shape.Fits(sampled) {
+				pinned = sampled
+			}
+		}
+		if pinned == nil {
+			scan.Options["sample_size"] = -1
+			var err error
+			if pinned, err = readerColumns(ctx, db, scan); err != nil {
+				return nil, err
+			}
 		}
 		delete(scan.Options, "sample_size")
 		scan.ReaderColumns = pinned

@@ -71,7 +71,7 @@ func countRows(ctx context.Context, scan *batch.Scan, res batch.Resource) (int64
 	defer db.Close()
 	where := ""
 	if inc := res.Incremental; inc != nil && inc.Start != "" {
-		cols, err := describe(ctx, scan, false)
+		cols, err := describe(ctx, scan, false, nil)
 		if err != nil {
 			return 0, err
 		}

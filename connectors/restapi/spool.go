@@ -8,13 +8,15 @@ import (
 	"os"
 
 	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/jsonshape"
 )
 
 // Spool collects records for a connector; NewSpool makes one. See spool.
 type Spool = spool
 
-// NewSpool returns a spool writing under dir that hands each file to emit.
-func NewSpool(dir string, emit func(*batch.Scan) error) *Spool {
+// NewSpool returns a spool writing under dir that hands each file to emit, with the shape of
+// the records in it (see file.DescribeShaped).
+func NewSpool(dir string, emit func(*batch.Scan, *jsonshape.Shape) error) *Spool {
 	return &spool{dir: dir, batchBytes: 256 << 20, emit: emit}
 }
 
@@ -28,11 +30,13 @@ func (s *spool) Flush() error { return s.flush() }
 func (s *spool) Discard() { s.discard() }
 
 // spool writes records to NDJSON files of at most batchBytes and hands each full file
-// to emit as a scan of a temporary file; the loader deletes it when the load is over.
+// to emit as a scan of a temporary file; the loader deletes it when the load is over. It
+// records the shape of the records it writes, so the file can be typed from a sample.
 type spool struct {
 	dir        string
 	batchBytes int64
-	emit       func(*batch.Scan) error
+	emit       func(*batch.Scan, *jsonshape.Shape) error
+	shape      *jsonshape.Shape
 	f          *os.File
 	w          *bufio.Writer
 	n          int
@@ -43,6 +47,41 @@ type spool struct {
 
 // writeRaw appends one record given as JSON, compacted onto one line.
 func (s *spool) writeRaw(rec []byte) error {
+	if err := s.open(); err != nil {
+		return err
+	}
+	s.shape.Observe(rec)
+	if err := s.write(rec); err != nil {
+		return err
+	}
+	if s.size >= s.batchBytes {
+		return s.flush()
+	}
+	return nil
+}
+
+// writePage appends a page's records, whose shape the caller observed.
+func (s *spool) writePage(recs []json.RawMessage, shape *jsonshape.Shape) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := s.open(); err != nil {
+		return err
+	}
+	s.shape.Merge(shape)
+	for _, rec := range recs {
+		if err := s.write(rec); err != nil {
+			return err
+		}
+	}
+	if s.size >= s.batchBytes {
+		return s.flush()
+	}
+	return nil
+}
+
+// open starts a file unless one is open.
+func (s *spool) open() error {
 	if s.f == nil {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return err
@@ -52,10 +91,16 @@ func (s *spool) writeRaw(rec []byte) error {
 			return err
 		}
 		s.f, s.w, s.n, s.size = f, bufio.NewWriterSize(f, 1<<20), 0, 0
+		s.shape = &jsonshape.Shape{}
 		s.pending = append(s.pending, f.Name())
 	}
+	return nil
+}
+
+// write appends one record.
+func (s *spool) write(rec []byte) error {
 	line := rec
-	if bytes.ContainsAny(rec, "\n\r") { // pretty-printed: NDJSON needs one line a record
+	if bytes.IndexByte(rec, '\n') >= 0 || bytes.IndexByte(rec, '\r') >= 0 { // pretty-printed: NDJSON needs one line a record
 		s.buf.Reset()
 		if err := json.Compact(&s.buf, rec); err != nil {
 			return fmt.Errorf("malformed record: %w", err)
@@ -67,9 +112,6 @@ func (s *spool) writeRaw(rec []byte) error {
 	n++
 	s.n++
 	s.size += int64(n)
-	if s.size >= s.batchBytes {
-		return s.flush()
-	}
 	return nil
 }
 
@@ -87,7 +129,7 @@ func (s *spool) flush() error {
 	}
 	s.f = nil
 	scan := &batch.Scan{Format: "json", Files: []string{name}, Options: map[string]any{"format": "newline_delimited"}, Bytes: s.size, Temporary: true}
-	if err := s.emit(scan); err != nil {
+	if err := s.emit(scan, s.shape); err != nil {
 		return err
 	}
 	s.pending = s.pending[:len(s.pending)-1]

@@ -33,6 +33,7 @@ import (
 	"github.com/dangohq/dango/connectors/file"
 	"github.com/dangohq/dango/connectors/restapi"
 	"github.com/dangohq/dango/humanize"
+	"github.com/dangohq/dango/jsonshape"
 	"github.com/dangohq/dango/naming"
 )
 
@@ -81,7 +82,7 @@ func New(job connectors.Job) (connectors.Connector, error) {
 	default:
 		return nil, fmt.Errorf("source %s: set credentials_env (a service account key) or api_key_env", job.Source.Name)
 	}
-	c.client = &restapi.Client{HTTP: &http.Client{Timeout: time.Minute}, Auth: auth, Headers: map[string]string{},
+	c.client = &restapi.Client{HTTP: &http.Client{Timeout: time.Minute, Transport: restapi.Transport(2)}, Auth: auth, Headers: map[string]string{},
 		Limiter: rate.NewLimiter(rate.Limit(s.Float("requests_per_second")), 1), MaxElapsed: 5 * time.Minute}
 	return c, nil
 }
@@ -170,8 +171,8 @@ func (c *connector) extractRange(ctx context.Context, rng, table string, out con
 			header[i] = fmt.Sprintf("column_%d", i+1)
 		}
 	}
-	sp := restapi.NewSpool(filepath.Join(c.job.ProjectRoot, ".dango", "spool"), func(s *batch.Scan) error {
-		cols, err := file.Describe(ctx, s)
+	sp := restapi.NewSpool(filepath.Join(c.job.ProjectRoot, ".dango", "spool"), func(s *batch.Scan, shape *jsonshape.Shape) error {
+		cols, err := file.DescribeShaped(ctx, s, shape)
 		if err != nil {
 			return err
 		}
