@@ -140,6 +140,15 @@ func (a *oauth2Auth) Secrets() []string {
 	return []string{a.secret, a.token}
 }
 
+// Transport is the HTTP transport for one source that makes up to parallel requests at a
+// time: http.DefaultTransport keeps only two idle connections per host, so parallel page
+// fetches would keep opening (and, for HTTPS, handshaking) new connections.
+func Transport(parallel int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = max(parallel, 2)
+	return t
+}
+
 // Client makes GET requests with credentials, a per-source rate limit, and retries: 429 and
 // 503 wait for Retry-After, other 5xx and network errors back off exponentially with jitter,
 // 401/403 fail at once.

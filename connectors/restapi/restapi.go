@@ -28,6 +28,7 @@ import (
 	"github.com/dangohq/dango/connectors"
 	"github.com/dangohq/dango/connectors/file"
 	"github.com/dangohq/dango/humanize"
+	"github.com/dangohq/dango/jsonshape"
 	"github.com/dangohq/dango/naming"
 )
 
@@ -99,7 +100,7 @@ func New(job connectors.Job, s config.Values) (*Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source %s: max_retry_time %q: %w", job.Source.Name, s.String("max_retry_time"), err)
 	}
-	httpc := &http.Client{Timeout: timeout}
+	httpc := &http.Client{Timeout: timeout, Transport: Transport(c.prefetch)}
 	c.client = &Client{HTTP: httpc, Auth: noAuth{}, Headers: map[string]string{}, MaxElapsed: maxRetry}
 	if a := s.Object("auth"); a != nil {
 		switch a.String("type") {
@@ -256,11 +257,11 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 	if selected {
 		connectors.LogMode(out, r.Name, mode)
 	}
-	sp := &spool{dir: filepath.Join(c.job.ProjectRoot, ".dango", "spool"), batchBytes: c.batchBytes, emit: func(s *batch.Scan) error {
+	sp := &spool{dir: filepath.Join(c.job.ProjectRoot, ".dango", "spool"), batchBytes: c.batchBytes, emit: func(s *batch.Scan, shape *jsonshape.Shape) error {
 		if !selected {
 			return nil
 		}
-		cols, err := file.Describe(ctx, s)
+		cols, err := file.DescribeShaped(ctx, s, shape)
 		if err != nil {
 			return err
 		}
@@ -284,20 +285,16 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		next := c.base + "/" + strings.TrimLeft(path, "/")
 		pg := newPaginator(r.Paginator)
 		// handle spools one page's records and returns those a paginator may look at.
-		handle := func(resp *Response) ([]map[string]any, error) {
-			raw, err := selectRaw(resp.Body, r.DataSelector)
-			if err != nil {
-				return nil, fmt.Errorf("GET %s: %w", resp.URL.Path, err)
-			}
-			for _, rec := range raw {
-				if err := sp.writeRaw(rec); err != nil {
-					return nil, err
-				}
+		handle := func(p *page) ([]map[string]any, error) {
+			raw := p.raw
+			if err := sp.writePage(raw, p.shape); err != nil {
+				return nil, err
 			}
 			// Decode records only where something needs their fields: children's paths, and
 			// the last record for id-based pagination.
 			var records []map[string]any
 			if keep {
+				var err error
 				if records, err = decodeAll(raw); err != nil {
 					return nil, err
 				}
@@ -311,19 +308,23 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 				records[len(raw)-1] = last[0]
 			}
 			total += int64(len(raw))
-			bytes += int64(len(resp.Body))
+			bytes += int64(len(p.resp.Body))
 			out.Progress(total, bytes)
 			return records, nil
 		}
 		if step, ok := pg.numbered(); ok && c.prefetch > 1 {
-			return c.prefetchPages(ctx, next, params, step, handle)
+			return c.prefetchPages(ctx, next, params, step, r.DataSelector, handle)
 		}
 		for next != "" {
 			resp, err := c.client.Get(ctx, next, params)
 			if err != nil {
 				return err
 			}
-			records, err := handle(resp)
+			p, err := preparePage(resp, r.DataSelector)
+			if err != nil {
+				return err
+			}
+			records, err := handle(p)
 			if err != nil {
 				return err
 			}
@@ -349,15 +350,40 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 	return sp.flush()
 }
 
+// page is a reply with its records found and their shape observed.
+type page struct {
+	resp  *Response
+	raw   []json.RawMessage
+	shape *jsonshape.Shape
+}
+
+// preparePage finds a reply's records and observes their shape: the work on a page that
+// does not depend on the pages before it, done as it arrives.
+func preparePage(resp *Response, selector string) (*page, error) {
+	sh := &jsonshape.Shape{}
+	raw, err := selectShaped(resp.Body, selector, sh)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", resp.URL.Path, err)
+	}
+	if sh.Records() != len(raw) {
+		// Records that were not walked on the way (a single object reply, wrapped scalars).
+		sh = &jsonshape.Shape{}
+		for _, rec := range raw {
+			sh.Observe(rec)
+		}
+	}
+	return &page{resp: resp, raw: raw, shape: sh}, nil
+}
+
 // prefetchPages fetches numbered pages (page numbers or offsets, step apart) up to c.prefetch
-// ahead, processing them strictly in order, and stops at the first page without records.
-// Requests past the end are cancelled or ignored.
-func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Values, step numbered,
-	handle func(*Response) ([]map[string]any, error)) error {
+// ahead, preparing each as it arrives and handling them strictly in order, and stops at the
+// first page without records. Requests past the end are cancelled or ignored.
+func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Values, step numbered, selector string,
+	handle func(*page) ([]map[string]any, error)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		resp *Response
+		page *page
 		err  error
 	}
 	inflight := map[int]chan result{}
@@ -370,7 +396,12 @@ func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Valu
 		}
 		go func() {
 			resp, err := c.client.Get(ctx, u, np)
-			ch <- result{resp, err}
+			if err != nil {
+				ch <- result{err: err}
+				return
+			}
+			p, err := preparePage(resp, selector)
+			ch <- result{p, err}
 		}()
 	}
 	// The first page alone, so a bad key or a wrong path costs one request; then fan out.
@@ -381,7 +412,7 @@ func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Valu
 		if res.err != nil {
 			return res.err
 		}
-		records, err := handle(res.resp)
+		records, err := handle(res.page)
 		if err != nil {
 			return err
 		}
@@ -407,7 +438,13 @@ func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Valu
 // encoding/json); DuckDB validates the records when it loads the spooled file, and a reply
 // that is not even structurally JSON fails here.
 func selectRaw(body []byte, selector string) ([]json.RawMessage, error) {
-	sc := &jscan{b: body}
+	return selectShaped(body, selector, nil)
+}
+
+// selectShaped is selectRaw that also adds the records of a list to shape (when not nil),
+// walking each record once.
+func selectShaped(body []byte, selector string, shape *jsonshape.Shape) ([]json.RawMessage, error) {
+	sc := &jscan{b: body, shape: shape}
 	var path []string
 	if selector != "" && selector != "$" {
 		path = strings.Split(selector, ".")
@@ -458,8 +495,9 @@ func selectRaw(body []byte, selector string) ([]json.RawMessage, error) {
 
 // jscan walks JSON structure without decoding values.
 type jscan struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	shape *jsonshape.Shape // observes list elements, when set
 }
 
 func (s *jscan) ws() {
@@ -602,7 +640,15 @@ func (s *jscan) list() ([]json.RawMessage, error) {
 		case 0:
 			return nil, errors.New("malformed JSON in the reply: unexpected end of a list")
 		}
-		a, b, err := s.value()
+		var a, b int
+		var err error
+		if s.shape != nil && s.peek() == '{' {
+			a = s.i
+			b, err = s.shape.ObserveAt(s.b, s.i)
+			s.i = b
+		} else {
+			a, b, err = s.value()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
 		}
