@@ -135,7 +135,7 @@ sources:
 	fmt.Printf("%d records, %d per page (%d requests), NDJSON %.1f MB\n", *n, *per, len(pages), float64(st.Size())/1e6)
 	fmt.Printf("dango sync (rest_api):      %.2fs  %8.0f records/s\n", d, float64(*n)/d)
 	fmt.Printf("duckdb read_json (1 file):  %.2fs  %8.0f records/s  (default type sample: drops fields first seen late)\n", r, float64(*n)/r)
-	fmt.Printf("duckdb read_json, every record typed (sample_size=-1, what dango does): %.2fs\n", full)
+	fmt.Printf("duckdb read_json, every record typed (sample_size=-1): %.2fs\n", full)
 	fmt.Printf("ratio: %.2f (target ≤ 2); against the every-record reference: %.2f\n", d/r, d/full)
 	check(os.MkdirAll(filepath.Dir(*out), 0o755))
 	data, _ := json.MarshalIndent(map[string]any{"records": *n, "per_page": *per, "dango_s": d, "duckdb_s": r, "duckdb_full_sample_s": full, "ratio": d / r, "ratio_full_sample": d / full}, "", "  ")
