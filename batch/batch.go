@@ -100,6 +100,9 @@ type Column struct {
 	Name string   `json:"name"` // normalized warehouse column name
 	Path []string `json:"path"` // field path in the reader's output: ["customer"] or ["address","city"]
 	Type string   `json:"type"` // DuckDB type name
+	// Inline keeps a list-typed column as a DuckDB LIST in its table (a database's array
+	// column) instead of a child table (JSON lists, dlt's convention).
+	Inline bool `json:"inline,omitempty"`
 }
 
 // Validate checks what the writer relies on.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/dangohq/dango/batch"
 	"github.com/dangohq/dango/config"
@@ -23,6 +24,13 @@ type Connector interface {
 	// Extract reads the selected resources and hands their data to out. It returns when all
 	// data has been emitted, or with the first error; a cancelled ctx must stop it promptly.
 	Extract(ctx context.Context, out Emitter) error
+}
+
+// Lister is implemented by connectors whose resources are found by asking the source (a
+// database's tables, when the configuration does not list them); Registry.Resources prefers
+// it to Resources.
+type Lister interface {
+	ListResources(ctx context.Context) ([]string, error)
 }
 
 // Estimator is implemented by connectors that can say cheaply what a sync would load, for
@@ -60,6 +68,7 @@ type Job struct {
 	FullRefresh bool     // start over: ignore stored cursors and file versions
 	StartDate   string   // overrides stored cursors and initial values (YYYY-MM-DD)
 	State       batch.State
+	Parallel    int // how many resources may be extracted at once (0 or 1: one at a time)
 }
 
 // Selected reports whether the job covers a resource.
@@ -201,6 +210,11 @@ func (r *Registry) Resources(job Job) ([]string, error) {
 	c, err := r.New(job)
 	if err != nil {
 		return nil, err
+	}
+	if l, ok := c.(Lister); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return l.ListResources(ctx)
 	}
 	return c.Resources(), nil
 }

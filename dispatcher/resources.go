@@ -16,9 +16,12 @@ func SelectResources(p *config.Project, reg *connectors.Registry, sources []conf
 	offered := map[string][]string{} // source → resources
 	all := map[string]bool{}
 	for _, s := range sources {
+		if len(s.Resources) == 0 && len(selected) == 0 {
+			continue // nothing to check: a database source need not be asked for its tables
+		}
 		res, err := reg.Resources(connectors.Job{Source: s, ProjectRoot: p.Root})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("source %s: listing its resources: %w", s.Name, err)
 		}
 		offered[s.Name] = res
 		for _, r := range res {

@@ -60,6 +60,7 @@ type SyncOptions struct {
 	FullRefresh bool     `json:"full_refresh,omitempty"` // drop the tables and reset cursors first
 	AllowEmpty  bool     `json:"allow_empty,omitempty"`  // let replace/full refresh empty a table
 	StartDate   string   `json:"start_date,omitempty"`   // overrides stored cursors and initial values
+	Parallel    int      `json:"parallel,omitempty"`     // resources of one source extracted at once (--workers)
 }
 
 // BatchMsg carries one batch of a load to the writer, or the marker that ends it: End when the

@@ -194,10 +194,11 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 	return rows, nil
 }
 
-// splitLists separates list-typed columns, which become child tables, from the others.
+// splitLists separates list-typed columns, which become child tables, from the others
+// (inline lists among them).
 func splitLists(cols []batch.Column) (plain, lists []batch.Column) {
 	for _, c := range cols {
-		if _, ok := batch.ListElement(c.Type); ok {
+		if _, ok := batch.ListElement(c.Type); ok && !c.Inline {
 			lists = append(lists, c)
 		} else {
 			plain = append(plain, c)

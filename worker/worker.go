@@ -176,7 +176,7 @@ func (p *Pool) extract(ctx context.Context, src config.Source, known bool, em *e
 // JobFor builds the connector's view of a sync job.
 func JobFor(job events.SyncJob, src config.Source, root string) connectors.Job {
 	return connectors.Job{Source: src, ProjectRoot: root, Resources: job.Options.Resources,
-		FullRefresh: job.Options.FullRefresh, StartDate: job.Options.StartDate, State: job.State}
+		FullRefresh: job.Options.FullRefresh, StartDate: job.Options.StartDate, State: job.State, Parallel: job.Options.Parallel}
 }
 
 // declared lists the resources the job covered, as the writer needs them at the end: those
@@ -228,15 +228,16 @@ func (e *emitter) Emit(ctx context.Context, b batch.Batch) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
+	// Connectors may emit from several goroutines (a database's tables in parallel): batches
+	// are numbered and published one at a time, so the writer sees them in sequence.
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.seq++
-	seq := e.seq
 	if e.emitted == nil {
 		e.emitted = map[string]batch.Resource{}
 	}
 	e.emitted[b.Resource.Name] = b.Resource
-	e.mu.Unlock()
-	return e.publish(events.BatchMsg{Seq: seq, Batch: &b})
+	return e.publish(events.BatchMsg{Seq: e.seq, Batch: &b})
 }
 
 func (e *emitter) Logf(format string, args ...any) {

@@ -47,7 +47,7 @@ One failing source does not stop the others; the exit code is 1 when any failed.
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&f.sources, "source", "s", nil, "sync only this source (repeat, or separate names with commas)")
 	fl.StringArrayVar(&f.selects, "select", nil, "sync only these resources (tables) of the selected sources (repeat, or comma-separated)")
-	fl.IntVarP(&f.workers, "workers", "w", 4, "sources synced in parallel")
+	fl.IntVarP(&f.workers, "workers", "w", 4, "sources synced in parallel (and tables of one database source)")
 	fl.BoolVar(&f.fullRefresh, "full-refresh", false, "drop the selected sources' tables and cursors and load everything again")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation (--full-refresh)")
 	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "let replace or --full-refresh leave a table empty when the source returns no rows")
@@ -78,7 +78,7 @@ func runSync(cmd *cobra.Command, g *globals, f syncFlags) error {
 	if selected, err = dispatcher.SelectResources(p, connectors.Default, selected, resources); err != nil {
 		return usageErr(err)
 	}
-	opts := events.SyncOptions{Resources: resources, FullRefresh: f.fullRefresh, AllowEmpty: f.allowEmpty, StartDate: f.startDate}
+	opts := events.SyncOptions{Resources: resources, FullRefresh: f.fullRefresh, AllowEmpty: f.allowEmpty, StartDate: f.startDate, Parallel: f.workers}
 	out := cmd.OutOrStdout()
 	ctx := cmd.Context()
 	openOpts := waitOptions(f.wait)

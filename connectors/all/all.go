@@ -6,5 +6,6 @@ import (
 	_ "github.com/dangohq/dango/connectors/file"      // csv, json, parquet
 	_ "github.com/dangohq/dango/connectors/restapi"   // rest_api
 	_ "github.com/dangohq/dango/connectors/sheets"    // google_sheets
+	_ "github.com/dangohq/dango/connectors/sqldb"     // postgres, mysql
 	_ "github.com/dangohq/dango/connectors/stripe"    // stripe
 )

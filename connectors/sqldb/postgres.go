@@ -1,0 +1,265 @@
+package sqldb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/dangohq/dango/config"
+)
+
+var postgresDialect = dialect{name: "PostgreSQL", connect: connectPostgres, transient: pgTransient}
+
+type pgSession struct {
+	conn   *pgx.Conn
+	schema string
+}
+
+func connectPostgres(ctx context.Context, s config.Values) (session, error) {
+	var cfg *pgx.ConnConfig
+	var err error
+	if url := s.String("credentials"); url != "" {
+		cfg, err = pgx.ParseConfig(url)
+		if err != nil {
+			return nil, backoffPermanent(fmt.Errorf("credentials: not a PostgreSQL URL: %v", redactErr(err, url)))
+		}
+	} else {
+		cfg, err = pgx.ParseConfig("")
+		if err != nil {
+			return nil, backoffPermanent(err)
+		}
+		cfg.Host = s.String("host")
+		cfg.Port = 5432
+		if p := s.Int("port"); p > 0 {
+			cfg.Port = uint16(p)
+		}
+		cfg.User, cfg.Password, cfg.Database = s.String("user"), s.String("password"), s.String("database")
+	}
+	cfg.ConnectTimeout = 10 * time.Second
+	// Text output DuckDB reads back exactly: UTC offsets, ISO dates, shortest exact floats.
+	for k, v := range map[string]string{"TimeZone": "UTC", "DateStyle": "ISO, YMD", "IntervalStyle": "postgres",
+		"extra_float_digits": "3", "application_name": "dango"} {
+		cfg.RuntimeParams[k] = v
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &pgSession{conn: conn, schema: s.String("schema")}, nil
+}
+
+func (p *pgSession) Schema() string { return p.schema }
+func (p *pgSession) Close()         { p.conn.Close(context.Background()) }
+
+func (p *pgSession) Tables(ctx context.Context) ([]string, error) {
+	rows, err := p.conn.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname`, p.schema)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func (p *pgSession) Describe(ctx context.Context, table string, unsupportedText bool) (*tableInfo, error) {
+	rows, err := p.conn.Query(ctx, `
+		SELECT a.attname,
+		       format_type(bt.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END),
+		       bt.typtype::text, bt.typcategory::text,
+		       coalesce(format_type(et.oid, NULL), ''), coalesce(et.typtype::text, '')
+		FROM pg_attribute a
+		JOIN pg_class c ON c.oid = a.attrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_type t ON t.oid = a.atttypid
+		JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+		LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
+		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY a.attnum`, p.schema, table)
+	if err != nil {
+		return nil, err
+	}
+	info := &tableInfo{Name: table, Rows: -1}
+	for rows.Next() {
+		var name, ftype, typtype, category, elem, elemType string
+		if err := rows.Scan(&name, &ftype, &typtype, &category, &elem, &elemType); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		col, ok := pgColumn(name, ftype, typtype, category, elem, elemType)
+		if !ok {
+			if !unsupportedText {
+				rows.Close()
+				return nil, &UnsupportedError{Table: table, Column: name, Type: ftype}
+			}
+			col = column{Name: name, SrcType: ftype, Duck: "VARCHAR", Select: pgIdent(name) + "::text"}
+		}
+		info.Columns = append(info.Columns, col)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(info.Columns) == 0 {
+		return nil, fmt.Errorf("table %s.%s not found (or the user may not read it)", p.schema, table)
+	}
+	qualified := pgIdent(p.schema) + "." + pgIdent(table)
+	pk, err := p.conn.Query(ctx, `SELECT a.attname FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+		WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`, qualified)
+	if err != nil {
+		return nil, err
+	}
+	if info.PrimaryKey, err = pgx.CollectRows(pk, pgx.RowTo[string]); err != nil {
+		return nil, err
+	}
+	var tuples float64
+	if err := p.conn.QueryRow(ctx, `SELECT reltuples::float8, pg_total_relation_size($1::regclass) FROM pg_class WHERE oid = $1::regclass`,
+		qualified).Scan(&tuples, &info.Bytes); err == nil && tuples >= 0 {
+		info.Rows = int64(tuples)
+	}
+	return info, nil
+}
+
+func (p *pgSession) Copy(ctx context.Context, t *tableInfo, cursor, from string, w rowWriter) error {
+	exprs := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		exprs[i] = c.Select
+	}
+	q := "SELECT " + strings.Join(exprs, ", ") + " FROM " + pgIdent(p.schema) + "." + pgIdent(t.Name)
+	if cursor != "" {
+		q += " WHERE " + pgIdent(cursor) + " >= " + pgLiteral(from)
+	}
+	_, err := p.conn.PgConn().CopyTo(ctx, w, "COPY ("+q+") TO STDOUT WITH (FORMAT csv)")
+	return err
+}
+
+// pgColumn maps a PostgreSQL column to its DuckDB type and the expression that selects it in
+// a form DuckDB reads.
+func pgColumn(name, ftype, typtype, category, elem, elemType string) (column, bool) {
+	c := column{Name: name, SrcType: ftype, Select: pgIdent(name)}
+	if category == "A" {
+		et, ok := pgScalar(elem, elemType)
+		if !ok || !jsonSafe[et] && !strings.HasPrefix(et, "DECIMAL") {
+			return c, false
+		}
+		c.Duck, c.Reader, c.Inline = et+"[]", "JSON", true
+		c.Select = "array_to_json(" + pgIdent(name) + ")"
+		return c, true
+	}
+	duck, ok := pgScalar(ftype, typtype)
+	if !ok {
+		return c, false
+	}
+	c.Duck = duck
+	q := pgIdent(name)
+	switch {
+	case typtype == "e", duck == "VARCHAR" && ftype != "text" && !strings.HasPrefix(ftype, "character"):
+		c.Select = q + "::text"
+	case duck == "INTERVAL":
+		// DuckDB reads "<months> months <days> days <µs> microseconds" whatever the signs.
+		c.Select = "(extract(year from " + q + ") * 12 + extract(month from " + q + "))::bigint || ' months ' || " +
+			"extract(day from " + q + ")::bigint || ' days ' || " +
+			"(extract(epoch from (" + q + " - date_trunc('day', " + q + "))) * 1000000)::bigint || ' microseconds'"
+	case duck == "BLOB":
+		// DuckDB reads \xHH escapes; PostgreSQL's hex output has one \x for the whole value.
+		c.Select = "regexp_replace(encode(" + q + ", 'hex'), '(..)', '\\\\x\\1', 'g')"
+	case ftype == "money":
+		c.Select = q + "::numeric"
+	}
+	return c, true
+}
+
+// jsonSafe are element types whose JSON form (array_to_json) DuckDB casts back exactly.
+var jsonSafe = map[string]bool{"SMALLINT": true, "INTEGER": true, "BIGINT": true, "FLOAT": true, "DOUBLE": true,
+	"BOOLEAN": true, "VARCHAR": true, "DATE": true, "TIMESTAMP": true, "TIMESTAMPTZ": true, "UUID": true, "JSON": true}
+
+// pgScalar maps a non-array type as format_type renders it.
+func pgScalar(ftype, typtype string) (string, bool) {
+	if typtype == "e" {
+		return "VARCHAR", true // enums: their labels, as dlt does
+	}
+	base, mod := ftype, ""
+	if i := strings.IndexByte(ftype, '('); i >= 0 {
+		if j := strings.IndexByte(ftype[i:], ')'); j >= 0 {
+			base, mod = ftype[:i]+ftype[i+j+1:], ftype[i+1:i+j]
+		}
+	}
+	switch base {
+	case "smallint":
+		return "SMALLINT", true
+	case "integer":
+		return "INTEGER", true
+	case "bigint":
+		return "BIGINT", true
+	case "real":
+		return "FLOAT", true
+	case "double precision":
+		return "DOUBLE", true
+	case "numeric":
+		if mod == "" {
+			return "DECIMAL(38,9)", true // unconstrained: dlt's default precision
+		}
+		ps := strings.Split(mod, ",")
+		prec, _ := strconv.Atoi(ps[0])
+		scale := 0
+		if len(ps) > 1 {
+			scale, _ = strconv.Atoi(ps[1])
+		}
+		if prec < 1 || prec > 38 || scale < 0 || scale > prec {
+			return "", false
+		}
+		return fmt.Sprintf("DECIMAL(%d,%d)", prec, scale), true
+	case "money":
+		return "DECIMAL(38,2)", true
+	case "boolean":
+		return "BOOLEAN", true
+	case "text", "character varying", "character", "\"char\"", "name", "citext", "inet", "cidr", "macaddr", "macaddr8", "xml":
+		return "VARCHAR", true
+	case "date":
+		return "DATE", true
+	case "time without time zone":
+		return "TIME", true
+	case "time with time zone":
+		return "TIMETZ", true
+	case "timestamp without time zone":
+		return "TIMESTAMP", true
+	case "timestamp with time zone":
+		return "TIMESTAMPTZ", true
+	case "interval":
+		return "INTERVAL", true
+	case "uuid":
+		return "UUID", true
+	case "json", "jsonb":
+		return "JSON", true
+	case "bytea":
+		return "BLOB", true
+	case "bit", "bit varying":
+		return "BIT", true
+	}
+	return "", false
+}
+
+func pgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func pgLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// pgTransient tells a lost or refused connection (worth retrying) from a query the server
+// rejected (not worth it).
+func pgTransient(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 08: connection exceptions; 57P01-03: shutting down, cannot connect now; 53300 too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code == "53300"
+	}
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	return errors.As(err, &netErr) || errors.As(err, &connErr) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "conn closed")
+}
