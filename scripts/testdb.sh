@@ -50,9 +50,11 @@ DIR=""
 MY_PID=""
 stop() {
 	[ -n "$DIR" ] || return 0
-	if [ -f "$DIR/pg/postmaster.pid" ]; then
-		as_db "$PG_BIN/pg_ctl" -D "$DIR/pg" -m immediate stop >/dev/null 2>&1 || true
-	fi
+	for d in pg pgk; do
+		if [ -f "$DIR/$d/postmaster.pid" ]; then
+			as_db "$PG_BIN/pg_ctl" -D "$DIR/$d" -m immediate stop >/dev/null 2>&1 || true
+		fi
+	done
 	if [ -n "$MY_PID" ]; then
 		kill "$MY_PID" 2>/dev/null || true
 		for _ in $(seq 100); do kill -0 "$MY_PID" 2>/dev/null || break; sleep 0.1; done
@@ -64,19 +66,36 @@ start() {
 	install
 	DIR=$(mktemp -d /tmp/dango-testdb.XXXXXX)
 	chmod 755 "$DIR"
-	local pgport myport
+	local pgport myport pgkport
 	pgport=$(free_port)
 	myport=$(free_port)
 
-	# PostgreSQL: a fresh cluster, password auth on loopback only.
-	mkdir "$DIR/pg" "$DIR/pgrun"
-	[ "$(id -u)" = 0 ] && chown postgres "$DIR/pg" "$DIR/pgrun"
+	# PostgreSQL: fresh clusters, password auth on loopback only. The second one is for the
+	# test that kills a server mid-sync: it gets stop (immediate, like a crash) and start scripts.
+	mkdir "$DIR/pgrun"
+	[ "$(id -u)" = 0 ] && chown postgres "$DIR/pgrun"
 	echo dango >"$DIR/pgpass"
 	chmod 644 "$DIR/pgpass"
-	as_db "$PG_BIN/initdb" -D "$DIR/pg" -U dango --pwfile="$DIR/pgpass" -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
-	as_db "$PG_BIN/pg_ctl" -D "$DIR/pg" -w -l "$DIR/pgrun/pg.log" \
-		-o "-c listen_addresses=127.0.0.1 -p $pgport -k $DIR/pgrun -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
-	PGPASSWORD=dango "$PG_BIN/psql" -q -h 127.0.0.1 -p "$pgport" -U dango -d postgres -c "CREATE DATABASE dango_test" >/dev/null
+	local d port opts
+	for d in pg pgk; do
+		# The main server trades durability for speed; the killable one must survive its crash.
+		port=$pgport opts="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+		[ $d = pgk ] && port=$(free_port) && pgkport=$port && opts=""
+		mkdir "$DIR/$d"
+		[ "$(id -u)" = 0 ] && chown postgres "$DIR/$d"
+		as_db "$PG_BIN/initdb" -D "$DIR/$d" -U dango --pwfile="$DIR/pgpass" -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
+		cat >"$DIR/$d-start" <<-EOF
+			#!/bin/sh
+			$( [ "$(id -u)" = 0 ] && echo "runuser -u postgres --" ) "$PG_BIN/pg_ctl" -D "$DIR/$d" -w -l "$DIR/pgrun/$d.log" -o "-c listen_addresses=127.0.0.1 -p $port -k $DIR/pgrun $opts" start >/dev/null
+		EOF
+		cat >"$DIR/$d-stop" <<-EOF
+			#!/bin/sh
+			$( [ "$(id -u)" = 0 ] && echo "runuser -u postgres --" ) "$PG_BIN/pg_ctl" -D "$DIR/$d" -m immediate stop >/dev/null
+		EOF
+		chmod +x "$DIR/$d-start" "$DIR/$d-stop"
+		"$DIR/$d-start"
+		PGPASSWORD=dango "$PG_BIN/psql" -q -h 127.0.0.1 -p "$port" -U dango -d postgres -c "CREATE DATABASE dango_test" >/dev/null
+	done
 
 	# MariaDB: a fresh data folder, a dango user with a password, loopback only.
 	mariadb-install-db --no-defaults --datadir="$DIR/my" --user="$(id -un)" --auth-root-authentication-method=socket \
@@ -91,6 +110,8 @@ start() {
 	export DANGO_PG_URL="postgres://dango:dango@127.0.0.1:$pgport/dango_test?sslmode=disable"
 	export DANGO_MYSQL_URL="mysql://dango:dango@127.0.0.1:$myport/dango_test"
 	export DANGO_PG_BIN="$PG_BIN"
+	export DANGO_PG_KILLABLE_URL="postgres://dango:dango@127.0.0.1:$pgkport/dango_test?sslmode=disable"
+	export DANGO_PG_KILLABLE_STOP="$DIR/pgk-stop" DANGO_PG_KILLABLE_START="$DIR/pgk-start"
 }
 
 case "${1:-}" in
@@ -101,6 +122,7 @@ run)
 	shift
 	[ "${1:-}" = "--" ] && shift
 	trap stop EXIT
+	trap 'exit 143' TERM INT
 	start
 	echo "testdb: PostgreSQL $DANGO_PG_URL, MariaDB $DANGO_MYSQL_URL" >&2
 	set +e

@@ -56,7 +56,7 @@ func isFloat(t string) bool { return t == "FLOAT" || t == "DOUBLE" }
 // old itself when it already can (the insert casts), a wider type, or ok=false when no
 // widening keeps the existing data.
 func widen(old, incoming string) (string, bool) {
-	old, incoming = strings.ToUpper(old), strings.ToUpper(incoming)
+	old, incoming = canonicalType(old), canonicalType(incoming)
 	switch {
 	case old == incoming, isText(old):
 		return old, true
@@ -120,4 +120,17 @@ func decimalDigits(t string, m []string) (int, int) {
 		return d, 0
 	}
 	return -1, -1
+}
+
+// typeAlias matches DuckDB's alternative type names, which the catalog renders canonically.
+var typeAlias = regexp.MustCompile(`\b(TIMESTAMPTZ|TIMETZ|INT8|INT4|INT2|INT1|INT|FLOAT8|FLOAT4|REAL|BOOL|STRING|TEXT|BYTEA|NUMERIC)\b`)
+
+var canonical = map[string]string{"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "TIMETZ": "TIME WITH TIME ZONE",
+	"INT8": "BIGINT", "INT4": "INTEGER", "INT2": "SMALLINT", "INT1": "TINYINT", "INT": "INTEGER", "FLOAT8": "DOUBLE",
+	"FLOAT4": "FLOAT", "REAL": "FLOAT", "BOOL": "BOOLEAN", "STRING": "VARCHAR", "TEXT": "VARCHAR", "BYTEA": "BLOB", "NUMERIC": "DECIMAL"}
+
+// canonicalType renders a type as DuckDB's catalog does (TIMESTAMPTZ is TIMESTAMP WITH TIME
+// ZONE), so a connector's spelling never reads as a type change.
+func canonicalType(t string) string {
+	return typeAlias.ReplaceAllStringFunc(strings.ToUpper(strings.TrimSpace(t)), func(a string) string { return canonical[a] })
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/connectors"
+	"github.com/dangohq/dango/connectors/sqldb"
 )
 
 // filesystemReaders maps dlt's filesystem reader functions to dango file types.
@@ -34,7 +35,8 @@ var filesystemReaders = map[string]string{
 func init() {
 	connectors.Default.Register(connectors.Registration{
 		Spec: config.Spec{Type: "dlt_native", Summary: "A dlt source named by module and function, as the original tool wrote them; runs on dango's connectors. " +
-			"Supported: source_module filesystem (read_csv, read_csv_duckdb, read_jsonl, read_parquet with bucket_url and file_glob).",
+			"Supported: source_module filesystem (read_csv, read_csv_duckdb, read_jsonl, read_parquet with bucket_url and file_glob) "+
+			"and sql_database (sql_database or sql_table, with credentials, schema, table_names or table).",
 			Fields: []config.Field{
 				{Name: "source_module", Kind: config.String, Required: true, Doc: "dlt source module, e.g. filesystem."},
 				{Name: "source_function", Kind: config.String, Doc: "Function of the module, e.g. read_csv."},
@@ -99,9 +101,10 @@ func build(job connectors.Job) (connectors.Connector, error) {
 		job.Source = src
 		return connectors.Default.New(job)
 	case "sql_database":
-		return nil, fmt.Errorf("source %s: dlt_native sql_database runs on dango's PostgreSQL/MySQL connectors, which this version does not have yet", src.Name)
+		job.Source = src
+		return sqldb.FromDLT(job, s.String("source_function"), kwargs)
 	}
-	return nil, fmt.Errorf("source %s: dlt_native source_module %q is not supported (supported: filesystem)", src.Name, module)
+	return nil, fmt.Errorf("source %s: dlt_native source_module %q is not supported (supported: filesystem, sql_database)", src.Name, module)
 }
 
 func str(v any) string {

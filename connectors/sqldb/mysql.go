@@ -173,7 +173,7 @@ func (m *mySession) Copy(ctx context.Context, t *tableInfo, cursor, from string,
 		switch {
 		case c.Duck == "BLOB":
 			fixes[i] = fixBlob
-		case c.Duck == "TIMESTAMPTZ":
+		case c.Duck == "TIMESTAMP WITH TIME ZONE":
 			fixes[i] = fixTZ
 		case c.Duck == "DATE" || c.Duck == "TIMESTAMP":
 			fixes[i] = fixZeroDate
@@ -277,7 +277,7 @@ func myColumn(name, dataType, colType string, prec, scale int) (column, bool) {
 	case "datetime":
 		c.Duck = "TIMESTAMP"
 	case "timestamp":
-		c.Duck = "TIMESTAMPTZ" // read in UTC (the session's time_zone)
+		c.Duck = "TIMESTAMP WITH TIME ZONE" // read in UTC (the session's time_zone)
 	case "time":
 		c.Duck = "INTERVAL" // MySQL's TIME is a duration: -838:59:59 to 838:59:59
 	case "year":

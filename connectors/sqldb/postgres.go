@@ -178,7 +178,7 @@ func pgColumn(name, ftype, typtype, category, elem, elemType string) (column, bo
 
 // jsonSafe are element types whose JSON form (array_to_json) DuckDB casts back exactly.
 var jsonSafe = map[string]bool{"SMALLINT": true, "INTEGER": true, "BIGINT": true, "FLOAT": true, "DOUBLE": true,
-	"BOOLEAN": true, "VARCHAR": true, "DATE": true, "TIMESTAMP": true, "TIMESTAMPTZ": true, "UUID": true, "JSON": true}
+	"BOOLEAN": true, "VARCHAR": true, "DATE": true, "TIMESTAMP": true, "TIMESTAMP WITH TIME ZONE": true, "UUID": true, "JSON": true}
 
 // pgScalar maps a non-array type as format_type renders it.
 func pgScalar(ftype, typtype string) (string, bool) {
@@ -190,6 +190,9 @@ func pgScalar(ftype, typtype string) (string, bool) {
 		if j := strings.IndexByte(ftype[i:], ')'); j >= 0 {
 			base, mod = ftype[:i]+ftype[i+j+1:], ftype[i+1:i+j]
 		}
+	}
+	if strings.HasPrefix(base, "interval") {
+		base = "interval" // interval day to second, interval year, …
 	}
 	switch base {
 	case "smallint":
@@ -227,11 +230,11 @@ func pgScalar(ftype, typtype string) (string, bool) {
 	case "time without time zone":
 		return "TIME", true
 	case "time with time zone":
-		return "TIMETZ", true
+		return "TIME WITH TIME ZONE", true
 	case "timestamp without time zone":
 		return "TIMESTAMP", true
 	case "timestamp with time zone":
-		return "TIMESTAMPTZ", true
+		return "TIMESTAMP WITH TIME ZONE", true
 	case "interval":
 		return "INTERVAL", true
 	case "uuid":
@@ -240,8 +243,10 @@ func pgScalar(ftype, typtype string) (string, bool) {
 		return "JSON", true
 	case "bytea":
 		return "BLOB", true
-	case "bit", "bit varying":
+	case "bit":
 		return "BIT", true
+	case "bit varying":
+		return "VARCHAR", true // may be empty, which DuckDB's BIT cannot hold
 	}
 	return "", false
 }

@@ -21,7 +21,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -193,6 +192,72 @@ func (c *Connector) connect(ctx context.Context) (session, error) {
 	return sess, nil
 }
 
+// FromDLT builds the connector for dlt's sql_database source (functions sql_database and
+// sql_table), from its keyword arguments: credentials (a SQLAlchemy-style URL such as
+// postgresql+psycopg2://…, or credentials_env naming a variable; by default dlt's own place,
+// [sources.sql_database] credentials in .dlt/secrets.toml), schema, table_names or table.
+// The URL's scheme picks PostgreSQL or MySQL.
+func FromDLT(job connectors.Job, function string, kwargs map[string]any) (connectors.Connector, error) {
+	name := job.Source.Name
+	if function != "" && function != "sql_database" && function != "sql_table" {
+		return nil, fmt.Errorf("source %s: sql_database source_function %q is not supported (sql_database, sql_table)", name, function)
+	}
+	str := func(k string) string {
+		if v, ok := kwargs[k]; ok && v != nil {
+			return fmt.Sprint(v)
+		}
+		return ""
+	}
+	creds := str("credentials")
+	if creds == "" {
+		env := str("credentials_env")
+		if env == "" {
+			env = "SOURCES__SQL_DATABASE__CREDENTIALS"
+		}
+		v, err := config.NewSecretResolver(job.ProjectRoot).Lookup(env)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: sql_database needs credentials: set function_kwargs.credentials_env, or credentials under [sources.sql_database] in .dlt/secrets.toml (%v)", name, err)
+		}
+		creds = v.Reveal()
+	}
+	scheme, rest, ok := strings.Cut(creds, "://")
+	if !ok {
+		return nil, fmt.Errorf("source %s: sql_database credentials must be a URL such as postgresql://user:password@host/db", name)
+	}
+	scheme, _, _ = strings.Cut(strings.ToLower(scheme), "+") // postgresql+psycopg2 → postgresql
+	var d dialect
+	var settings config.Values
+	switch scheme {
+	case "postgresql", "postgres":
+		d, settings = postgresDialect, config.Values{"credentials": config.Secret("postgres://" + rest), "schema": "public"}
+	case "mysql", "mariadb":
+		d, settings = mysqlDialect, config.Values{"credentials": config.Secret("mysql://" + rest), "schema": ""}
+	default:
+		return nil, fmt.Errorf("source %s: sql_database credentials: %s databases are not supported (postgresql, mysql, mariadb)", name, scheme)
+	}
+	if s := str("schema"); s != "" {
+		settings["schema"] = s
+	}
+	var tables []string
+	switch v := kwargs["table_names"].(type) {
+	case []any:
+		for _, t := range v {
+			tables = append(tables, fmt.Sprint(t))
+		}
+	case string:
+		tables = strings.Split(v, ",")
+	}
+	if t := str("table"); t != "" {
+		tables = append(tables, t)
+	}
+	if len(tables) > 0 {
+		settings["table_names"] = tables
+	}
+	settings["unsupported_types"], settings["max_retry_time"], settings["host"] = "fail", "2m", "localhost"
+	job.Source.Settings = settings
+	return New(job, d)
+}
+
 // plan is how one table loads in this job.
 type plan struct {
 	info *tableInfo
@@ -230,7 +295,7 @@ func (c *Connector) Extract(ctx context.Context, out connectors.Emitter) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var errs []error
+	var first error // the failure that stopped the others
 	for _, name := range selected {
 		wg.Add(1)
 		go func() {
@@ -243,16 +308,17 @@ func (c *Connector) Extract(ctx context.Context, out connectors.Emitter) error {
 			defer func() { <-sem }()
 			if err := c.extractTable(ctx, name, maxRetry, out); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				if first == nil && ctx.Err() == nil {
+					first = fmt.Errorf("%s: %w", name, err)
+				}
 				mu.Unlock()
 				cancel() // the load is rolled back anyway: stop the others
 			}
 		}()
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-		return errs[0]
+	if first != nil {
+		return first
 	}
 	return ctx.Err()
 }
@@ -376,19 +442,27 @@ func (c *Connector) Estimate(ctx context.Context) ([]connectors.Estimate, error)
 func (c *Connector) retry(ctx context.Context, maxRetry time.Duration, out connectors.Emitter, what string, op func() error) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 500 * time.Millisecond
+	start, tries, permanent := time.Now(), 0, false
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		tries++
 		err := op()
+		var pe *backoff.PermanentError
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
+			permanent = true
 			return struct{}{}, backoff.Permanent(ctx.Err())
-		case !c.dialect.transient(err):
+		case errors.As(err, &pe) || !c.dialect.transient(err):
+			permanent = true
 			return struct{}{}, backoff.Permanent(err)
 		}
 		return struct{}{}, err
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(maxRetry), backoff.WithNotify(func(err error, wait time.Duration) {
 		out.Logf("%s: %v; retrying in %s", what, err, wait.Round(100*time.Millisecond))
 	}))
+	if err != nil && !permanent && tries > 1 {
+		return fmt.Errorf("%w (gave up after %d attempts in %s; max_retry_time is %s)", err, tries, time.Since(start).Round(100*time.Millisecond), maxRetry)
+	}
 	return err
 }
 
