@@ -10,7 +10,7 @@ VENV     := .venv-dbt
 # (1.5.6), so both sides read and write the same file format.
 DBT_PINS := "dbt-core==1.9.*" "dbt-duckdb==1.9.*" "duckdb==1.5.6"
 
-.PHONY: build demo test test-short bench bench-files bench-transform bench-rest vet clean
+.PHONY: build demo test test-short bench bench-files bench-transform bench-rest bench-sql vet clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dango
@@ -32,22 +32,28 @@ $(VENV)/bin/dbt:
 bin/stripe-mock:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/stripe/stripe-mock@v0.203.0
 
+# PostgreSQL and MariaDB run for the duration of the tests on loopback (scripts/testdb.sh
+# installs them from Debian's packages when missing).
 test: $(VENV)/bin/dbt bin/stripe-mock
 	$(GO) vet ./...
-	DANGO_DBT=$(CURDIR)/$(VENV)/bin/dbt DANGO_STRIPE_MOCK=$(CURDIR)/bin/stripe-mock $(GO) test -count=1 ./...
+	scripts/testdb.sh run -- env DANGO_DBT=$(CURDIR)/$(VENV)/bin/dbt DANGO_STRIPE_MOCK=$(CURDIR)/bin/stripe-mock $(GO) test -count=1 ./...
 
 # Unit tests only: no dbt, no multi-million-row files.
 test-short:
 	$(GO) test -short ./...
 
 # Both benchmarks; each reports ratios against its reference measured in the same run.
-bench: bench-files bench-transform bench-rest
+bench: bench-files bench-transform bench-rest bench-sql
 
 bench-files: build
 	$(GO) run ./bench/filesync -dango $(BIN)
 
 bench-rest: build
 	$(GO) run ./bench/restapi -dango $(BIN)
+
+# 5M PostgreSQL rows: dango vs dlt's sql_database (pyarrow), on a throwaway server and venv.
+bench-sql: build
+	scripts/testdb.sh run -- $(GO) run ./bench/sqldb -dango $(BIN)
 
 bench-transform: build $(VENV)/bin/dbt
 	$(GO) run ./bench/transform -dango $(BIN) -dbt $(VENV)/bin/dbt -sizes 1000,10000

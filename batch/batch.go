@@ -11,6 +11,7 @@ package batch
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -198,8 +199,8 @@ func literal(v any) string {
 		return fmt.Sprint(x)
 	case int64:
 		return fmt.Sprint(x)
-	case float64:
-		return fmt.Sprint(x)
+	case float64: // numbers arrive as float64 after the JSON round trip: no exponent form
+		return strconv.FormatFloat(x, 'f', -1, 64)
 	case []string:
 		parts := make([]string, len(x))
 		for i, s := range x {

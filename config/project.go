@@ -17,6 +17,7 @@ var ProjectFields = []Field{
 	{Name: "dbt_project_dir", Kind: String, Default: "dbt", Doc: "Folder of the dbt project."},
 	{Name: "auto_generate", Kind: Bool, Default: false, Doc: "Regenerate staging models after a sync that changed a raw schema."},
 	{Name: "auto_run", Kind: Bool, Default: false, Doc: "Run the models downstream of a source after it syncs."},
+	{Name: "sync_memory_limit", Kind: String, Default: "256MB", Doc: "DuckDB's memory_limit while syncing (e.g. 256MB, 4GB): loads stream, so little is needed; raise it for large merges, which otherwise spill to disk."},
 	{Name: "engine", Kind: String, Default: "dango", Enum: []string{"dango", "dbt-core"}, Doc: "What runs dbt commands: dango's own engine, or real dbt-core (installed separately)."},
 }
 
@@ -28,6 +29,7 @@ type Project struct {
 	DBTDir       string // absolute
 	AutoGenerate bool
 	AutoRun      bool
+	SyncMemory   string // DuckDB memory_limit for the writer during syncs
 	Engine       string // "dango" or "dbt-core"
 	Sources      []Source
 	Secrets      *SecretResolver
@@ -88,6 +90,7 @@ func Load(root string, specs Specs) (*Project, error) {
 	p.DBTDir = p.Abs(vals.String("dbt_project_dir"))
 	p.AutoGenerate = vals.Bool("auto_generate")
 	p.AutoRun = vals.Bool("auto_run")
+	p.SyncMemory = vals.String("sync_memory_limit")
 	p.Engine = vals.String("engine")
 	if p.Sources, err = LoadSources(root, specs, p.Secrets); err != nil {
 		return nil, err

@@ -50,6 +50,9 @@ var lockRE = regexp.MustCompile(`Conflicting lock is held in (.*?) \(PID (\d+)\)
 type OpenOptions struct {
 	Wait   time.Duration
 	OnWait func(Holder)
+	// MemoryLimit, when set, is DuckDB's memory_limit for this writer ("256MB"): loads
+	// stream from files, and DuckDB otherwise keeps up to 80% of RAM in its buffers.
+	MemoryLimit string
 }
 
 // Open opens (creating if needed) the warehouse file for writing, first taking the writer
@@ -74,6 +77,13 @@ func Open(ctx context.Context, path string, o OpenOptions) (*Writer, error) {
 		db.Close()
 		lock.Release()
 		return nil, fmt.Errorf("configure warehouse: %w", err)
+	}
+	if o.MemoryLimit != "" {
+		if _, err := db.ExecContext(ctx, "SET memory_limit = "+naming.Literal(o.MemoryLimit)); err != nil {
+			db.Close()
+			lock.Release()
+			return nil, fmt.Errorf("memory limit %q (sync_memory_limit in .dango/project.yml): %w", o.MemoryLimit, duckerr.Clean(err))
+		}
 	}
 	return &Writer{db: db, Path: path, lock: lock}, nil
 }

@@ -253,7 +253,9 @@ func TestPostgresTypesRoundTrip(t *testing.T) {
 		t.Errorf("types:\n got %s\nwant %s", got, want)
 	}
 	plain := func(c string) compare { return compare{col: c, src: c + "::text", duck: "CAST(" + c + " AS VARCHAR)"} }
-	num := func(c string) compare { return compare{col: c, src: c + "::numeric::text", duck: "CAST(" + c + " AS VARCHAR)", as: "number"} }
+	num := func(c string) compare {
+		return compare{col: c, src: c + "::numeric::text", duck: "CAST(" + c + " AS VARCHAR)", as: "number"}
+	}
 	cols := []compare{plain("i2"), plain("i4"), plain("i8"), plain("dom"), num("n"), num("nu"),
 		{col: "r", src: "r::text", duck: "CAST(r AS VARCHAR)", as: "float"}, {col: "d", src: "d::text", duck: "CAST(d AS VARCHAR)", as: "float"},
 		plain("t"), plain("vc"), {col: "ch", src: "ch", duck: "ch"}, plain("b"), plain("dt"), plain("tm"), plain("tmtz"), plain("ts"),
@@ -355,10 +357,10 @@ func TestSQLIncrementalUpdatedAt(t *testing.T) {
 				t.Errorf("the second sync did not ask only for rows past the cursor:\n%s", r.stdout)
 			}
 			for q, want := range map[string]string{
-				"SELECT count(*) || '/' || count(DISTINCT id) FROM raw_db.orders":      "1005/1005",
-				"SELECT count(*) FROM raw_db.orders WHERE status = 'shipped'":          "10",
-				"SELECT count(*) FROM raw_db.orders WHERE id > 1000":                   "5",
-				"SELECT count(*) FROM raw_db.audit":                                    "1", // replaced, not appended
+				"SELECT count(*) || '/' || count(DISTINCT id) FROM raw_db.orders":       "1005/1005",
+				"SELECT count(*) FROM raw_db.orders WHERE status = 'shipped'":           "10",
+				"SELECT count(*) FROM raw_db.orders WHERE id > 1000":                    "5",
+				"SELECT count(*) FROM raw_db.audit":                                     "1", // replaced, not appended
 				"SELECT count(DISTINCT _dlt_load_id) FROM raw_db.orders WHERE id <= 10": "1",
 			} {
 				if got := scalar(t, dir, q); got != want {

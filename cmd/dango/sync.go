@@ -91,6 +91,7 @@ func runSync(cmd *cobra.Command, g *globals, f syncFlags) error {
 	}
 
 	started := time.Now()
+	openOpts.MemoryLimit = p.SyncMemory
 	n, err := node.StartEmbedded(ctx, p, node.Options{Workers: f.workers, Registry: connectors.Default, Log: g.log, Open: openOpts})
 	if err != nil {
 		if ctx.Err() != nil {

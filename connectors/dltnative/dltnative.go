@@ -35,7 +35,7 @@ var filesystemReaders = map[string]string{
 func init() {
 	connectors.Default.Register(connectors.Registration{
 		Spec: config.Spec{Type: "dlt_native", Summary: "A dlt source named by module and function, as the original tool wrote them; runs on dango's connectors. " +
-			"Supported: source_module filesystem (read_csv, read_csv_duckdb, read_jsonl, read_parquet with bucket_url and file_glob) "+
+			"Supported: source_module filesystem (read_csv, read_csv_duckdb, read_jsonl, read_parquet with bucket_url and file_glob) " +
 			"and sql_database (sql_database or sql_table, with credentials, schema, table_names or table).",
 			Fields: []config.Field{
 				{Name: "source_module", Kind: config.String, Required: true, Doc: "dlt source module, e.g. filesystem."},
