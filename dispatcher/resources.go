@@ -16,6 +16,10 @@ func SelectResources(p *config.Project, reg *connectors.Registry, sources []conf
 	offered := map[string][]string{} // source → resources
 	all := map[string]bool{}
 	for _, s := range sources {
+		// Building the connector validates what its configuration means (no I/O).
+		if _, err := reg.New(connectors.Job{Source: s, ProjectRoot: p.Root}); err != nil {
+			return nil, err
+		}
 		if len(s.Resources) == 0 && len(selected) == 0 {
 			continue // nothing to check: a database source need not be asked for its tables
 		}

@@ -512,3 +512,31 @@ sources:
 		t.Errorf("ids = %s, want 2,3 (from the initial value on)", got)
 	}
 }
+
+// TestSQLConnectionKeys: host, port, user, password_env and database instead of a URL; a
+// wrong password fails at once (no retries), naming the source.
+func TestSQLConnectionKeys(t *testing.T) {
+	src := newSourceDB(t, "mysql")
+	src.exec(t, "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")
+	u, _ := url.Parse(src.url)
+	keys := fmt.Sprintf("version: 1\nsources:\n  - name: db\n    type: mysql\n    mysql:\n      host: %s\n      port: %s\n      user: %s\n      password_env: DB_PASSWORD\n      database: %s\n",
+		u.Hostname(), u.Port(), u.User.Username(), strings.TrimPrefix(u.Path, "/"))
+	dir := newProject(t, keys)
+	pw, _ := u.User.Password()
+	writeFile(t, dir, ".env", "DB_PASSWORD="+pw+"\n")
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("sync: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_db.t"); got != "2" {
+		t.Errorf("rows = %s", got)
+	}
+	writeFile(t, dir, ".env", "DB_PASSWORD=wrong-pass-123\n")
+	start := time.Now()
+	r := dango(t, dir, "sync")
+	if r.code != 1 || !strings.Contains(r.stdout, "✗ Sync failed for db") || !strings.Contains(r.stdout, "Access denied") || time.Since(start) > 5*time.Second {
+		t.Fatalf("wrong password (after %s): %+v", time.Since(start), r)
+	}
+	if strings.Contains(r.stdout+r.stderr, "wrong-pass-123") {
+		t.Error("the password appears in the output")
+	}
+}
