@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ProjectFile is the project settings file inside a project.
@@ -18,6 +19,8 @@ var ProjectFields = []Field{
 	{Name: "auto_generate", Kind: Bool, Default: false, Doc: "Regenerate staging models after a sync that changed a raw schema."},
 	{Name: "auto_run", Kind: Bool, Default: false, Doc: "Run the models downstream of a source after it syncs."},
 	{Name: "sync_memory_limit", Kind: String, Default: "256MB", Doc: "DuckDB's memory_limit while syncing (e.g. 256MB, 4GB): loads stream, so little is needed; raise it for large merges, which otherwise spill to disk."},
+	{Name: "api_token_env", Kind: String, Doc: "dango serve: the variable holding the bearer token the HTTP API requires. Without one the API listens on loopback only."},
+	{Name: "webhooks", Kind: Any, Doc: "dango serve: webhooks as a list of {name, secret_env, sync: [sources], run: true|false}; POST /hooks/<name> signed with the secret queues the syncs (and the run)."},
 	{Name: "engine", Kind: String, Default: "dango", Enum: []string{"dango", "dbt-core"}, Doc: "What runs dbt commands: dango's own engine, or real dbt-core (installed separately)."},
 }
 
@@ -30,6 +33,8 @@ type Project struct {
 	AutoGenerate bool
 	AutoRun      bool
 	SyncMemory   string // DuckDB memory_limit for the writer during syncs
+	APITokenEnv  string // dango serve: variable holding the API's bearer token
+	Webhooks     []Webhook
 	Engine       string // "dango" or "dbt-core"
 	Sources      []Source
 	Secrets      *SecretResolver
@@ -91,11 +96,88 @@ func Load(root string, specs Specs) (*Project, error) {
 	p.AutoGenerate = vals.Bool("auto_generate")
 	p.AutoRun = vals.Bool("auto_run")
 	p.SyncMemory = vals.String("sync_memory_limit")
+	p.APITokenEnv = vals.String("api_token_env")
 	p.Engine = vals.String("engine")
 	if p.Sources, err = LoadSources(root, specs, p.Secrets); err != nil {
 		return nil, err
 	}
+	if p.Webhooks, err = parseWebhooks(vals["webhooks"], p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// Webhook is an endpoint of dango serve, POST /hooks/<Name>, that queues syncs (and a run)
+// when the request is signed with the secret.
+type Webhook struct {
+	Name      string
+	SecretEnv string // variable holding the HMAC secret
+	Sync      []string
+	Run       bool
+}
+
+func parseWebhooks(v any, p *Project) ([]Webhook, error) {
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, &Error{File: ProjectFile, Msg: "webhooks: expected a list of {name, secret_env, sync, run}"}
+	}
+	var out []Webhook
+	seen := map[string]bool{}
+	for i, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhooks[%d]: expected a mapping with name, secret_env, sync and run", i)}
+		}
+		var h Webhook
+		for k, val := range m {
+			switch k {
+			case "name":
+				h.Name = fmt.Sprint(val)
+			case "secret_env":
+				h.SecretEnv = fmt.Sprint(val)
+			case "run":
+				b, ok := val.(bool)
+				if !ok {
+					return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhooks[%d].run: expected true or false", i)}
+				}
+				h.Run = b
+			case "sync":
+				switch x := val.(type) {
+				case []any:
+					for _, s := range x {
+						h.Sync = append(h.Sync, fmt.Sprint(s))
+					}
+				case string:
+					h.Sync = []string{x}
+				default:
+					return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhooks[%d].sync: expected a list of source names", i)}
+				}
+			default:
+				return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhooks[%d]: unknown key %q (valid keys: name, secret_env, sync, run)", i, k)}
+			}
+		}
+		switch {
+		case h.Name == "" || strings.ContainsAny(h.Name, "/ ?#"):
+			return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhooks[%d]: name must be set, without slashes or spaces (it is the URL path /hooks/<name>)", i)}
+		case seen[h.Name]:
+			return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhooks: name %q appears twice", h.Name)}
+		case h.SecretEnv == "":
+			return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhooks[%d] (%s): secret_env must name the variable holding its HMAC secret", i, h.Name)}
+		case len(h.Sync) == 0 && !h.Run:
+			return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhooks[%d] (%s): give sync (sources) or run: true, or it does nothing", i, h.Name)}
+		}
+		for _, s := range h.Sync {
+			if _, ok := p.Source(s); !ok {
+				return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhooks[%d] (%s): unknown source %q", i, h.Name, s)}
+			}
+		}
+		seen[h.Name] = true
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 // Abs resolves a project-relative path.

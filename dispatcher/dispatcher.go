@@ -108,8 +108,16 @@ func newLoadID() string {
 	return fmt.Sprintf("%d.%06d", us/1_000_000, us%1_000_000)
 }
 
+// NewRunID returns a fresh run id.
+func NewRunID() string { return "run_" + strings.ReplaceAll(newLoadID(), ".", "") }
+
 // Sync queues one job per selected source and returns the run whose events follow them.
 func (d *Dispatcher) Sync(ctx context.Context, sources []config.Source, opts events.SyncOptions) (*Run, error) {
+	return d.SyncRun(ctx, NewRunID(), sources, opts)
+}
+
+// SyncRun is Sync under a run id the caller chose (a service run spanning several dispatches).
+func (d *Dispatcher) SyncRun(ctx context.Context, runID string, sources []config.Source, opts events.SyncOptions) (*Run, error) {
 	states := make([]batch.State, len(sources))
 	if d.State != nil {
 		for i, s := range sources {
@@ -120,7 +128,6 @@ func (d *Dispatcher) Sync(ctx context.Context, sources []config.Source, opts eve
 			states[i] = st
 		}
 	}
-	runID := "run_" + strings.ReplaceAll(newLoadID(), ".", "")
 	raw := make(chan *nats.Msg, 8192)
 	sub, err := d.Bus.NC.ChanSubscribe(events.AllEvents, raw)
 	if err != nil {

@@ -89,6 +89,33 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Bus, error) {
 	return b, nil
 }
 
+// Connect joins an external NATS server or cluster (dango serve --nats, dango worker) and makes
+// sure dango's streams exist there, on file storage.
+func Connect(ctx context.Context, url, name string) (*Bus, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	b := &Bus{NC: nc, storage: jetstream.FileStorage}
+	if b.JS, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if err := b.ensureStreams(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("%w (is JetStream enabled on %s?)", err, url)
+	}
+	return b, nil
+}
+
+// ClientURL is where other processes reach an embedded server that listens ("" otherwise).
+func (b *Bus) ClientURL() string {
+	if b.srv == nil || b.srv.Addr() == nil {
+		return ""
+	}
+	return b.srv.ClientURL()
+}
+
 func splitHostPort(hp string) (string, int, error) {
 	var host string
 	var port int

@@ -19,12 +19,19 @@ import (
 	"github.com/dangohq/dango/worker"
 )
 
-// Options configure an embedded node.
+// Options configure a node.
 type Options struct {
 	Workers  int
 	Registry *connectors.Registry
 	Log      zerolog.Logger
 	Open     warehouse.OpenOptions // how long to wait for another writer
+
+	// Where NATS lives: NATSURL joins an external server or cluster; otherwise an embedded
+	// server starts, listening on NATSListen (HOST:PORT) when set, keeping JetStream data in
+	// StoreDir when set (else in memory).
+	NATSURL    string
+	NATSListen string
+	StoreDir   string
 }
 
 // Node is a running embedded dango.
@@ -42,18 +49,34 @@ type Node struct {
 // StartEmbedded opens the warehouse (failing fast if another process holds it), starts an
 // in-process NATS server without a listener, the loader and the workers.
 func StartEmbedded(ctx context.Context, p *config.Project, o Options) (*Node, error) {
+	o.NATSURL, o.NATSListen, o.StoreDir = "", "", ""
+	return Start(ctx, p, o)
+}
+
+// Start opens the warehouse, brings up NATS as o says, and starts the loader and o.Workers
+// local workers (none when 0: remote `dango worker` processes do the extracting).
+func Start(ctx context.Context, p *config.Project, o Options) (*Node, error) {
 	w, err := warehouse.Open(ctx, p.Warehouse, o.Open)
 	if err != nil {
 		return nil, err
 	}
-	bus, err := events.StartEmbedded(ctx, events.EmbeddedOptions{})
+	var bus *events.Bus
+	if o.NATSURL != "" {
+		bus, err = events.Connect(ctx, o.NATSURL, "dango-serve")
+	} else {
+		bus, err = events.StartEmbedded(ctx, events.EmbeddedOptions{Listen: o.NATSListen, StoreDir: o.StoreDir})
+	}
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	n := &Node{Bus: bus, Writer: w, Dispatcher: &dispatcher.Dispatcher{Bus: bus, Project: p, State: w}, cancel: cancel}
-	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: o.Workers}
+	maxLoads := o.Workers
+	if maxLoads < 1 {
+		maxLoads = 4 // remote workers only: loads still overlap
+	}
+	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: maxLoads}
 	pool := &worker.Pool{Bus: bus, Registry: o.Registry, Project: p, Name: "local", Log: o.Log}
 	if err := errors.Join(ld.Start(ctx), pool.Start(ctx)); err != nil {
 		cancel()
@@ -62,7 +85,9 @@ func StartEmbedded(ctx context.Context, p *config.Project, o Options) (*Node, er
 		return nil, err
 	}
 	n.goRun(func() error { return ld.Run(bg) })
-	n.goRun(func() error { return pool.Run(bg, o.Workers) })
+	if o.Workers > 0 {
+		n.goRun(func() error { return pool.Run(bg, o.Workers) })
+	}
 	return n, nil
 }
 

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dangohq/dango/connectors"
+	"github.com/dangohq/dango/events"
+	"github.com/dangohq/dango/node"
+	"github.com/dangohq/dango/service"
+	"github.com/dangohq/dango/worker"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var listen, natsListen, natsURL string
+	var workers int
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run dango as a service: HTTP API, webhooks, NATS for remote workers, the single writer",
+		Long: `Run the dispatcher and the warehouse's single writer with an HTTP API (POST /api/v1/sync,
+POST /api/v1/run, GET /api/v1/runs/{id}, GET /healthz, GET /metrics) and the webhooks of
+.dango/project.yml (POST /hooks/{name}). NATS JetStream is embedded and listens for
+` + "`dango worker`" + ` processes (its data kept in .dango/nats, so queued jobs survive a restart), or
+--nats joins an external server or cluster. The API needs the bearer token named by
+api_token_env in .dango/project.yml; without one it only listens on loopback.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if workers < 0 {
+				return usageErr(fmt.Errorf("--workers must be 0 or more, got %d", workers))
+			}
+			p, err := g.loadProject()
+			if err != nil {
+				return err
+			}
+			token := ""
+			if p.APITokenEnv != "" {
+				v, err := p.Secrets.Lookup(p.APITokenEnv)
+				if err != nil {
+					return usageErr(fmt.Errorf(".dango/project.yml: api_token_env: %w", err))
+				}
+				token = v.Reveal()
+			}
+			if token == "" && !loopback(listen) {
+				return usageErr(fmt.Errorf("--listen %s is not a loopback address: set api_token_env in .dango/project.yml so the API requires a token", listen))
+			}
+			hooks := map[string]service.Hook{}
+			for _, h := range p.Webhooks {
+				v, err := p.Secrets.Lookup(h.SecretEnv)
+				if err != nil {
+					return usageErr(fmt.Errorf(".dango/project.yml: webhook %s: secret_env: %w", h.Name, err))
+				}
+				hooks[h.Name] = service.Hook{Secret: []byte(v.Reveal()), Sync: h.Sync, Run: h.Run}
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return failed(fmt.Errorf("listen on %s: %w", listen, err))
+			}
+			ctx := cmd.Context()
+			o := node.Options{Workers: workers, Registry: connectors.Default, Log: g.log, Open: waitOptions(time.Minute)}
+			o.Open.MemoryLimit = p.SyncMemory
+			if natsURL != "" {
+				o.NATSURL = natsURL
+			} else {
+				o.NATSListen, o.StoreDir = natsListen, filepath.Join(p.Root, ".dango", "nats")
+			}
+			n, err := node.Start(ctx, p, o)
+			if err != nil {
+				ln.Close()
+				return failed(err)
+			}
+			svc := &service.Service{Project: p, Node: n, Registry: connectors.Default, Log: g.log, Parallel: max(workers, 1)}
+			svc.Start()
+			api := &service.API{S: svc, Token: token, Hooks: hooks}
+			srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			out := cmd.OutOrStdout()
+			where := n.Bus.ClientURL()
+			if natsURL != "" {
+				where = natsURL
+			}
+			fmt.Fprintf(out, "dango serve: API on http://%s, NATS on %s, %d local workers (project %s)\n", ln.Addr(), where, workers, p.Name)
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case <-ctx.Done():
+			case err = <-errc:
+			}
+			fmt.Fprintln(out, "dango serve: stopping")
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			srv.Shutdown(sctx)
+			cancel()
+			svc.Close()
+			n.Close()
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return failed(err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8800", "HTTP address of the API and webhooks")
+	cmd.Flags().StringVar(&natsListen, "nats-listen", "127.0.0.1:4222", "address of the embedded NATS server, for dango worker processes")
+	cmd.Flags().StringVar(&natsURL, "nats", "", "use this external NATS server or cluster instead of embedding one")
+	cmd.Flags().IntVarP(&workers, "workers", "w", 4, "connector workers in this process (0: only remote dango worker processes extract)")
+	return cmd
+}
+
+func loopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func newWorkerCmd(g *globals) *cobra.Command {
+	var natsURL, name string
+	var workers int
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Extract sources for a dango serve, pulling jobs from NATS",
+		Long: `Run connector workers in this process: they pull sync jobs from the NATS server a dango serve
+uses and send what they extract to its writer. The project folder must hold the same
+.dango/sources.yml (and the secrets its sources name). A worker that dies mid-job has the job
+redelivered to another.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if natsURL == "" {
+				return usageErr(errors.New("--nats is required (the URL dango serve printed, e.g. nats://127.0.0.1:4222)"))
+			}
+			if workers < 1 {
+				return usageErr(fmt.Errorf("--workers must be at least 1, got %d", workers))
+			}
+			p, err := g.loadProject()
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				host, _ := os.Hostname()
+				name = fmt.Sprintf("%s/%d", host, os.Getpid())
+			}
+			ctx := cmd.Context()
+			bus, err := events.Connect(ctx, natsURL, "dango-worker "+name)
+			if err != nil {
+				return failed(err)
+			}
+			defer bus.Close()
+			pool := &worker.Pool{Bus: bus, Registry: connectors.Default, Project: p, Name: name, Log: g.log}
+			if err := pool.Start(ctx); err != nil {
+				return failed(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "dango worker %s: %d workers on %s\n", name, workers, natsURL)
+			return pool.Run(ctx, workers)
+		},
+	}
+	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS URL of the dango serve (required)")
+	cmd.Flags().IntVarP(&workers, "workers", "w", 4, "jobs extracted at once")
+	cmd.Flags().StringVar(&name, "name", "", "name in events and logs (default host/pid)")
+	return cmd
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dangohq/dango/service"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// server is a `dango serve` process on free ports.
+type server struct {
+	cmd  *exec.Cmd
+	api  string // http://host:port
+	nats string // nats://host:port
+	out  *bytes.Buffer
+}
+
+func startServe(t *testing.T, dir string, args ...string) *server {
+	t.Helper()
+	httpAddr, natsAddr := freePort(t), freePort(t)
+	cmd := exec.Command(dangoBin, append([]string{"serve", "--listen", httpAddr, "--nats-listen", natsAddr}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	out := &bytes.Buffer{}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "dango serve: API on") {
+				ready <- true
+			}
+		}
+	}()
+	s := &server{cmd: cmd, api: "http://" + httpAddr, nats: "nats://" + natsAddr, out: out}
+	t.Cleanup(func() { s.stop(); pw.Close() })
+	select {
+	case <-ready:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("dango serve did not start:\n%s", out.String())
+	}
+	return s
+}
+
+func (s *server) stop() {
+	if s.cmd.ProcessState == nil {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { s.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			s.cmd.Process.Kill()
+			<-done
+		}
+	}
+}
+
+func (s *server) do(t *testing.T, method, path, token string, body []byte, hdr map[string]string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.api+path, bytes.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// waitRun polls a run until it has finished.
+func (s *server) waitRun(t *testing.T, id, token string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		code, m := s.do(t, "GET", "/api/v1/runs/"+id, token, nil, nil)
+		if code != 200 {
+			t.Fatalf("GET run %s: %d %v", id, code, m)
+		}
+		switch m["status"] {
+		case "success", "partial", "failed":
+			return m
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("run %s did not finish:\n%s", id, s.out.String())
+	return nil
+}
+
+const serveSources = "version: 1\nsources:\n  - name: sales\n    type: csv\n    write_disposition: replace\n    csv: {path: data/sales.csv}\n  - name: other\n    type: csv\n    csv: {path: data/other.csv}\n"
+
+func TestServeSyncOverHTTP(t *testing.T) {
+	dir := newProject(t, serveSources)
+	writeFile(t, dir, "data/sales.csv", csvRows(100))
+	writeFile(t, dir, "data/other.csv", "a\n1\n")
+	s := startServe(t, dir, "--workers", "2")
+
+	code, m := s.do(t, "GET", "/healthz", "", nil, nil)
+	if code != 200 || m["status"] != "ok" {
+		t.Fatalf("healthz: %d %v", code, m)
+	}
+	code, m = s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["sales"]}`), nil)
+	if code != 202 || m["run_id"] == nil {
+		t.Fatalf("POST sync: %d %v", code, m)
+	}
+	run := s.waitRun(t, m["run_id"].(string), "")
+	srcs := run["sources"].([]any)
+	if run["status"] != "success" || len(srcs) != 1 || srcs[0].(map[string]any)["rows"].(float64) != 100 {
+		t.Fatalf("run: %v", run)
+	}
+	// Two requests for one source at once: one sync at a time, neither loads a row twice.
+	_, a := s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["sales"], "full_refresh": true}`), nil)
+	_, b := s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["sales", "other"]}`), nil)
+	ra, rb := s.waitRun(t, a["run_id"].(string), ""), s.waitRun(t, b["run_id"].(string), "")
+	if ra["status"] != "success" || rb["status"] != "success" {
+		t.Fatalf("concurrent runs: %v\n%v", ra, rb)
+	}
+	// Bad requests queue nothing.
+	for _, body := range []string{`{"sources": ["nope"]}`, `{"source": ["sales"]}`, `{"start_date": "yesterday"}`, `not json`} {
+		if code, m := s.do(t, "POST", "/api/v1/sync", "", []byte(body), nil); code != 400 || m["error"] == nil {
+			t.Errorf("POST sync %s: %d %v", body, code, m)
+		}
+	}
+	if code, _ := s.do(t, "GET", "/api/v1/runs/run_nope", "", nil, nil); code != 404 {
+		t.Errorf("unknown run: %d", code)
+	}
+	resp, err := http.Get(s.api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`dango_sync_jobs_total{status="success"} 4`, "dango_rows_loaded_total 301", "dango_queue_depth 0",
+		`dango_runs_total{kind="sync",status="success"} 3`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %q:\n%s", want, metrics)
+		}
+	}
+	s.stop()
+	if got := scalar(t, dir, "SELECT count(*) || '/' || count(DISTINCT order_id) FROM raw_sales.sales"); got != "100/100" {
+		t.Errorf("sales after the service's syncs: %s rows/distinct", got)
+	}
+}
+
+func TestServeWebhooksAndToken(t *testing.T) {
+	dir := newProject(t, serveSources)
+	writeFile(t, dir, "data/sales.csv", csvRows(10))
+	writeFile(t, dir, "data/other.csv", "a\n1\n")
+	writeFile(t, dir, ".dango/project.yml", "api_token_env: API_TOKEN\nwebhooks:\n  - name: orders\n    secret_env: HOOK_SECRET\n    sync: [sales]\n")
+	writeFile(t, dir, ".env", "API_TOKEN=tok-123\nHOOK_SECRET=s3cr3t\n")
+	s := startServe(t, dir, "--workers", "1")
+
+	if code, _ := s.do(t, "POST", "/api/v1/sync", "", []byte(`{}`), nil); code != 401 {
+		t.Errorf("no token: %d", code)
+	}
+	if code, _ := s.do(t, "POST", "/api/v1/sync", "wrong", []byte(`{}`), nil); code != 401 {
+		t.Errorf("wrong token: %d", code)
+	}
+	if code, _ := s.do(t, "GET", "/metrics", "", nil, nil); code != 401 {
+		t.Errorf("metrics without a token: %d", code)
+	}
+	runs := func() int {
+		_, m := s.do(t, "GET", "/api/v1/runs", "tok-123", nil, nil)
+		return len(m["runs"].([]any))
+	}
+
+	body := []byte(`{"event": "order.created"}`)
+	sign := func(ts int64, secret string) map[string]string {
+		return map[string]string{service.HeaderTimestamp: strconv.FormatInt(ts, 10), service.HeaderSignature: service.Sign([]byte(secret), ts, body)}
+	}
+	now := time.Now().Unix()
+	good := sign(now, "s3cr3t")
+	code, m := s.do(t, "POST", "/hooks/orders", "", body, good)
+	if code != 202 {
+		t.Fatalf("signed webhook: %d %v", code, m)
+	}
+	if run := s.waitRun(t, m["run_id"].(string), "tok-123"); run["status"] != "success" || run["trigger"] != "webhook:orders" {
+		t.Fatalf("webhook run: %v", run)
+	}
+	for name, tc := range map[string]struct {
+		path string
+		hdr  map[string]string
+		body []byte
+		code int
+	}{
+		"replayed":         {"/hooks/orders", good, body, 401},
+		"wrong secret":     {"/hooks/orders", sign(now+1, "guess"), body, 401},
+		"stale timestamp":  {"/hooks/orders", sign(now-6*60, "s3cr3t"), body, 401},
+		"future timestamp": {"/hooks/orders", sign(now+6*60, "s3cr3t"), body, 401},
+		"no headers":       {"/hooks/orders", nil, body, 401},
+		"unknown hook":     {"/hooks/nope", sign(now+2, "s3cr3t"), body, 401},
+		"tampered body":    {"/hooks/orders", sign(now+3, "s3cr3t"), []byte(`{"event": "order.deleted"}`), 401},
+		"oversized body":   {"/hooks/orders", sign(now+4, "s3cr3t"), bytes.Repeat([]byte("x"), 2<<20), 413},
+	} {
+		if code, _ := s.do(t, "POST", tc.path, "", tc.body, tc.hdr); code != tc.code {
+			t.Errorf("%s: %d, want %d", name, code, tc.code)
+		}
+	}
+	if n := runs(); n != 1 {
+		t.Errorf("%d runs queued, want only the signed webhook's", n)
+	}
+}
+
+func TestServeRefusesOpenListenerWithoutToken(t *testing.T) {
+	dir := newProject(t, serveSources)
+	r := dango(t, dir, "serve", "--listen", "0.0.0.0:"+strings.Split(freePort(t), ":")[1])
+	if r.code != 2 || !strings.Contains(r.stderr, "not a loopback address: set api_token_env") {
+		t.Fatalf("%+v", r)
+	}
+}
+
+// TestWorkerProcess: dango serve with no local workers, a dango worker process extracting.
+func TestWorkerProcess(t *testing.T) {
+	dir := newProject(t, serveSources)
+	writeFile(t, dir, "data/sales.csv", csvRows(50))
+	writeFile(t, dir, "data/other.csv", "a\n1\n2\n")
+	s := startServe(t, dir, "--workers", "0")
+	w := exec.Command(dangoBin, "worker", "--nats", s.nats, "--workers", "2")
+	w.Dir = dir
+	var wout bytes.Buffer
+	w.Stdout, w.Stderr = &wout, &wout
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { w.Process.Signal(syscall.SIGTERM); w.Wait() }()
+	_, m := s.do(t, "POST", "/api/v1/sync", "", []byte(`{}`), nil)
+	run := s.waitRun(t, m["run_id"].(string), "")
+	if run["status"] != "success" {
+		t.Fatalf("run: %v\nworker:\n%s", run, wout.String())
+	}
+	got := map[string]float64{}
+	for _, x := range run["sources"].([]any) {
+		sr := x.(map[string]any)
+		got[sr["source"].(string)] = sr["rows"].(float64)
+	}
+	if fmt.Sprint(got) != "map[other:2 sales:50]" {
+		t.Errorf("rows by source: %v", got)
+	}
+}

@@ -1,0 +1,344 @@
+// Package service is what `dango serve` adds to a node: runs requested over HTTP (and by
+// webhooks), tracked until they finish, one sync of a source at a time, and metrics.
+//
+// A run is a user's request: sync some sources (and perhaps run the models downstream of
+// them afterwards), or run models. Each source's sync goes to the node's dispatcher — which
+// reads the source's stored state when it queues the job — only once the previous sync of
+// that source has finished, so two requests for one source never load from the same cursor.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dangohq/dango/config"
+	"github.com/dangohq/dango/connectors"
+	"github.com/dangohq/dango/dispatcher"
+	"github.com/dangohq/dango/events"
+	"github.com/dangohq/dango/node"
+)
+
+// Run statuses.
+const (
+	Queued  = "queued"
+	Running = "running"
+	Success = "success"
+	Partial = "partial"
+	Failed  = "failed"
+)
+
+// Run is one request and what became of it.
+type Run struct {
+	ID       string         `json:"run_id"`
+	Kind     string         `json:"kind"` // sync or run
+	Status   string         `json:"status"`
+	Trigger  string         `json:"trigger"` // api, webhook:<name>
+	Queued   time.Time      `json:"queued_at"`
+	Started  *time.Time     `json:"started_at,omitempty"`
+	Finished *time.Time     `json:"finished_at,omitempty"`
+	Sources  []SourceResult `json:"sources,omitempty"`
+	Models   *ModelResults  `json:"models,omitempty"`
+	Errors   []string       `json:"errors,omitempty"`
+}
+
+// SourceResult is one source's sync within a run.
+type SourceResult struct {
+	Source     string `json:"source"`
+	Status     string `json:"status"`
+	Rows       int64  `json:"rows"`
+	DurationMS int64  `json:"duration_ms,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+// ModelResults counts a model run's nodes by outcome.
+type ModelResults struct {
+	Selected int `json:"selected"`
+	Success  int `json:"success"`
+	Error    int `json:"error"`
+	Skipped  int `json:"skipped"`
+}
+
+// SyncRequest is POST /api/v1/sync's body: the CLI's flags.
+type SyncRequest struct {
+	Sources     []string `json:"sources"`
+	Select      []string `json:"select"`
+	FullRefresh bool     `json:"full_refresh"`
+	AllowEmpty  bool     `json:"allow_empty"`
+	StartDate   string   `json:"start_date"`
+	// Run runs the models downstream of the synced sources afterwards (source:<name>+).
+	Run bool `json:"run"`
+}
+
+// RunRequest is POST /api/v1/run's body.
+type RunRequest struct {
+	Select      []string `json:"select"`
+	Exclude     []string `json:"exclude"`
+	FullRefresh bool     `json:"full_refresh"`
+}
+
+// Service tracks runs on a node.
+type Service struct {
+	Project  *config.Project
+	Node     *node.Node
+	Registry *connectors.Registry
+	Log      zerolog.Logger
+	Parallel int // tables of one source read at once (like sync --workers)
+
+	mu      sync.Mutex
+	runs    map[string]*Run
+	order   []string                 // run ids, oldest first (bounded)
+	busy    map[string]chan struct{} // per source: held while it syncs
+	models  sync.Mutex               // one model run at a time
+	metrics metrics
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+const keepRuns = 1000
+
+// Start prepares the service; Close waits for its runs.
+func (s *Service) Start() {
+	s.runs, s.busy = map[string]*Run{}, map[string]chan struct{}{}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+}
+
+// Close cancels what is running and waits for it.
+func (s *Service) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// Get returns a copy of a run.
+func (s *Service) Get(id string) (Run, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[id]
+	if !ok {
+		return Run{}, false
+	}
+	c := *r
+	c.Sources = append([]SourceResult(nil), r.Sources...)
+	c.Errors = append([]string(nil), r.Errors...)
+	if r.Models != nil {
+		m := *r.Models
+		c.Models = &m
+	}
+	return c, true
+}
+
+func (s *Service) add(r *Run) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runs[r.ID] = r
+	s.order = append(s.order, r.ID)
+	for len(s.order) > keepRuns {
+		if old := s.runs[s.order[0]]; old != nil && old.Finished != nil {
+			delete(s.runs, s.order[0])
+		}
+		s.order = s.order[1:]
+	}
+}
+
+func (s *Service) update(r *Run, f func(*Run)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(r)
+}
+
+// BadRequest is a request the service refuses before queueing anything.
+type BadRequest struct{ Err error }
+
+func (e *BadRequest) Error() string { return e.Err.Error() }
+func (e *BadRequest) Unwrap() error { return e.Err }
+
+// SubmitSync validates a sync request, records the run as queued and starts it.
+func (s *Service) SubmitSync(req SyncRequest, trigger string) (*Run, error) {
+	sources, err := dispatcher.SelectSources(s.Project, req.Sources)
+	if err != nil {
+		return nil, &BadRequest{err}
+	}
+	if sources, err = dispatcher.SelectResources(s.Project, s.Registry, sources, req.Select); err != nil {
+		return nil, &BadRequest{err}
+	}
+	if len(sources) == 0 {
+		return nil, &BadRequest{errors.New("no enabled sources to sync")}
+	}
+	if req.StartDate != "" {
+		if _, err := time.Parse("2006-01-02", req.StartDate); err != nil {
+			return nil, &BadRequest{fmt.Errorf("start_date %q: want YYYY-MM-DD", req.StartDate)}
+		}
+	}
+	r := &Run{ID: dispatcher.NewRunID(), Kind: "sync", Status: Queued, Trigger: trigger, Queued: time.Now().UTC()}
+	for _, src := range sources {
+		r.Sources = append(r.Sources, SourceResult{Source: src.Name, Status: Queued})
+	}
+	s.add(r)
+	opts := events.SyncOptions{Resources: req.Select, FullRefresh: req.FullRefresh, AllowEmpty: req.AllowEmpty,
+		StartDate: req.StartDate, Parallel: max(s.Parallel, 1)}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.syncAll(r, sources, opts, req.Run)
+	}()
+	return r, nil
+}
+
+// syncAll syncs the run's sources concurrently, each after any earlier sync of it.
+func (s *Service) syncAll(r *Run, sources []config.Source, opts events.SyncOptions, thenRun bool) {
+	var wg sync.WaitGroup
+	for i, src := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.syncOne(r, i, src, opts)
+		}()
+	}
+	wg.Wait()
+	var ok, bad int
+	s.update(r, func(r *Run) {
+		for _, sr := range r.Sources {
+			if sr.Status == Success {
+				ok++
+			} else {
+				bad++
+				r.Errors = append(r.Errors, fmt.Sprintf("%s: %s", sr.Source, sr.Error))
+			}
+		}
+	})
+	if thenRun && ok > 0 && s.ctx.Err() == nil {
+		var sel []string
+		for _, sr := range r.Sources {
+			if sr.Status == Success {
+				sel = append(sel, "source:"+sr.Source+"+")
+			}
+		}
+		if err := s.runModels(r, RunRequest{Select: sel}); err != nil {
+			bad++
+			s.update(r, func(r *Run) { r.Errors = append(r.Errors, "run: "+err.Error()) })
+		}
+	}
+	s.finish(r, ok, bad)
+}
+
+func (s *Service) finish(r *Run, ok, bad int) {
+	now := time.Now().UTC()
+	s.update(r, func(r *Run) {
+		r.Finished = &now
+		switch {
+		case bad == 0:
+			r.Status = Success
+		case ok == 0:
+			r.Status = Failed
+		default:
+			r.Status = Partial
+		}
+	})
+	s.metrics.run(r.Kind, r.Status)
+}
+
+// lock waits until no other sync of the source runs, and takes its turn.
+func (s *Service) lock(ctx context.Context, source string) (func(), error) {
+	for {
+		s.mu.Lock()
+		ch, held := s.busy[source]
+		if !held {
+			ch = make(chan struct{})
+			s.busy[source] = ch
+			s.mu.Unlock()
+			return func() {
+				s.mu.Lock()
+				delete(s.busy, source)
+				s.mu.Unlock()
+				close(ch)
+			}, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *Service) syncOne(r *Run, i int, src config.Source, opts events.SyncOptions) {
+	setResult := func(f func(*SourceResult)) { s.update(r, func(r *Run) { f(&r.Sources[i]) }) }
+	unlock, err := s.lock(s.ctx, src.Name)
+	if err != nil {
+		setResult(func(sr *SourceResult) { sr.Status, sr.Error = Failed, "service stopped before the sync started" })
+		return
+	}
+	defer unlock()
+	now := time.Now().UTC()
+	s.update(r, func(r *Run) {
+		if r.Started == nil {
+			r.Started, r.Status = &now, Running
+		}
+		r.Sources[i].Status = Running
+	})
+	s.metrics.inProgress(1)
+	defer s.metrics.inProgress(-1)
+	dr, err := s.Node.Dispatcher.SyncRun(s.ctx, r.ID, []config.Source{src}, opts)
+	if err != nil {
+		setResult(func(sr *SourceResult) { sr.Status, sr.Error = Failed, err.Error() })
+		s.metrics.job(Failed, 0, time.Since(now))
+		return
+	}
+	for e := range dr.Events {
+		if e.Source != src.Name {
+			continue // the run's other sources, dispatched on their own
+		}
+		switch e.Type {
+		case events.SyncCompleted:
+			setResult(func(sr *SourceResult) { sr.Status, sr.Rows, sr.DurationMS = Success, e.Rows, e.DurationMS })
+			s.metrics.job(Success, e.Rows, time.Since(now))
+		case events.SyncFailed:
+			setResult(func(sr *SourceResult) { sr.Status, sr.Error, sr.DurationMS = Failed, e.Error, e.DurationMS })
+			s.metrics.job(Failed, 0, time.Since(now))
+		}
+	}
+	s.update(r, func(r *Run) {
+		if r.Sources[i].Status == Running {
+			r.Sources[i].Status, r.Sources[i].Error = Failed, "service stopped during the sync; the job stays queued and completes on restart"
+		}
+	})
+}
+
+// SubmitRun records a model run and starts it.
+func (s *Service) SubmitRun(req RunRequest, trigger string) (*Run, error) {
+	if _, err := s.loadModels(req); err != nil {
+		return nil, &BadRequest{err}
+	}
+	r := &Run{ID: dispatcher.NewRunID(), Kind: "run", Status: Queued, Trigger: trigger, Queued: time.Now().UTC()}
+	s.add(r)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.runModels(r, req); err != nil {
+			s.update(r, func(r *Run) { r.Errors = append(r.Errors, err.Error()) })
+			s.finish(r, 0, 1)
+			return
+		}
+		s.finish(r, 1, 0)
+	}()
+	return r, nil
+}
+
+// Runs lists the ids of known runs, newest first.
+func (s *Service) Runs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.runs))
+	for id := range s.runs {
+		out = append(out, id)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(out)))
+	return out
+}
