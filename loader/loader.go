@@ -50,6 +50,11 @@ func (l *Loader) Start(ctx context.Context) error {
 	if l.MaxLoads > 0 {
 		l.slots = make(chan struct{}, l.MaxLoads)
 	}
+	// This process holds the warehouse's writer lock, so no other loader is alive: batches a
+	// crashed writer had received and not acked are delivered again now, not after AckWait.
+	if err := l.Bus.JS.DeleteConsumer(ctx, events.StreamBatches, ConsumerName); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("writer consumer: %w", err)
+	}
 	cons, err := l.Bus.JS.CreateOrUpdateConsumer(ctx, events.StreamBatches, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
 		AckPolicy:     jetstream.AckExplicitPolicy,

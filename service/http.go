@@ -157,16 +157,18 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
-	depth := int64(-1)
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if st, err := a.S.Node.Bus.JS.Stream(ctx, events.StreamJobs); err == nil {
-		if info, err := st.Info(ctx); err == nil {
-			depth = int64(info.State.Msgs)
+	pending := func(stream string) int64 {
+		if st, err := a.S.Node.Bus.JS.Stream(ctx, stream); err == nil {
+			if info, err := st.Info(ctx); err == nil {
+				return int64(info.State.Msgs)
+			}
 		}
+		return -1
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	a.S.metrics.write(w, depth)
+	a.S.metrics.write(w, pending(events.StreamJobs), pending(events.StreamBatches))
 }
 
 // hook verifies a webhook request and queues what the hook says. Anything not signed right,

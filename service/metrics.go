@@ -53,8 +53,9 @@ func (m *metrics) models(n int) {
 	m.mu.Unlock()
 }
 
-// write renders the metrics; queueDepth is the jobs waiting for a worker (-1 unknown).
-func (m *metrics) write(w io.Writer, queueDepth int64) {
+// write renders the metrics; queueDepth is the jobs waiting for (or held by) a worker,
+// batches those waiting for the writer (-1 unknown).
+func (m *metrics) write(w io.Writer, queueDepth, batches int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	fmt.Fprintln(w, "# HELP dango_sync_jobs_total Source syncs finished, by outcome.")
@@ -78,6 +79,9 @@ func (m *metrics) write(w io.Writer, queueDepth int64) {
 	fmt.Fprintln(w, "# HELP dango_queue_depth Sync jobs in the queue, not yet done by a worker.")
 	fmt.Fprintln(w, "# TYPE dango_queue_depth gauge")
 	fmt.Fprintf(w, "dango_queue_depth %d\n", queueDepth)
+	fmt.Fprintln(w, "# HELP dango_batches_pending Extracted batches not yet committed by the writer.")
+	fmt.Fprintln(w, "# TYPE dango_batches_pending gauge")
+	fmt.Fprintf(w, "dango_batches_pending %d\n", batches)
 	fmt.Fprintln(w, "# HELP dango_runs_total Runs (requests) finished, by kind and outcome.")
 	fmt.Fprintln(w, "# TYPE dango_runs_total counter")
 	keys := make([][2]string, 0, len(m.runs))

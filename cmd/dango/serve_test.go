@@ -271,3 +271,63 @@ func TestWorkerProcess(t *testing.T) {
 		t.Errorf("rows by source: %v", got)
 	}
 }
+
+// TestServeKilledMidLoad: kill -9 dango serve while a load is being written; on restart the
+// warehouse holds no partial load, and the queued job completes (JetStream redelivers it).
+func TestServeKilledMidLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 2M-row file")
+	}
+	dir := newProject(t, "version: 1\nsources:\n  - name: big\n    type: csv\n    write_disposition: replace\n    csv: {path: data/big.csv}\n")
+	writeFile(t, dir, "data/big.csv", csvRows(2_000_000))
+	s := startServe(t, dir, "--workers", "1")
+	_, m := s.do(t, "POST", "/api/v1/sync", "", []byte(`{}`), nil)
+	if m["run_id"] == nil {
+		t.Fatalf("POST sync: %v", m)
+	}
+	// Kill once the writer is inside the load (its WAL grows), before it commits.
+	wal := dir + "/data/warehouse.duckdb.wal"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if st, err := os.Stat(wal); err == nil && st.Size() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the load never started:\n%s", s.out.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	// No partial load is visible after the crash.
+	if got := scalar(t, dir, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_big' AND table_name = 'big'"); got != "0" {
+		if rows := scalar(t, dir, "SELECT count(*) FROM raw_big.big"); rows != "2000000" {
+			t.Fatalf("after kill -9 the warehouse holds %s rows of a 2,000,000-row load", rows)
+		}
+		t.Log("killed after the commit")
+	} else {
+		t.Log("killed before the commit: nothing visible")
+	}
+	// Restarted, the server finishes the queued job.
+	s2 := startServe(t, dir, "--workers", "1")
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(s2.api + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "dango_queue_depth 0") && strings.Contains(string(b), "dango_batches_pending 0") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queued job did not complete after the restart:\n%s", s2.out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s2.stop()
+	if got := scalar(t, dir, "SELECT count(*) || '/' || count(DISTINCT order_id) || '/' || count(DISTINCT _dlt_load_id) FROM raw_big.big"); got != "2000000/2000000/1" {
+		t.Errorf("after the restart: %s rows/distinct ids/loads", got)
+	}
+}
