@@ -108,6 +108,23 @@ func Connect(ctx context.Context, url, name string) (*Bus, error) {
 	return b, nil
 }
 
+// ObjectPrefix marks a scan file that travels in the spool object store: a worker on another
+// machine uploads its files there, and the writer downloads them before loading.
+const ObjectPrefix = "nats-object://"
+
+// SpoolBucket is the object store bucket of files in transit.
+const SpoolBucket = "dango_spool"
+
+// SpoolStore opens (creating) the object store for files in transit.
+func (b *Bus) SpoolStore(ctx context.Context) (jetstream.ObjectStore, error) {
+	st, err := b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: SpoolBucket, Storage: b.storage,
+		Description: "files extracted by dango workers, until the writer has loaded them"})
+	if err != nil {
+		return nil, fmt.Errorf("spool object store: %w", err)
+	}
+	return st, nil
+}
+
 // ClientURL is where other processes reach an embedded server that listens ("" otherwise).
 func (b *Bus) ClientURL() string {
 	if b.srv == nil || b.srv.Addr() == nil {

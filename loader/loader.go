@@ -10,7 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +37,9 @@ type Loader struct {
 	// MaxLoads bounds how many loads run at once (0: no bound). The CLI sets it to --workers,
 	// so `--workers 1` loads one source at a time, as users expect.
 	MaxLoads int
+	// SpoolDir is where files shipped by remote workers are downloaded (default: the
+	// system's temporary folder).
+	SpoolDir string
 
 	mu       sync.Mutex
 	active   map[string]*inbox    // load id → its goroutine's inbox
@@ -170,6 +176,7 @@ type loadRun struct {
 	slot      bool             // holds one of the loader's slots
 	resources []batch.Resource // from the end marker
 	temp      []string         // spooled files to delete when the load is over
+	objects   []string         // shipped files to delete from the object store then
 
 	mu      sync.Mutex
 	pending []jetstream.Msg // acked after commit or rollback
@@ -196,6 +203,66 @@ func (r *loadRun) removeTemp() {
 		os.Remove(f)
 	}
 	r.temp = nil
+}
+
+// fetch downloads a scan's shipped files (from a worker on another machine) next to the
+// writer and points the scan at the copies; the copies and, once the load is over, the
+// objects are deleted. Spooled files of a local worker are only noted for deletion.
+func (l *Loader) fetch(ctx context.Context, r *loadRun, sc *batch.Scan) error {
+	for i, f := range sc.Files {
+		name, shipped := strings.CutPrefix(f, events.ObjectPrefix)
+		if !shipped {
+			if sc.Temporary {
+				r.temp = append(r.temp, f)
+			}
+			continue
+		}
+		store, err := l.Bus.SpoolStore(ctx)
+		if err != nil {
+			return err
+		}
+		dir := l.SpoolDir
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		local, err := os.CreateTemp(dir, "shipped-*-"+filepath.Base(name))
+		if err != nil {
+			return err
+		}
+		r.temp = append(r.temp, local.Name())
+		obj, err := store.Get(ctx, name)
+		if err == nil {
+			_, err = io.Copy(local, obj)
+			obj.Close()
+		}
+		if cerr := local.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("fetch %s from the spool object store: %w", name, err)
+		}
+		r.objects = append(r.objects, name)
+		sc.Files[i] = local.Name()
+	}
+	return nil
+}
+
+// removeObjects deletes a finished load's shipped files from the object store.
+func (l *Loader) removeObjects(r *loadRun) {
+	if len(r.objects) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if store, err := l.Bus.SpoolStore(ctx); err == nil {
+		for _, name := range r.objects {
+			store.Delete(ctx, name)
+		}
+	}
+	r.objects = nil
 }
 
 func (r *loadRun) heartbeat() {
@@ -302,6 +369,7 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 			r.load.Rollback()
 		}
 		r.removeTemp()
+		l.removeObjects(r)
 		l.emit(ctx, r, events.Event{Type: events.SyncFailed, Error: reason, DurationMS: sinceMS(r.head.Start)})
 		r.ackAll()
 		return true
@@ -329,8 +397,10 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 				l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: fmt.Sprintf("Dropping %s.%s (%s rows)", m.Schema, m.Batch.Table, humanize.Thousands(prep.Rows))})
 			}
 		}
-		if sc := m.Batch.Scan; sc != nil && sc.Temporary {
-			r.temp = append(r.temp, sc.Files...)
+		if sc := m.Batch.Scan; sc != nil {
+			if err := l.fetch(ctx, r, sc); err != nil {
+				return fail(err.Error())
+			}
 		}
 		if sc := m.Batch.Scan; sc != nil {
 			l.emit(ctx, r, events.Event{Type: events.SyncProgress, Bytes: sc.Bytes,
@@ -373,6 +443,7 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 	}
 	r.load = nil
 	r.removeTemp()
+	l.removeObjects(r)
 	for _, c := range res.SchemaChanges {
 		l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: "Schema change: " + c.String()})
 	}

@@ -6,6 +6,7 @@ package node
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -76,7 +77,7 @@ func Start(ctx context.Context, p *config.Project, o Options) (*Node, error) {
 	if maxLoads < 1 {
 		maxLoads = 4 // remote workers only: loads still overlap
 	}
-	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: maxLoads}
+	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: maxLoads, SpoolDir: filepath.Join(p.Root, ".dango", "spool")}
 	pool := &worker.Pool{Bus: bus, Registry: o.Registry, Project: p, Name: "local", Log: o.Log}
 	if err := errors.Join(ld.Start(ctx), pool.Start(ctx)); err != nil {
 		cancel()

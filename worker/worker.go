@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -35,6 +37,9 @@ type Pool struct {
 	Project  *config.Project
 	Name     string // identifies this pool in events and logs
 	Log      zerolog.Logger
+	// Ship sends the files a connector produced through the NATS object store, for a writer
+	// on another machine (dango worker); an embedded pool shares the writer's disk.
+	Ship bool
 
 	cons jetstream.Consumer
 }
@@ -111,7 +116,7 @@ func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, workerID string) {
 	if md, err := msg.Metadata(); err == nil {
 		attempt = int(md.NumDelivered)
 	}
-	em := &emitter{bus: p.Bus, ctx: ctx, job: job, attempt: attempt, start: time.Now().UTC(), worker: workerID}
+	em := &emitter{bus: p.Bus, ctx: ctx, job: job, attempt: attempt, start: time.Now().UTC(), worker: workerID, ship: p.Ship}
 	src, ok := p.Project.Source(job.Source)
 	if ok {
 		em.schema = src.Schema
@@ -203,6 +208,7 @@ func (e *emitter) declared(src config.Source, root string) []batch.Resource {
 
 // emitter is what a connector sees: batches go to the writer's stream, words to events.
 type emitter struct {
+	ship     bool
 	bus      *events.Bus
 	ctx      context.Context
 	job      events.SyncJob
@@ -233,11 +239,42 @@ func (e *emitter) Emit(ctx context.Context, b batch.Batch) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.seq++
+	if e.ship && b.Scan != nil {
+		if err := e.shipFiles(ctx, b.Scan); err != nil {
+			return err
+		}
+	}
 	if e.emitted == nil {
 		e.emitted = map[string]batch.Resource{}
 	}
 	e.emitted[b.Resource.Name] = b.Resource
 	return e.publish(events.BatchMsg{Seq: e.seq, Batch: &b})
+}
+
+// shipFiles uploads a scan's files to the spool object store and points the scan at them.
+// Spooled files are removed here once uploaded; a source's own files stay.
+func (e *emitter) shipFiles(ctx context.Context, sc *batch.Scan) error {
+	store, err := e.bus.SpoolStore(ctx)
+	if err != nil {
+		return err
+	}
+	for i, f := range sc.Files {
+		name := fmt.Sprintf("%s/%d/%d-%d-%s", e.job.LoadID, e.attempt, e.seq, i, filepath.Base(f))
+		fh, err := os.Open(f)
+		if err != nil {
+			return err
+		}
+		_, err = store.Put(ctx, jetstream.ObjectMeta{Name: name}, fh)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("ship %s to the writer: %w", filepath.Base(f), err)
+		}
+		if sc.Temporary {
+			os.Remove(f)
+		}
+		sc.Files[i] = events.ObjectPrefix + name
+	}
+	return nil
 }
 
 func (e *emitter) Logf(format string, args ...any) {

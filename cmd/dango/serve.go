@@ -155,7 +155,7 @@ redelivered to another.`,
 				return failed(err)
 			}
 			defer bus.Close()
-			pool := &worker.Pool{Bus: bus, Registry: connectors.Default, Project: p, Name: name, Log: g.log}
+			pool := &worker.Pool{Bus: bus, Registry: connectors.Default, Project: p, Name: name, Log: g.log, Ship: true}
 			if err := pool.Start(ctx); err != nil {
 				return failed(err)
 			}

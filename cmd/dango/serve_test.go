@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -243,14 +244,17 @@ func TestServeRefusesOpenListenerWithoutToken(t *testing.T) {
 	}
 }
 
-// TestWorkerProcess: dango serve with no local workers, a dango worker process extracting.
+// TestWorkerProcess: dango serve with no local workers, a dango worker process extracting
+// from its own copy of the project (as on another machine): the data files exist only there
+// and reach the writer through the NATS object store.
 func TestWorkerProcess(t *testing.T) {
 	dir := newProject(t, serveSources)
-	writeFile(t, dir, "data/sales.csv", csvRows(50))
-	writeFile(t, dir, "data/other.csv", "a\n1\n2\n")
 	s := startServe(t, dir, "--workers", "0")
+	remote := newProject(t, serveSources)
+	writeFile(t, remote, "data/sales.csv", csvRows(50))
+	writeFile(t, remote, "data/other.csv", "a\n1\n2\n")
 	w := exec.Command(dangoBin, "worker", "--nats", s.nats, "--workers", "2")
-	w.Dir = dir
+	w.Dir = remote
 	var wout bytes.Buffer
 	w.Stdout, w.Stderr = &wout, &wout
 	if err := w.Start(); err != nil {
@@ -269,6 +273,13 @@ func TestWorkerProcess(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "map[other:2 sales:50]" {
 		t.Errorf("rows by source: %v", got)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, ".dango", "spool", "*")); len(files) > 0 {
+		t.Errorf("downloaded copies left behind: %v", files)
+	}
+	s.stop()
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_sales.sales"); got != "50" {
+		t.Errorf("rows in the server's warehouse: %s", got)
 	}
 }
 
