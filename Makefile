@@ -32,11 +32,17 @@ $(VENV)/bin/dbt:
 bin/stripe-mock:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/stripe/stripe-mock@v0.203.0
 
+# The real nats-server, built from the module dango embeds, for the multi-process fault tests.
+NATS_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)
+bin/nats-server:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/nats-io/nats-server/v2@$(NATS_VERSION)
+
 # PostgreSQL and MariaDB run for the duration of the tests on loopback (scripts/testdb.sh
 # installs them from Debian's packages when missing).
-test: $(VENV)/bin/dbt bin/stripe-mock
+test: $(VENV)/bin/dbt bin/stripe-mock bin/nats-server
 	$(GO) vet ./...
-	scripts/testdb.sh run -- env DANGO_DBT=$(CURDIR)/$(VENV)/bin/dbt DANGO_STRIPE_MOCK=$(CURDIR)/bin/stripe-mock $(GO) test -count=1 ./...
+	scripts/testdb.sh run -- env DANGO_DBT=$(CURDIR)/$(VENV)/bin/dbt DANGO_STRIPE_MOCK=$(CURDIR)/bin/stripe-mock \
+		DANGO_NATS_SERVER=$(CURDIR)/bin/nats-server $(GO) test -count=1 ./...
 
 # Unit tests only: no dbt, no multi-million-row files.
 test-short:

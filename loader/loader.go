@@ -23,6 +23,7 @@ import (
 	"github.com/dangohq/dango/batch"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/humanize"
+	"github.com/dangohq/dango/spool"
 	"github.com/dangohq/dango/warehouse"
 )
 
@@ -228,7 +229,7 @@ func (l *Loader) fetch(ctx context.Context, r *loadRun, sc *batch.Scan) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		local, err := os.CreateTemp(dir, "shipped-*-"+filepath.Base(name))
+		local, err := spool.Create(dir, "shipped", "-"+filepath.Base(name))
 		if err != nil {
 			return err
 		}
@@ -248,6 +249,23 @@ func (l *Loader) fetch(ctx context.Context, r *loadRun, sc *batch.Scan) error {
 		sc.Files[i] = local.Name()
 	}
 	return nil
+}
+
+// discard deletes the files of a batch that will never be loaded (an abandoned attempt's).
+func (l *Loader) discard(m *events.BatchMsg) {
+	if m.Batch == nil || m.Batch.Scan == nil {
+		return
+	}
+	r := &loadRun{}
+	for _, f := range m.Batch.Scan.Files {
+		if name, shipped := strings.CutPrefix(f, events.ObjectPrefix); shipped {
+			r.objects = append(r.objects, name)
+		} else if m.Batch.Scan.Temporary {
+			r.temp = append(r.temp, f)
+		}
+	}
+	r.removeTemp()
+	l.removeObjects(r)
 }
 
 // removeObjects deletes a finished load's shipped files from the object store.
@@ -306,6 +324,7 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 			continue
 		}
 		if cur != nil && m.Attempt < cur.attempt {
+			l.discard(&m)
 			msg.Ack() // a stale attempt's leftovers
 			continue
 		}
@@ -315,6 +334,8 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 				cur.ackAll()
 			}
 			if cur != nil {
+				cur.removeTemp()
+				l.removeObjects(cur)
 				l.release(cur)
 			}
 			if done, err := l.Writer.LoadCommitted(ctx, m.Schema, m.LoadID); err == nil && done {

@@ -6,8 +6,8 @@ package node
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -16,6 +16,7 @@ import (
 	"github.com/dangohq/dango/dispatcher"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/loader"
+	"github.com/dangohq/dango/spool"
 	"github.com/dangohq/dango/warehouse"
 	"github.com/dangohq/dango/worker"
 )
@@ -33,6 +34,7 @@ type Options struct {
 	NATSURL    string
 	NATSListen string
 	StoreDir   string
+	JobTimeout time.Duration // see worker.Pool.JobTimeout
 }
 
 // Node is a running embedded dango.
@@ -77,8 +79,8 @@ func Start(ctx context.Context, p *config.Project, o Options) (*Node, error) {
 	if maxLoads < 1 {
 		maxLoads = 4 // remote workers only: loads still overlap
 	}
-	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: maxLoads, SpoolDir: filepath.Join(p.Root, ".dango", "spool")}
-	pool := &worker.Pool{Bus: bus, Registry: o.Registry, Project: p, Name: "local", Log: o.Log}
+	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: maxLoads, SpoolDir: spool.Dir(p.Root)}
+	pool := &worker.Pool{Bus: bus, Registry: o.Registry, Project: p, Name: "local", Log: o.Log, JobTimeout: o.JobTimeout}
 	if err := errors.Join(ld.Start(ctx), pool.Start(ctx)); err != nil {
 		cancel()
 		bus.Close()

@@ -22,13 +22,15 @@ import (
 	"github.com/dangohq/dango/connectors"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/naming"
+	"github.com/dangohq/dango/spool"
 )
 
 // ConsumerName is the durable consumer all workers share.
 const ConsumerName = "dango-workers"
 
-// ackWait is how long a job may go without a heartbeat before JetStream redelivers it.
-const ackWait = 30 * time.Second
+// DefaultJobTimeout is how long a job may go without its worker's heartbeat before JetStream
+// gives it to another worker.
+const DefaultJobTimeout = 30 * time.Second
 
 // Pool runs N workers.
 type Pool struct {
@@ -37,6 +39,9 @@ type Pool struct {
 	Project  *config.Project
 	Name     string // identifies this pool in events and logs
 	Log      zerolog.Logger
+	// JobTimeout overrides DefaultJobTimeout (the consumer is shared: give every process the
+	// same value). Heartbeats go out at a third of it.
+	JobTimeout time.Duration
 	// Ship sends the files a connector produced through the NATS object store, for a writer
 	// on another machine (dango worker); an embedded pool shares the writer's disk.
 	Ship bool
@@ -44,12 +49,16 @@ type Pool struct {
 	cons jetstream.Consumer
 }
 
-// Start creates the shared durable consumer the workers pull from.
+// Start creates the shared durable consumer the workers pull from, after removing spool
+// files that crashed processes left in the project.
 func (p *Pool) Start(ctx context.Context) error {
+	if n := spool.Sweep(spool.Dir(p.Project.Root)); n > 0 {
+		p.Log.Info().Int("files", n).Msg("removed spool files left by processes that are gone")
+	}
 	cons, err := p.Bus.JS.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
+		AckWait:       p.jobTimeout(),
 		MaxDeliver:    5,
 		MaxAckPending: 10_000,
 	})
@@ -58,6 +67,13 @@ func (p *Pool) Start(ctx context.Context) error {
 	}
 	p.cons = cons
 	return nil
+}
+
+func (p *Pool) jobTimeout() time.Duration {
+	if p.JobTimeout > 0 {
+		return p.JobTimeout
+	}
+	return DefaultJobTimeout
 }
 
 // Run pulls and executes jobs with n concurrent workers until ctx is cancelled.
@@ -126,7 +142,7 @@ func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, workerID string) {
 	hbCtx, stopHB := context.WithCancel(ctx)
 	defer stopHB()
 	go func() {
-		t := time.NewTicker(ackWait / 3)
+		t := time.NewTicker(p.jobTimeout() / 3)
 		defer t.Stop()
 		for {
 			select {

@@ -22,6 +22,7 @@ import (
 func newServeCmd(g *globals) *cobra.Command {
 	var listen, natsListen, natsURL string
 	var workers int
+	var jobTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run dango as a service: HTTP API, webhooks, NATS for remote workers, the single writer",
@@ -64,7 +65,7 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 				return failed(fmt.Errorf("listen on %s: %w", listen, err))
 			}
 			ctx := cmd.Context()
-			o := node.Options{Workers: workers, Registry: connectors.Default, Log: g.log, Open: waitOptions(time.Minute)}
+			o := node.Options{Workers: workers, Registry: connectors.Default, Log: g.log, Open: waitOptions(time.Minute), JobTimeout: jobTimeout}
 			o.Open.MemoryLimit = p.SyncMemory
 			if natsURL != "" {
 				o.NATSURL = natsURL
@@ -108,6 +109,7 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 	cmd.Flags().StringVar(&natsListen, "nats-listen", "127.0.0.1:4222", "address of the embedded NATS server, for dango worker processes")
 	cmd.Flags().StringVar(&natsURL, "nats", "", "use this external NATS server or cluster instead of embedding one")
 	cmd.Flags().IntVarP(&workers, "workers", "w", 4, "connector workers in this process (0: only remote dango worker processes extract)")
+	cmd.Flags().DurationVar(&jobTimeout, "job-timeout", worker.DefaultJobTimeout, "a job whose worker sends no heartbeat this long goes to another worker (give every process the same)")
 	return cmd
 }
 
@@ -126,6 +128,7 @@ func loopback(hostport string) bool {
 func newWorkerCmd(g *globals) *cobra.Command {
 	var natsURL, name string
 	var workers int
+	var jobTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Extract sources for a dango serve, pulling jobs from NATS",
@@ -155,7 +158,7 @@ redelivered to another.`,
 				return failed(err)
 			}
 			defer bus.Close()
-			pool := &worker.Pool{Bus: bus, Registry: connectors.Default, Project: p, Name: name, Log: g.log, Ship: true}
+			pool := &worker.Pool{Bus: bus, Registry: connectors.Default, Project: p, Name: name, Log: g.log, Ship: true, JobTimeout: jobTimeout}
 			if err := pool.Start(ctx); err != nil {
 				return failed(err)
 			}
@@ -166,5 +169,6 @@ redelivered to another.`,
 	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS URL of the dango serve (required)")
 	cmd.Flags().IntVarP(&workers, "workers", "w", 4, "jobs extracted at once")
 	cmd.Flags().StringVar(&name, "name", "", "name in events and logs (default host/pid)")
+	cmd.Flags().DurationVar(&jobTimeout, "job-timeout", worker.DefaultJobTimeout, "a job whose worker sends no heartbeat this long goes to another worker (give every process the same)")
 	return cmd
 }

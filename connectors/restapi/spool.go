@@ -9,6 +9,7 @@ import (
 
 	"github.com/dangohq/dango/batch"
 	"github.com/dangohq/dango/jsonshape"
+	spoolfile "github.com/dangohq/dango/spool"
 )
 
 // Spool collects records for a connector; NewSpool makes one. See spool.
@@ -86,7 +87,7 @@ func (s *spool) open() error {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return err
 		}
-		f, err := os.CreateTemp(s.dir, "page-*.jsonl")
+		f, err := spoolfile.Create(s.dir, "page", ".jsonl")
 		if err != nil {
 			return err
 		}

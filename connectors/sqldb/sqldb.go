@@ -32,6 +32,7 @@ import (
 	"github.com/dangohq/dango/connectors"
 	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/naming"
+	spoolfile "github.com/dangohq/dango/spool"
 )
 
 func fields(engine, defaultSchema string) []config.Field {
@@ -538,7 +539,7 @@ func (s *spool) open() error {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(s.dir, "table-*.csv")
+	f, err := spoolfile.Create(s.dir, "table", ".csv")
 	if err != nil {
 		return err
 	}
