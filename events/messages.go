@@ -29,6 +29,11 @@ const (
 	SyncProgress  = "sync.progress"
 	SyncCompleted = "sync.completed"
 	SyncFailed    = "sync.failed"
+
+	GenerateCompleted = "generate.completed"
+	RunStarted        = "run.started"
+	RunCompleted      = "run.completed"
+	RunFailed         = "run.failed"
 )
 
 // JobSubject is where a source's sync jobs go.
@@ -38,7 +43,12 @@ func JobSubject(source string) string { return jobsPrefix + "sync." + source }
 func BatchSubject(source string) string { return batchesPrefix + source }
 
 // EventSubject is where an event of a type for a source is published.
-func EventSubject(typ, source string) string { return eventsPrefix + typ + "." + source }
+func EventSubject(typ, source string) string {
+	if source == "" {
+		return eventsPrefix + typ // events of the whole project (runs of models)
+	}
+	return eventsPrefix + typ + "." + source
+}
 
 // AllEvents matches every event.
 const AllEvents = eventsPrefix + ">"

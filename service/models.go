@@ -3,8 +3,10 @@ package service
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/transform"
 )
 
@@ -58,6 +60,7 @@ func (s *Service) runModels(r *Run, req RunRequest) error {
 	if err != nil {
 		return err
 	}
+	s.Node.Bus.Emit(s.ctx, events.Event{Type: events.RunStarted, RunID: r.ID, Message: strings.Join(req.Select, " ")})
 	res := &ModelResults{Selected: len(p.ids)}
 	s.update(r, func(r *Run) { r.Models = res })
 	if len(p.ids) == 0 {

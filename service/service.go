@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
 	"github.com/dangohq/dango/config"
@@ -89,6 +91,8 @@ type Service struct {
 	Registry *connectors.Registry
 	Log      zerolog.Logger
 	Parallel int // tables of one source read at once (like sync --workers)
+	// Debounce is how long auto_run waits for more syncs to finish before one run covers them.
+	Debounce time.Duration
 
 	mu      sync.Mutex
 	runs    map[string]*Run
@@ -99,18 +103,31 @@ type Service struct {
 	wg      sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
+
+	subs       []*nats.Subscription
+	pendingRun map[string]bool // sources waiting for the debounced auto_run
+	debounce   *time.Timer
 }
 
 const keepRuns = 1000
 
-// Start prepares the service; Close waits for its runs.
-func (s *Service) Start() {
+// Start prepares the service and listens for upstream triggers; Close waits for its runs.
+func (s *Service) Start() error {
 	s.runs, s.busy = map[string]*Run{}, map[string]chan struct{}{}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s.listenTriggers()
 }
 
-// Close cancels what is running and waits for it.
+// Close stops listening, cancels what is running and waits for it.
 func (s *Service) Close() {
+	for _, sub := range s.subs {
+		sub.Unsubscribe()
+	}
+	s.mu.Lock()
+	if s.debounce != nil {
+		s.debounce.Stop()
+	}
+	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 }
@@ -241,6 +258,16 @@ func (s *Service) finish(r *Run, ok, bad int) {
 		}
 	})
 	s.metrics.run(r.Kind, r.Status)
+	if r.Kind == "run" {
+		e := events.Event{Type: events.RunCompleted, RunID: r.ID, Message: r.Trigger}
+		if r.Status != Success {
+			e.Type, e.Error = events.RunFailed, strings.Join(r.Errors, "; ")
+		}
+		if r.Models != nil {
+			e.Rows = int64(r.Models.Success)
+		}
+		s.Node.Bus.Emit(context.Background(), e)
+	}
 }
 
 // lock waits until no other sync of the source runs, and takes its turn.
@@ -299,6 +326,7 @@ func (s *Service) syncOne(r *Run, i int, src config.Source, opts events.SyncOpti
 		case events.SyncCompleted:
 			setResult(func(sr *SourceResult) { sr.Status, sr.Rows, sr.DurationMS = Success, e.Rows, e.DurationMS })
 			s.metrics.job(Success, e.Rows, time.Since(now))
+			s.afterSync(src.Name, e.SchemaChanged)
 		case events.SyncFailed:
 			setResult(func(sr *SourceResult) { sr.Status, sr.Error, sr.DurationMS = Failed, e.Error, e.DurationMS })
 			s.metrics.job(Failed, 0, time.Since(now))

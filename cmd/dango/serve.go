@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/dangohq/dango/connectors"
@@ -22,7 +25,7 @@ import (
 func newServeCmd(g *globals) *cobra.Command {
 	var listen, natsListen, natsURL string
 	var workers int
-	var jobTimeout time.Duration
+	var jobTimeout, debounce time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run dango as a service: HTTP API, webhooks, NATS for remote workers, the single writer",
@@ -77,8 +80,12 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 				ln.Close()
 				return failed(err)
 			}
-			svc := &service.Service{Project: p, Node: n, Registry: connectors.Default, Log: g.log, Parallel: max(workers, 1)}
-			svc.Start()
+			svc := &service.Service{Project: p, Node: n, Registry: connectors.Default, Log: g.log, Parallel: max(workers, 1), Debounce: debounce}
+			if err := svc.Start(); err != nil {
+				n.Close()
+				ln.Close()
+				return failed(err)
+			}
 			api := &service.API{S: svc, Token: token, Hooks: hooks}
 			srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			out := cmd.OutOrStdout()
@@ -110,6 +117,7 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 	cmd.Flags().StringVar(&natsURL, "nats", "", "use this external NATS server or cluster instead of embedding one")
 	cmd.Flags().IntVarP(&workers, "workers", "w", 4, "connector workers in this process (0: only remote dango worker processes extract)")
 	cmd.Flags().DurationVar(&jobTimeout, "job-timeout", worker.DefaultJobTimeout, "a job whose worker sends no heartbeat this long goes to another worker (give every process the same)")
+	cmd.Flags().DurationVar(&debounce, "debounce", 2*time.Second, "auto_run: syncs finishing within this window share one run of the models downstream")
 	return cmd
 }
 
@@ -171,4 +179,74 @@ redelivered to another.`,
 	cmd.Flags().StringVar(&name, "name", "", "name in events and logs (default host/pid)")
 	cmd.Flags().DurationVar(&jobTimeout, "job-timeout", worker.DefaultJobTimeout, "a job whose worker sends no heartbeat this long goes to another worker (give every process the same)")
 	return cmd
+}
+
+func newEventsCmd(g *globals) *cobra.Command {
+	var natsURL string
+	var sources []string
+	var progress bool
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "Tail the events of a running dango serve (syncs, generate, runs)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			nc, err := nats.Connect(natsURL, nats.Name("dango events"))
+			if err != nil {
+				return failed(fmt.Errorf("connect to %s (is dango serve running?): %w", natsURL, err))
+			}
+			defer nc.Close()
+			want := map[string]bool{}
+			for _, s := range splitList(sources) {
+				want[s] = true
+			}
+			out := cmd.OutOrStdout()
+			ch := make(chan *nats.Msg, 1024)
+			sub, err := nc.ChanSubscribe(events.AllEvents, ch)
+			if err != nil {
+				return failed(err)
+			}
+			defer sub.Unsubscribe()
+			for {
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case m := <-ch:
+					var e events.Event
+					if json.Unmarshal(m.Data, &e) != nil || (len(want) > 0 && !want[e.Source]) || (e.Type == events.SyncProgress && !progress) {
+						continue
+					}
+					fmt.Fprintln(out, formatEvent(e))
+				}
+			}
+		},
+	}
+	cmd.Flags().StringVar(&natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL of the dango serve")
+	cmd.Flags().StringArrayVarP(&sources, "source", "s", nil, "only this source's events (repeat, or comma-separated)")
+	cmd.Flags().BoolVar(&progress, "progress", false, "include sync.progress events")
+	return cmd
+}
+
+// formatEvent renders an event as one line: time, type, source, what happened.
+func formatEvent(e events.Event) string {
+	b := strings.Builder{}
+	fmt.Fprintf(&b, "[%s] %-18s", e.Time.Local().Format("15:04:05"), e.Type)
+	if e.Source != "" {
+		fmt.Fprintf(&b, " %s", e.Source)
+	}
+	if e.RunID != "" {
+		fmt.Fprintf(&b, " (%s)", e.RunID)
+	}
+	switch {
+	case e.Error != "":
+		fmt.Fprintf(&b, ": %s", e.Error)
+	case e.Message != "":
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.Type == events.SyncCompleted {
+		fmt.Fprintf(&b, " %d rows", e.Rows)
+		if e.SchemaChanged {
+			b.WriteString(", schema changed")
+		}
+	}
+	return b.String()
 }

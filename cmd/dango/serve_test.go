@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/dangohq/dango/service"
 )
 
@@ -340,5 +342,86 @@ func TestServeKilledMidLoad(t *testing.T) {
 	s2.stop()
 	if got := scalar(t, dir, "SELECT count(*) || '/' || count(DISTINCT order_id) || '/' || count(DISTINCT _dlt_load_id) FROM raw_big.big"); got != "2000000/2000000/1" {
 		t.Errorf("after the restart: %s rows/distinct ids/loads", got)
+	}
+}
+
+// TestServeChainAndTriggers: upstream systems publish dango.trigger.sync.<source>; the sync
+// changes the raw schema, so staging models are generated (auto_generate) and the models
+// downstream run (auto_run); triggers within the debounce window share one run; dango events
+// shows every step.
+func TestServeChainAndTriggers(t *testing.T) {
+	dir := newProject(t, serveSources)
+	writeFile(t, dir, "data/sales.csv", csvRows(30))
+	writeFile(t, dir, "data/other.csv", "a\n1\n2\n")
+	writeFile(t, dir, ".dango/project.yml", "auto_generate: true\nauto_run: true\n")
+	writeFile(t, dir, "dbt/models/marts/totals.sql", "select (select count(*) from {{ ref('stg_sales') }}) as sales, (select count(*) from {{ ref('stg_other') }}) as other\n")
+	s := startServe(t, dir, "--workers", "2", "--debounce", "500ms")
+
+	ev := exec.Command(dangoBin, "events", "--nats", s.nats)
+	ev.Dir = dir
+	var evOut bytes.Buffer
+	ev.Stdout, ev.Stderr = &evOut, &evOut
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ev.Process.Signal(syscall.SIGTERM); ev.Wait() }()
+	time.Sleep(300 * time.Millisecond) // let it subscribe
+
+	nc, err := nats.Connect(s.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var ids []string
+	for _, src := range []string{"sales", "other"} {
+		reply, err := nc.Request("dango.trigger.sync."+src, []byte(`{}`), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]string
+		json.Unmarshal(reply.Data, &m)
+		if m["run_id"] == "" {
+			t.Fatalf("trigger %s: %s", src, reply.Data)
+		}
+		ids = append(ids, m["run_id"])
+	}
+	if reply, err := nc.Request("dango.trigger.sync.nope", nil, 5*time.Second); err != nil || !strings.Contains(string(reply.Data), `unknown source \"nope\"`) {
+		t.Errorf("trigger of an unknown source: %v %s", err, reply.Data)
+	}
+	for _, id := range ids {
+		if run := s.waitRun(t, id, ""); run["status"] != "success" || run["trigger"] != "nats" {
+			t.Fatalf("triggered run: %v", run)
+		}
+	}
+	// One auto_run for both syncs.
+	var autoRuns []map[string]any
+	deadline := time.Now().Add(30 * time.Second)
+	for len(autoRuns) == 0 || autoRuns[0]["status"] == "queued" || autoRuns[0]["status"] == "running" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no auto_run finished:\n%s", s.out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+		autoRuns = nil
+		_, list := s.do(t, "GET", "/api/v1/runs", "", nil, nil)
+		for _, id := range list["runs"].([]any) {
+			_, r := s.do(t, "GET", "/api/v1/runs/"+id.(string), "", nil, nil)
+			if r["trigger"] == "auto_run" {
+				autoRuns = append(autoRuns, r)
+			}
+		}
+	}
+	time.Sleep(time.Second) // a second auto_run would have started by now
+	_, list := s.do(t, "GET", "/api/v1/runs", "", nil, nil)
+	if n := len(list["runs"].([]any)); n != 3 || autoRuns[0]["status"] != "success" {
+		t.Fatalf("%d runs (want 2 syncs and 1 auto_run): %v", n, autoRuns)
+	}
+	for _, want := range []string{"sync.completed", "generate.completed", "run.started", "run.completed"} {
+		if !strings.Contains(evOut.String(), want) {
+			t.Errorf("dango events shows no %s:\n%s", want, evOut.String())
+		}
+	}
+	s.stop()
+	if got := scalar(t, dir, "SELECT sales || '/' || other FROM marts.totals"); got != "30/2" {
+		t.Errorf("totals = %s (auto_run: %v)", got, autoRuns[0])
 	}
 }
