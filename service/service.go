@@ -47,6 +47,8 @@ type Run struct {
 	Sources  []SourceResult `json:"sources,omitempty"`
 	Models   *ModelResults  `json:"models,omitempty"`
 	Errors   []string       `json:"errors,omitempty"`
+
+	done chan struct{} // closed when it has finished
 }
 
 // SourceResult is one source's sync within a run.
@@ -73,6 +75,8 @@ type SyncRequest struct {
 	FullRefresh bool     `json:"full_refresh"`
 	AllowEmpty  bool     `json:"allow_empty"`
 	StartDate   string   `json:"start_date"`
+	// Generate regenerates the synced sources' staging models afterwards (edited ones kept).
+	Generate bool `json:"generate"`
 	// Run runs the models downstream of the synced sources afterwards (source:<name>+).
 	Run bool `json:"run"`
 }
@@ -150,7 +154,18 @@ func (s *Service) Get(id string) (Run, bool) {
 	return c, true
 }
 
+// Done is closed when the run has finished (nil for an unknown run).
+func (s *Service) Done(id string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.runs[id]; ok {
+		return r.done
+	}
+	return nil
+}
+
 func (s *Service) add(r *Run) {
+	r.done = make(chan struct{})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.runs[r.ID] = r
@@ -202,13 +217,13 @@ func (s *Service) SubmitSync(req SyncRequest, trigger string) (*Run, error) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.syncAll(r, sources, opts, req.Run)
+		s.syncAll(r, sources, opts, req)
 	}()
 	return r, nil
 }
 
 // syncAll syncs the run's sources concurrently, each after any earlier sync of it.
-func (s *Service) syncAll(r *Run, sources []config.Source, opts events.SyncOptions, thenRun bool) {
+func (s *Service) syncAll(r *Run, sources []config.Source, opts events.SyncOptions, req SyncRequest) {
 	var wg sync.WaitGroup
 	for i, src := range sources {
 		wg.Add(1)
@@ -229,7 +244,18 @@ func (s *Service) syncAll(r *Run, sources []config.Source, opts events.SyncOptio
 			}
 		}
 	})
-	if thenRun && ok > 0 && s.ctx.Err() == nil {
+	if req.Generate && ok > 0 && s.ctx.Err() == nil {
+		for _, sr := range r.Sources {
+			if sr.Status != Success {
+				continue
+			}
+			if err := s.generate(sr.Source); err != nil {
+				bad++
+				s.update(r, func(r *Run) { r.Errors = append(r.Errors, "generate "+sr.Source+": "+err.Error()) })
+			}
+		}
+	}
+	if req.Run && ok > 0 && s.ctx.Err() == nil {
 		var sel []string
 		for _, sr := range r.Sources {
 			if sr.Status == Success {
@@ -246,6 +272,7 @@ func (s *Service) syncAll(r *Run, sources []config.Source, opts events.SyncOptio
 
 func (s *Service) finish(r *Run, ok, bad int) {
 	now := time.Now().UTC()
+	defer close(r.done)
 	s.update(r, func(r *Run) {
 		r.Finished = &now
 		switch {

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
+	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/connectors"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/node"
@@ -55,6 +56,10 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 			if token == "" && !loopback(listen) {
 				return usageErr(fmt.Errorf("--listen %s is not a loopback address: set api_token_env in .dango/project.yml so the API requires a token", listen))
 			}
+			scheds, err := config.LoadSchedules(p)
+			if err != nil {
+				return usageErr(err)
+			}
 			hooks := map[string]service.Hook{}
 			for _, h := range p.Webhooks {
 				v, err := p.Secrets.Lookup(h.SecretEnv)
@@ -86,6 +91,7 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 				ln.Close()
 				return failed(err)
 			}
+			svc.StartSchedules(scheds)
 			api := &service.API{S: svc, Token: token, Hooks: hooks}
 			srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			out := cmd.OutOrStdout()
@@ -93,7 +99,8 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 			if natsURL != "" {
 				where = natsURL
 			}
-			fmt.Fprintf(out, "dango serve: API on http://%s, NATS on %s, %d local workers (project %s)\n", ln.Addr(), where, workers, p.Name)
+			fmt.Fprintf(out, "dango serve: API on http://%s, NATS on %s, %d local workers, %d schedules, %d webhooks (project %s)\n",
+				ln.Addr(), where, workers, len(scheds), len(hooks), p.Name)
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(ln) }()
 			select {

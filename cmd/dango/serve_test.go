@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -423,5 +425,65 @@ func TestServeChainAndTriggers(t *testing.T) {
 	s.stop()
 	if got := scalar(t, dir, "SELECT sales || '/' || other FROM marts.totals"); got != "30/2" {
 		t.Errorf("totals = %s (auto_run: %v)", got, autoRuns[0])
+	}
+}
+
+// TestServeSchedules: a schedule firing every second on a source whose sync takes longer:
+// its runs never overlap, and the ticks missed meanwhile become one run each time.
+func TestServeSchedules(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(1500 * time.Millisecond)
+		w.Write([]byte(`{"data": [{"id": 1}]}`))
+	}))
+	defer api.Close()
+	dir := newProject(t, "version: 1\nsources:\n  - name: slow\n    type: rest_api\n    rest_api:\n      base_url: "+api.URL+
+		"\n      resources:\n        - {name: items, path: /items, data_selector: data, paginator: none}\n")
+	writeFile(t, dir, ".dango/schedules.yml", "schedules:\n  - name: often\n    cron: \"@every 1s\"\n    sources: [slow]\n")
+	s := startServe(t, dir, "--workers", "2")
+	time.Sleep(5500 * time.Millisecond)
+	_, list := s.do(t, "GET", "/api/v1/runs", "", nil, nil)
+	type span struct{ from, to time.Time }
+	var spans []span
+	for _, id := range list["runs"].([]any) {
+		_, r := s.do(t, "GET", "/api/v1/runs/"+id.(string), "", nil, nil)
+		if r["trigger"] != "schedule:often" {
+			t.Errorf("run %v", r)
+		}
+		from, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(r["started_at"]))
+		to, err := time.Parse(time.RFC3339Nano, fmt.Sprint(r["finished_at"]))
+		if err != nil {
+			to = time.Now().Add(time.Hour) // still running
+		}
+		spans = append(spans, span{from, to})
+	}
+	// About 6 s of ticks every second, 1.5 s per run: one run at a time, each misfire joined
+	// to the next run: at most 4 (every tick running would make 6, overlapping or queued).
+	if len(spans) < 2 || len(spans) > 4 {
+		t.Fatalf("%d scheduled runs in ~6 s, want 2-4 (one at a time, misfires coalesced):\n%s", len(spans), s.out.String())
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].from.Before(spans[j].from) })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].from.Before(spans[i-1].to) {
+			t.Errorf("runs %d and %d overlap: %v", i-1, i, spans)
+		}
+	}
+	if !strings.Contains(s.out.String(), "1 schedules") {
+		t.Errorf("start line: %s", s.out.String())
+	}
+}
+
+func TestScheduleErrors(t *testing.T) {
+	dir := newProject(t, serveSources)
+	for yml, want := range map[string]string{
+		"schedules:\n  - name: a\n    cron: \"61 * * * *\"\n    sources: [sales]\n": "schedules[0] (a): cron \"61 * * * *\"",
+		"schedules:\n  - name: a\n    cron: hourly\n    sources: [nope]\n":        `unknown source "nope"`,
+		"schedules:\n  - name: a\n    sources: [sales]\n":                         "give cron",
+		"scheds: []\n": `unknown key "scheds"`,
+	} {
+		writeFile(t, dir, ".dango/schedules.yml", yml)
+		r := dango(t, dir, "serve", "--listen", freePort(t), "--nats-listen", freePort(t))
+		if r.code != 2 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, ".dango/schedules.yml") {
+			t.Errorf("%q: %+v", yml, r)
+		}
 	}
 }
