@@ -476,8 +476,8 @@ func TestScheduleErrors(t *testing.T) {
 	dir := newProject(t, serveSources)
 	for yml, want := range map[string]string{
 		"schedules:\n  - name: a\n    cron: \"61 * * * *\"\n    sources: [sales]\n": "schedules[0] (a): cron \"61 * * * *\"",
-		"schedules:\n  - name: a\n    cron: hourly\n    sources: [nope]\n":        `unknown source "nope"`,
-		"schedules:\n  - name: a\n    sources: [sales]\n":                         "give cron",
+		"schedules:\n  - name: a\n    cron: hourly\n    sources: [nope]\n":          `unknown source "nope"`,
+		"schedules:\n  - name: a\n    sources: [sales]\n":                           "give cron",
 		"scheds: []\n": `unknown key "scheds"`,
 	} {
 		writeFile(t, dir, ".dango/schedules.yml", yml)
