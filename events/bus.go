@@ -15,11 +15,12 @@ import (
 
 // Bus is a connection to JetStream with dango's streams in place.
 type Bus struct {
-	NC      *nats.Conn
-	JS      jetstream.JetStream
-	srv     *server.Server
-	tempDir string
-	storage jetstream.StorageType
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	srv      *server.Server
+	tempDir  string
+	storage  jetstream.StorageType
+	replicas int // copies of each stream (0: the server default, one)
 }
 
 // EmbeddedOptions configure an in-process NATS server.
@@ -96,7 +97,9 @@ func Connect(ctx context.Context, url, name string) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
-	b := &Bus{NC: nc, storage: jetstream.FileStorage}
+	// In a cluster, streams keep three copies (fewer when fewer servers are known), so one
+	// node going down loses no job or batch.
+	b := &Bus{NC: nc, storage: jetstream.FileStorage, replicas: min(3, max(1, len(nc.Servers())))}
 	if b.JS, err = jetstream.New(nc); err != nil {
 		nc.Close()
 		return nil, err
@@ -117,7 +120,7 @@ const SpoolBucket = "dango_spool"
 
 // SpoolStore opens (creating) the object store for files in transit.
 func (b *Bus) SpoolStore(ctx context.Context) (jetstream.ObjectStore, error) {
-	st, err := b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: SpoolBucket, Storage: b.storage,
+	st, err := b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: SpoolBucket, Storage: b.storage, Replicas: b.replicas,
 		Description: "files extracted by dango workers, until the writer has loaded them"})
 	if err != nil {
 		return nil, fmt.Errorf("spool object store: %w", err)
@@ -150,10 +153,10 @@ func splitHostPort(hp string) (string, int, error) {
 
 func (b *Bus) ensureStreams(ctx context.Context) error {
 	cfgs := []jetstream.StreamConfig{
-		{Name: StreamJobs, Subjects: []string{jobsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy, Storage: b.storage},
-		{Name: StreamBatches, Subjects: []string{batchesPrefix + ">"}, Retention: jetstream.WorkQueuePolicy, Storage: b.storage},
+		{Name: StreamJobs, Subjects: []string{jobsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy, Storage: b.storage, Replicas: b.replicas},
+		{Name: StreamBatches, Subjects: []string{batchesPrefix + ">"}, Retention: jetstream.WorkQueuePolicy, Storage: b.storage, Replicas: b.replicas},
 		{Name: StreamEvents, Subjects: []string{eventsPrefix + ">"}, Retention: jetstream.LimitsPolicy, Storage: b.storage,
-			MaxAge: 7 * 24 * time.Hour, MaxMsgs: 1_000_000},
+			MaxAge: 7 * 24 * time.Hour, MaxMsgs: 1_000_000, Replicas: b.replicas},
 	}
 	for _, c := range cfgs {
 		if _, err := b.JS.CreateOrUpdateStream(ctx, c); err != nil {

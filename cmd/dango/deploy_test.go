@@ -1,0 +1,112 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// TestDeployFiles checks docker-compose.yml and deploy/ without a Docker engine (none runs in
+// CI): the YAML parses with its anchors merged, there are three NATS nodes whose names match
+// the cluster routes and the stream-replica logic, a dango serve and two workers pointed at all
+// three, every named volume is declared, and every dango flag used exists in this binary.
+func TestDeployFiles(t *testing.T) {
+	root := filepath.Join("..", "..")
+	data, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Services map[string]struct {
+			Image       string            `yaml:"image"`
+			Build       map[string]string `yaml:"build"`
+			Command     []string          `yaml:"command"`
+			Environment map[string]string `yaml:"environment"`
+			Volumes     []string          `yaml:"volumes"`
+			Ports       []string          `yaml:"ports"`
+		} `yaml:"services"`
+		Volumes map[string]any `yaml:"volumes"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	conf, err := os.ReadFile(filepath.Join(root, "deploy", "nats", "cluster.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var natsURLs []string
+	for _, n := range []string{"nats1", "nats2", "nats3"} {
+		s, ok := doc.Services[n]
+		if !ok {
+			t.Fatalf("no service %s", n)
+		}
+		if s.Environment["NATS_NAME"] != n || !strings.Contains(string(conf), "nats-route://"+n+":6222") {
+			t.Errorf("%s: NATS_NAME %q, or no route to it in cluster.conf", n, s.Environment["NATS_NAME"])
+		}
+		if !strings.HasPrefix(s.Image, "nats:") || strings.Join(s.Command, " ") != "-c /etc/nats/cluster.conf" {
+			t.Errorf("%s: image %q command %v", n, s.Image, s.Command)
+		}
+		natsURLs = append(natsURLs, "nats://"+n+":4222")
+	}
+	if !strings.Contains(string(conf), "jetstream") || !strings.Contains(string(conf), "store_dir: /data/jetstream") {
+		t.Error("cluster.conf does not enable JetStream on the data volume")
+	}
+	want := strings.Join(natsURLs, ",")
+	roles := map[string]string{"dango-serve": "serve", "dango-worker-1": "worker", "dango-worker-2": "worker"}
+	for name, role := range roles {
+		s, ok := doc.Services[name]
+		if !ok {
+			t.Fatalf("no service %s", name)
+		}
+		if len(s.Command) == 0 || s.Command[0] != role {
+			t.Errorf("%s runs %v, want dango %s", name, s.Command, role)
+		}
+		if !strings.Contains(strings.Join(s.Command, " "), "--nats "+want) {
+			t.Errorf("%s does not join all three NATS nodes: %v", name, s.Command)
+		}
+		if s.Build["dockerfile"] != "deploy/Dockerfile" || len(s.Volumes) == 0 || !strings.HasSuffix(s.Volumes[0], ":/project") {
+			t.Errorf("%s: build %v volumes %v", name, s.Build, s.Volumes)
+		}
+		// Every flag the compose file passes exists.
+		help := dango(t, t.TempDir(), role, "--help").stdout
+		for _, f := range s.Command[1:] {
+			if strings.HasPrefix(f, "--") && f != "--log-json" && !strings.Contains(help, f+" ") {
+				t.Errorf("%s: dango %s has no flag %s", name, role, f)
+			}
+		}
+	}
+	if p := doc.Services["dango-serve"].Ports; len(p) != 1 || p[0] != "8800:8800" {
+		t.Errorf("serve ports %v", p)
+	}
+	for name, s := range doc.Services {
+		for _, v := range s.Volumes {
+			src := strings.SplitN(v, ":", 2)[0]
+			if strings.HasPrefix(src, "./") {
+				if _, err := os.Stat(filepath.Join(root, src)); err != nil {
+					t.Errorf("%s mounts %s, which does not exist", name, src)
+				}
+			} else if !strings.HasPrefix(src, "$") {
+				if _, ok := doc.Volumes[src]; !ok {
+					t.Errorf("%s uses volume %s, not declared", name, src)
+				}
+			}
+		}
+	}
+	df, err := os.ReadFile(filepath.Join(root, "deploy", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{`(?m)^FROM golang:\S+ AS build`, `CGO_ENABLED=1 go build .* \./cmd/dango`, `(?m)^FROM debian:\S+-slim`, `(?m)^USER dango`} {
+		if !regexp.MustCompile(re).Match(df) {
+			t.Errorf("deploy/Dockerfile lacks %s", re)
+		}
+	}
+	unit, err := os.ReadFile(filepath.Join(root, "deploy", "dango.service"))
+	if err != nil || !strings.Contains(string(unit), "ExecStart=/usr/local/bin/dango serve") {
+		t.Errorf("deploy/dango.service: %v", err)
+	}
+}
