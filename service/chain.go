@@ -63,7 +63,7 @@ func (s *Service) reply(m *nats.Msg, run *Run, err error) {
 // of the source run, syncs finishing within the debounce window sharing one run.
 func (s *Service) afterSync(source string, schemaChanged bool) {
 	if schemaChanged && s.Project.AutoGenerate {
-		if err := s.generate(source); err != nil {
+		if _, err := s.Generate(source); err != nil {
 			s.Log.Error().Err(err).Str("source", source).Msg("auto_generate failed")
 		}
 	}
@@ -99,26 +99,27 @@ func (s *Service) flushRun() {
 	}
 }
 
-// generate brings one source's staging models up to date and announces it.
-func (s *Service) generate(source string) error {
+// Generate brings one source's staging models up to date (edited ones kept), announces it,
+// and reports how many files it wrote. A source with no raw tables yet writes nothing.
+func (s *Service) Generate(source string) (int, error) {
 	s.models.Lock()
 	defer s.models.Unlock()
 	ctx := s.ctx
 	db := s.Node.Writer.DB()
 	reserved, err := staging.ReservedWords(ctx, db)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	sources, err := staging.Introspect(ctx, db, s.Project, []string{source})
-	if err != nil {
-		return err
+	if err != nil || len(sources) == 0 {
+		return 0, err
 	}
 	outcomes, err := staging.Plan(staging.Render(sources, staging.Options{Reserved: reserved}), s.Project.DBTDir, false)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := staging.Write(outcomes); err != nil {
-		return err
+		return 0, err
 	}
 	written := 0
 	for _, oc := range outcomes {
@@ -126,6 +127,6 @@ func (s *Service) generate(source string) error {
 			written++
 		}
 	}
-	return s.Node.Bus.Emit(context.WithoutCancel(ctx), events.Event{Type: events.GenerateCompleted, Source: source,
+	return written, s.Node.Bus.Emit(context.WithoutCancel(ctx), events.Event{Type: events.GenerateCompleted, Source: source,
 		Message: fmt.Sprintf("%d staging files written", written)})
 }

@@ -66,6 +66,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST /api/v1/run", a.auth(http.HandlerFunc(a.postRun)))
 	mux.Handle("GET /api/v1/runs/{id}", a.auth(http.HandlerFunc(a.getRun)))
 	mux.Handle("GET /api/v1/runs", a.auth(http.HandlerFunc(a.listRuns)))
+	mux.Handle("POST /api/v1/generate", a.auth(http.HandlerFunc(a.postGenerate)))
 	mux.HandleFunc("POST /hooks/{name}", a.hook)
 	return mux
 }
@@ -141,6 +142,39 @@ func (a *API) postRun(w http.ResponseWriter, r *http.Request) {
 	}
 	run, err := a.S.SubmitRun(req, "api")
 	a.submitted(w, run, err)
+}
+
+// postGenerate regenerates staging models (edited ones kept) for the named sources, or all,
+// and answers when done: {"sources": [...], "files_written": N}.
+func (a *API) postGenerate(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Sources []string `json:"sources"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	names := req.Sources
+	if len(names) == 0 {
+		for _, s := range a.S.Project.Sources {
+			names = append(names, s.Name)
+		}
+	}
+	total := 0
+	for _, n := range names {
+		if _, ok := a.S.Project.Source(n); !ok {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown source " + n})
+			return
+		}
+	}
+	for _, n := range names {
+		written, err := a.S.Generate(n)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": n + ": " + err.Error()})
+			return
+		}
+		total += written
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sources": names, "files_written": total})
 }
 
 func (a *API) getRun(w http.ResponseWriter, r *http.Request) {

@@ -249,7 +249,7 @@ func (s *Service) syncAll(r *Run, sources []config.Source, opts events.SyncOptio
 			if sr.Status != Success {
 				continue
 			}
-			if err := s.generate(sr.Source); err != nil {
+			if _, err := s.Generate(sr.Source); err != nil {
 				bad++
 				s.update(r, func(r *Run) { r.Errors = append(r.Errors, "generate "+sr.Source+": "+err.Error()) })
 			}

@@ -42,6 +42,9 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 			}
 			switch engine {
 			case "dango", "":
+				if c := findServer(p); c != nil {
+					return runViaServer(cmd, c, command, f, fullRefresh)
+				}
 			case "dbt-core":
 				args := []string{command, "--profiles-dir", ".dango", "--project-dir", relPath(p.Root, p.DBTDir), "--threads", fmt.Sprint(threads)}
 				for _, s := range f.selects {
@@ -300,6 +303,42 @@ func (d *dbtLog) summary(results []transform.Result, elapsed time.Duration, root
 	pass := counts[transform.StatusSuccess] + counts[transform.StatusPass]
 	d.line("Done. PASS=%d WARN=%d ERROR=%d SKIP=%d TOTAL=%d", pass, warns, errs, counts[transform.StatusSkipped], len(results))
 	if errs > 0 {
+		return silentExit(exitFailed)
+	}
+	return nil
+}
+
+// runViaServer asks the dango serve holding the warehouse to run the models and reports what
+// it did.
+func runViaServer(cmd *cobra.Command, c *client, command string, f selectFlags, fullRefresh bool) error {
+	if command != "run" {
+		return usageErr(fmt.Errorf("dango serve is running for this project (%s) and holds the warehouse: it runs models (dango run) for you; stop it for dango %s", c.info.API, command))
+	}
+	if f.vars != "" || f.target != "" {
+		return usageErr(fmt.Errorf("dango serve is running for this project (%s): --vars and --target are not passed to it; stop it to use them", c.info.API))
+	}
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	id, err := c.submit(ctx, "/api/v1/run", map[string]any{"select": f.selects, "exclude": f.excludes, "full_refresh": fullRefresh})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Submitted to dango serve at %s (%s)\n", c.info.API, id)
+	r, err := c.wait(ctx, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(out, "Stopped watching; the run goes on in dango serve (GET %s/api/v1/runs/%s).\n", c.info.API, id)
+			return silentExit(exitInterrupted)
+		}
+		return failed(err)
+	}
+	if m := r.Models; m != nil {
+		fmt.Fprintf(out, "Done. %d selected: %d OK, %d errors, %d skipped\n", m.Selected, m.Success, m.Error, m.Skipped)
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintln(out, "Error:", e)
+	}
+	if r.Status != "success" {
 		return silentExit(exitFailed)
 	}
 	return nil

@@ -101,6 +101,13 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 			}
 			fmt.Fprintf(out, "dango serve: API on http://%s, NATS on %s, %d local workers, %d schedules, %d webhooks (project %s)\n",
 				ln.Addr(), where, workers, len(scheds), len(hooks), p.Name)
+			if natsURL == "" {
+				where = n.Bus.ClientURL()
+			}
+			if err := writeServeInfo(p, serveInfo{API: "http://" + ln.Addr().String(), NATS: where, PID: os.Getpid()}); err != nil {
+				return failed(err)
+			}
+			defer removeServeInfo(p)
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(ln) }()
 			select {

@@ -90,6 +90,15 @@ func runSync(cmd *cobra.Command, g *globals, f syncFlags) error {
 		return usageErr(errors.New("--full-refresh drops and reloads data and needs confirmation: run it in a terminal, or pass --yes"))
 	}
 
+	if c := findServer(p); c != nil {
+		if f.dryRun {
+			return usageErr(fmt.Errorf("dango serve is running for this project (%s): --dry-run needs the warehouse, which it holds; stop it first", c.info.API))
+		}
+		if f.fullRefresh && !f.yes {
+			return usageErr(fmt.Errorf("dango serve is running for this project (%s): confirm --full-refresh with --yes", c.info.API))
+		}
+		return syncViaServer(cmd, c, selected, resources, f)
+	}
 	started := time.Now()
 	openOpts.MemoryLimit = p.SyncMemory
 	n, err := node.StartEmbedded(ctx, p, node.Options{Workers: f.workers, Registry: connectors.Default, Log: g.log, Open: openOpts})
@@ -151,6 +160,39 @@ func runSync(cmd *cobra.Command, g *globals, f syncFlags) error {
 		return genErr
 	}
 	if !ok {
+		return silentExit(exitFailed)
+	}
+	return nil
+}
+
+// syncViaServer submits the sync to the dango serve that holds the warehouse and shows its
+// progress from the server's events, as a local sync would.
+func syncViaServer(cmd *cobra.Command, c *client, selected []config.Source, resources []string, f syncFlags) error {
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	names := make([]string, len(selected))
+	for i, s := range selected {
+		names[i] = s.Name
+	}
+	started := time.Now()
+	req := map[string]any{"sources": names, "select": resources, "full_refresh": f.fullRefresh, "allow_empty": f.allowEmpty, "start_date": f.startDate}
+	evs, id, closeNC, err := c.syncEvents(ctx, names, func() (string, error) { return c.submit(ctx, "/api/v1/sync", req) })
+	if err != nil {
+		return err
+	}
+	defer closeNC()
+	fmt.Fprintf(out, "Submitted to dango serve at %s (%s)\n", c.info.API, id)
+	view := newSyncView(out, names, isTerminal(os.Stdout), colorEnabled(os.Stdout))
+	view.begin()
+	for e := range evs {
+		view.handle(e)
+	}
+	view.stop()
+	if ctx.Err() != nil {
+		fmt.Fprintf(out, "Stopped watching; the sync goes on in dango serve (GET %s/api/v1/runs/%s).\n", c.info.API, id)
+		return silentExit(exitInterrupted)
+	}
+	if !view.summary(time.Since(started)) {
 		return silentExit(exitFailed)
 	}
 	return nil
