@@ -18,7 +18,7 @@ var ProjectFields = []Field{
 	{Name: "dbt_project_dir", Kind: String, Default: "dbt", Doc: "Folder of the dbt project."},
 	{Name: "auto_generate", Kind: Bool, Default: false, Doc: "Regenerate staging models after a sync that changed a raw schema."},
 	{Name: "auto_run", Kind: Bool, Default: false, Doc: "Run the models downstream of a source after it syncs."},
-	{Name: "sync_memory_limit", Kind: String, Default: "256MB", Doc: "DuckDB's memory_limit while syncing (e.g. 256MB, 4GB): loads stream, so little is needed; raise it for large merges, which otherwise spill to disk."},
+	{Name: "sync_memory_limit", Kind: String, Doc: "DuckDB's memory_limit while syncing (e.g. 2GB); unset, DuckDB's default (80% of RAM). Loads stream from files and use little; a limit makes large merges spill to disk."},
 	{Name: "api_token_env", Kind: String, Doc: "dango serve: the variable holding the bearer token the HTTP API requires. Without one the API listens on loopback only."},
 	{Name: "webhooks", Kind: Any, Doc: "dango serve: webhooks as a list of {name, secret_env, sync: [sources], run: true|false}; POST /hooks/<name> signed with the secret queues the syncs (and the run)."},
 	{Name: "engine", Kind: String, Default: "dango", Enum: []string{"dango", "dbt-core"}, Doc: "What runs dbt commands: dango's own engine, or real dbt-core (installed separately)."},

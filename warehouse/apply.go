@@ -50,7 +50,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 	}
 
 	// Staged path.
-	types, err := tableColumns(ctx, l.tx, l.info.Schema, b.Table)
+	types, err := l.columns(ctx, b.Table)
 	if err != nil {
 		return 0, err
 	}
@@ -260,7 +260,7 @@ func (l *Load) insertChildren(ctx context.Context, b batch.Batch, list batch.Col
 // parents are replaced (merge, a changed file).
 func (l *Load) deleteChildren(ctx context.Context, table string, lists []batch.Column, parentIDs string) error {
 	for _, c := range lists {
-		ok, err := hasTable(ctx, l.tx, l.info.Schema, childTable(table, c))
+		ok, err := l.hasTable(ctx, childTable(table, c))
 		if err != nil || !ok {
 			if err != nil {
 				return err

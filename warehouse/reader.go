@@ -61,7 +61,7 @@ type LoadSummary struct {
 func (r *Reader) Summary(ctx context.Context, schema string) (LoadSummary, error) {
 	var s LoadSummary
 	var n int
-	if err := r.db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name IN ('_dlt_loads', '_dango_batches')`, schema).Scan(&n); err != nil || n < 2 {
+	if err := r.db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name IN ('_dlt_loads', '_dango_batches')`, schema).Scan(&n); err != nil || n < 2 {
 		return s, err
 	}
 	q := naming.Quote(schema)
