@@ -54,8 +54,8 @@ func TestNATSSource(t *testing.T) {
 	}
 	for q, want := range map[string]string{
 		"SELECT count(*) || '/' || count(DISTINCT _nats_seq) || '/' || max(_nats_seq) FROM raw_app.app_events": "149/149/150",
-		"SELECT count(*) FROM raw_app.app_events WHERE _nats_subject = 'app.refunds' AND amount = 2.5":           "15",
-		"SELECT customer__tier FROM raw_app.app_events WHERE id = 1":                                             "gold",
+		"SELECT count(*) FROM raw_app.app_events WHERE _nats_subject = 'app.refunds' AND amount = 2.5":         "15",
+		"SELECT customer__tier FROM raw_app.app_events WHERE id = 1":                                           "gold",
 	} {
 		if got := scalar(t, dir, q); got != want {
 			t.Errorf("%s = %s, want %s", q, got, want)
