@@ -10,7 +10,7 @@ VENV     := .venv-dbt
 # (1.5.6), so both sides read and write the same file format.
 DBT_PINS := "dbt-core==1.9.*" "dbt-duckdb==1.9.*" "duckdb==1.5.6"
 
-.PHONY: build demo test test-short bench bench-files bench-transform bench-rest bench-sql vet clean
+.PHONY: build demo test test-short bench bench-files bench-transform bench-rest bench-sql bench-serve vet clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dango
@@ -49,7 +49,7 @@ test-short:
 	$(GO) test -short ./...
 
 # Both benchmarks; each reports ratios against its reference measured in the same run.
-bench: bench-files bench-transform bench-rest bench-sql
+bench: bench-files bench-transform bench-rest bench-sql bench-serve
 
 bench-files: build
 	$(GO) run ./bench/filesync -dango $(BIN)
@@ -60,6 +60,10 @@ bench-rest: build
 # 5M PostgreSQL rows: dango vs dlt's sql_database (pyarrow), on a throwaway server and venv.
 bench-sql: build
 	scripts/testdb.sh run -- $(GO) run ./bench/sqldb -dango $(BIN)
+
+# 1,000 small sources through dango serve vs one embedded sync; webhook-to-job-start latency.
+bench-serve: build
+	$(GO) run ./bench/serve -dango $(BIN)
 
 bench-transform: build $(VENV)/bin/dbt
 	$(GO) run ./bench/transform -dango $(BIN) -dbt $(VENV)/bin/dbt -sizes 1000,10000

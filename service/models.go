@@ -66,7 +66,11 @@ func (s *Service) runModels(r *Run, req RunRequest) error {
 	if len(p.ids) == 0 {
 		return nil
 	}
-	runner := &transform.Runner{E: p.e, G: p.g, DB: s.Node.Writer.DB(), Threads: 4}
+	threads := req.Threads
+	if threads < 1 {
+		threads = 4
+	}
+	runner := &transform.Runner{E: p.e, G: p.g, DB: s.Node.Writer.DB(), Threads: threads, FailFast: req.FailFast}
 	results, runErr := runner.Run(s.ctx, p.ids)
 	if err := p.e.WriteRunResults(results, time.Since(now), "run"); err != nil {
 		return err

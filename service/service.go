@@ -81,11 +81,13 @@ type SyncRequest struct {
 	Run bool `json:"run"`
 }
 
-// RunRequest is POST /api/v1/run's body.
+// RunRequest is POST /api/v1/run's body: dango run's flags.
 type RunRequest struct {
 	Select      []string `json:"select"`
 	Exclude     []string `json:"exclude"`
 	FullRefresh bool     `json:"full_refresh"`
+	Threads     int      `json:"threads"`   // default 4
+	FailFast    bool     `json:"fail_fast"` // stop at the first failure
 }
 
 // Service tracks runs on a node.

@@ -43,7 +43,7 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 			switch engine {
 			case "dango", "":
 				if c := findServer(p); c != nil {
-					return runViaServer(cmd, c, command, f, fullRefresh)
+					return runViaServer(cmd, c, command, f, fullRefresh, threads, failFast)
 				}
 			case "dbt-core":
 				args := []string{command, "--profiles-dir", ".dango", "--project-dir", relPath(p.Root, p.DBTDir), "--threads", fmt.Sprint(threads)}
@@ -310,7 +310,7 @@ func (d *dbtLog) summary(results []transform.Result, elapsed time.Duration, root
 
 // runViaServer asks the dango serve holding the warehouse to run the models and reports what
 // it did.
-func runViaServer(cmd *cobra.Command, c *client, command string, f selectFlags, fullRefresh bool) error {
+func runViaServer(cmd *cobra.Command, c *client, command string, f selectFlags, fullRefresh bool, threads int, failFast bool) error {
 	if command != "run" {
 		return usageErr(fmt.Errorf("dango serve is running for this project (%s) and holds the warehouse: it runs models (dango run) for you; stop it for dango %s", c.info.API, command))
 	}
@@ -319,7 +319,8 @@ func runViaServer(cmd *cobra.Command, c *client, command string, f selectFlags, 
 	}
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
-	id, err := c.submit(ctx, "/api/v1/run", map[string]any{"select": f.selects, "exclude": f.excludes, "full_refresh": fullRefresh})
+	id, err := c.submit(ctx, "/api/v1/run", map[string]any{"select": f.selects, "exclude": f.excludes, "full_refresh": fullRefresh,
+		"threads": threads, "fail_fast": failFast})
 	if err != nil {
 		return err
 	}
