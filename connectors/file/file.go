@@ -351,13 +351,8 @@ func (c *connector) matchesExt(name string) bool {
 	return false
 }
 
-// Describe maps what a scan's reader yields to warehouse columns (names normalized, structs
-// flattened). Other connectors that spool files use it.
-func Describe(ctx context.Context, scan *batch.Scan) ([]batch.Column, error) {
-	return describe(ctx, scan, false, nil)
-}
-
-// DescribeShaped is Describe for a JSON file whose records' shape the connector recorded
+// DescribeShaped maps what a JSON scan's reader yields to warehouse columns (names
+// normalized, structs flattened), for a file whose records' shape the connector recorded
 // while writing it: DuckDB types the file from the leading records that hold every key and
 // kind, and when that schema fits the shape it is kept; otherwise every record is typed.
 func DescribeShaped(ctx context.Context, scan *batch.Scan, shape *jsonshape.Shape) ([]batch.Column, error) {

@@ -429,20 +429,15 @@ func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Valu
 	}
 }
 
-// selectRaw returns the records of a reply as raw JSON, without decoding them: the list at
+// selectShaped returns the records of a reply as raw JSON, without decoding them: the list at
 // data_selector (a dotted path such as "data" or "result.items"); without one, the reply
 // itself when it is a list, else the first list under data, results, items, records or
 // values. Scalars are wrapped as {"value": …}.
 //
 // It only finds where each record starts and ends (a structural scan, ~10× faster than
 // encoding/json); DuckDB validates the records when it loads the spooled file, and a reply
-// that is not even structurally JSON fails here.
-func selectRaw(body []byte, selector string) ([]json.RawMessage, error) {
-	return selectShaped(body, selector, nil)
-}
-
-// selectShaped is selectRaw that also adds the records of a list to shape (when not nil),
-// walking each record once.
+// that is not even structurally JSON fails here. The records of a list are also added to
+// shape (when not nil), each walked once.
 func selectShaped(body []byte, selector string, shape *jsonshape.Shape) ([]json.RawMessage, error) {
 	sc := &jscan{b: body, shape: shape}
 	var path []string

@@ -255,7 +255,7 @@ func TestSelectRaw(t *testing.T) {
 		{`{"data":[{"id":"unterminated}]}`, "data", "error"},
 	}
 	for _, c := range cases {
-		got, err := selectRaw([]byte(c.body), c.selector)
+		got, err := selectShaped([]byte(c.body), c.selector, nil)
 		if c.want == "error" {
 			if err == nil {
 				t.Errorf("%s: no error", c.body)
