@@ -108,6 +108,40 @@ func newLoadID() string {
 	return fmt.Sprintf("%d.%06d", us/1_000_000, us%1_000_000)
 }
 
+// Follow forwards the events of one run arriving on raw (a subscription to events.AllEvents)
+// until each of its sources has finished or ctx ends, then calls done and closes the channel.
+func Follow(ctx context.Context, raw <-chan *nats.Msg, runID string, sources []string, done func()) <-chan events.Event {
+	out := make(chan events.Event, 256)
+	pending := map[string]bool{}
+	for _, s := range sources {
+		pending[s] = true
+	}
+	go func() {
+		defer close(out)
+		defer done()
+		for len(pending) > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case m := <-raw:
+				var e events.Event
+				if json.Unmarshal(m.Data, &e) != nil || e.RunID != runID {
+					continue
+				}
+				if e.Terminal() {
+					delete(pending, e.Source)
+				}
+				select {
+				case out <- e:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
 // NewRunID returns a fresh run id.
 func NewRunID() string { return "run_" + strings.ReplaceAll(newLoadID(), ".", "") }
 
@@ -137,35 +171,11 @@ func (d *Dispatcher) SyncRun(ctx context.Context, runID string, sources []config
 		sub.Unsubscribe()
 		return nil, err
 	}
-	out := make(chan events.Event, 256)
-	run := &Run{ID: runID, Sources: sources, Events: out}
-	pending := map[string]bool{}
-	for _, s := range sources {
-		pending[s.Name] = true
+	names := make([]string, len(sources))
+	for i, s := range sources {
+		names[i] = s.Name
 	}
-	go func() {
-		defer close(out)
-		defer sub.Unsubscribe()
-		for len(pending) > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case m := <-raw:
-				var e events.Event
-				if json.Unmarshal(m.Data, &e) != nil || e.RunID != runID {
-					continue
-				}
-				if e.Terminal() {
-					delete(pending, e.Source)
-				}
-				select {
-				case out <- e:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
+	run := &Run{ID: runID, Sources: sources, Events: Follow(ctx, raw, runID, names, func() { sub.Unsubscribe() })}
 	for i, s := range sources {
 		job := events.SyncJob{V: events.Version, RunID: runID, LoadID: newLoadID(), Source: s.Name, Queued: time.Now().UTC(),
 			Options: opts, State: states[i]}

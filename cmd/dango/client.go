@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/dangohq/dango/config"
+	"github.com/dangohq/dango/dispatcher"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/service"
 )
@@ -163,29 +164,6 @@ func (c *client) syncEvents(ctx context.Context, sources []string, submit func()
 		nc.Close()
 		return nil, "", nil, err
 	}
-	out := make(chan events.Event, 256)
-	pending := map[string]bool{}
-	for _, s := range sources {
-		pending[s] = true
-	}
-	go func() {
-		defer close(out)
-		defer sub.Unsubscribe()
-		for len(pending) > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case m := <-raw:
-				var e events.Event
-				if json.Unmarshal(m.Data, &e) != nil || e.RunID != id {
-					continue
-				}
-				if e.Terminal() {
-					delete(pending, e.Source)
-				}
-				out <- e
-			}
-		}
-	}()
+	out := dispatcher.Follow(ctx, raw, id, sources, func() { sub.Unsubscribe() })
 	return out, id, nc.Close, nil
 }
