@@ -128,6 +128,17 @@ func (b *Bus) SpoolStore(ctx context.Context) (jetstream.ObjectStore, error) {
 	return st, nil
 }
 
+// SeenStore is the bucket of webhook signatures already used: kept in JetStream, they stay
+// used across a server's restarts, for ttl.
+func (b *Bus) SeenStore(ctx context.Context, ttl time.Duration) (jetstream.KeyValue, error) {
+	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "dango_webhook_signatures", TTL: ttl,
+		Storage: b.storage, Replicas: b.replicas, Description: "webhook signatures used, so none is accepted twice"})
+	if err != nil {
+		return nil, fmt.Errorf("webhook signature store: %w", err)
+	}
+	return kv, nil
+}
+
 // ClientURL is where other processes reach an embedded server that listens ("" otherwise).
 func (b *Bus) ClientURL() string {
 	if b.srv == nil || b.srv.Addr() == nil {

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/dangohq/dango/events"
 )
 
@@ -51,8 +53,8 @@ type API struct {
 	Token string
 	Hooks map[string]Hook
 
-	mu   sync.Mutex
-	seen map[string]time.Time // webhook signatures used, until they leave the window
+	mu     sync.Mutex
+	seenKV jetstream.KeyValue // webhook signatures used (see use)
 }
 
 // Handler returns the routes.
@@ -205,6 +207,28 @@ func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
 	a.S.metrics.write(w, pending(events.StreamJobs), pending(events.StreamBatches))
 }
 
+// use records a signature as used, reporting whether it already was. The record lives in
+// JetStream for twice the window, so a restarted server (or another) refuses it too.
+func (a *API) use(ctx context.Context, sig string) (bool, error) {
+	a.mu.Lock()
+	if a.seenKV == nil {
+		kv, err := a.S.Node.Bus.SeenStore(ctx, 2*hookWindow)
+		if err != nil {
+			a.mu.Unlock()
+			return false, err
+		}
+		a.seenKV = kv
+	}
+	kv := a.seenKV
+	a.mu.Unlock()
+	sum := sha256.Sum256([]byte(sig))
+	_, err := kv.Create(ctx, hex.EncodeToString(sum[:]), nil)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return true, nil
+	}
+	return false, err
+}
+
 // hook verifies a webhook request and queues what the hook says. Anything not signed right,
 // stale or replayed gets 401 and queues nothing.
 func (a *API) hook(w http.ResponseWriter, r *http.Request) {
@@ -237,22 +261,14 @@ func (a *API) hook(w http.ResponseWriter, r *http.Request) {
 		deny("bad signature")
 		return
 	}
-	a.mu.Lock()
-	if a.seen == nil {
-		a.seen = map[string]time.Time{}
-	}
-	for s, until := range a.seen {
-		if now.After(until) {
-			delete(a.seen, s)
-		}
-	}
-	if _, used := a.seen[sig]; used {
-		a.mu.Unlock()
+	if used, err := a.use(r.Context(), sig); err != nil {
+		a.S.Log.Error().Err(err).Msg("webhook signature store")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "cannot check for replays right now; retry"})
+		return
+	} else if used {
 		deny("replayed signature")
 		return
 	}
-	a.seen[sig] = time.Unix(ts, 0).Add(hookWindow)
-	a.mu.Unlock()
 
 	trigger := "webhook:" + r.PathValue("name")
 	var run *Run

@@ -238,6 +238,16 @@ func TestServeWebhooksAndToken(t *testing.T) {
 	if n := runs(); n != 1 {
 		t.Errorf("%d runs queued, want only the signed webhook's", n)
 	}
+	// The used signature stays used across a restart (kept in JetStream, not in memory).
+	s.stop()
+	s2 := startServe(t, dir, "--workers", "1")
+	if code, _ := s2.do(t, "POST", "/hooks/orders", "", body, good); code != 401 {
+		t.Errorf("replayed after a restart: %d", code)
+	}
+	fresh := sign(now+5, "s3cr3t")
+	if code, _ := s2.do(t, "POST", "/hooks/orders", "", body, fresh); code != 202 {
+		t.Errorf("a fresh signature after the restart: %d", code)
+	}
 }
 
 func TestServeRefusesOpenListenerWithoutToken(t *testing.T) {
