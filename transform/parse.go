@@ -149,6 +149,9 @@ func (e *Engine) Parse() (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := e.checkRefs(toRender); err != nil {
+		return nil, err
+	}
 	// In-file config may have moved a model (schema, alias): place models again.
 	s := e.newSession()
 	for _, n := range nodes {
@@ -347,4 +350,21 @@ func (g *Graph) Order(ids []string) []string {
 		visit(id)
 	}
 	return out
+}
+
+// checkRefs fails on a ref to a node that does not exist or is disabled, now that every
+// node's configuration is final (parsing ran in parallel and could not tell).
+func (e *Engine) checkRefs(nodes []*Node) error {
+	for _, n := range nodes {
+		if !n.Enabled() {
+			continue
+		}
+		for _, r := range n.Refs {
+			name := r[len(r)-1]
+			if t, ok := e.P.byName[name]; !ok || !t.Enabled() {
+				return &LoadError{File: n.OriginalFilePath, Msg: notFound(n, name).Error()}
+			}
+		}
+	}
+	return nil
 }

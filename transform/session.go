@@ -232,13 +232,24 @@ func (s *session) ref(args ...string) (Relation, error) {
 		return Relation{}, s.fail(fmt.Errorf("%s refers to package %q, and packages are not supported yet", s.st.node.OriginalFilePath, args[0]))
 	}
 	target, ok := s.e.P.byName[name]
-	if !ok || !target.Enabled() {
-		return Relation{}, s.fail(fmt.Errorf("%s %s (%s) depends on a node named '%s' which was not found", strings.Title(s.st.node.ResourceType), s.st.node.Name, s.st.node.OriginalFilePath, name))
-	}
 	if s.st.phase == phaseParse {
+		// Other nodes are being parsed at the same time, their configs (enabled, alias,
+		// schema) not final: record the ref, check it once parsing is done (checkRefs), and
+		// answer with the name only — what parsing renders is not kept.
+		if !ok {
+			return Relation{}, s.fail(notFound(s.st.node, name))
+		}
 		s.st.refs = append(s.st.refs, args)
+		return Relation{Identifier: name}, nil
+	}
+	if !ok || !target.Enabled() {
+		return Relation{}, s.fail(notFound(s.st.node, name))
 	}
 	return target.Relation(), nil
+}
+
+func notFound(n *Node, name string) error {
+	return fmt.Errorf("%s %s (%s) depends on a node named '%s' which was not found", strings.Title(n.ResourceType), n.Name, n.OriginalFilePath, name)
 }
 
 func (s *session) source(src, table string) (Relation, error) {
