@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/dangohq/dango/config"
@@ -110,6 +111,7 @@ type Service struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
+	kv         jetstream.KeyValue // run records (see persist.go)
 	subs       []*nats.Subscription
 	pendingRun map[string]bool // sources waiting for the debounced auto_run
 	debounce   *time.Timer
@@ -121,6 +123,12 @@ const keepRuns = 1000
 func (s *Service) Start() error {
 	s.runs, s.busy = map[string]*Run{}, map[string]chan struct{}{}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.openRuns(s.ctx); err != nil {
+		return fmt.Errorf("run records: %w", err)
+	}
+	if err := s.recover(s.ctx); err != nil {
+		return fmt.Errorf("recover the runs of the previous server: %w", err)
+	}
 	return s.listenTriggers()
 }
 
@@ -144,7 +152,7 @@ func (s *Service) Get(id string) (Run, bool) {
 	defer s.mu.Unlock()
 	r, ok := s.runs[id]
 	if !ok {
-		return Run{}, false
+		return s.load(id)
 	}
 	c := *r
 	c.Sources = append([]SourceResult(nil), r.Sources...)
@@ -171,6 +179,7 @@ func (s *Service) add(r *Run) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.runs[r.ID] = r
+	s.save(r)
 	s.order = append(s.order, r.ID)
 	for len(s.order) > keepRuns {
 		if old := s.runs[s.order[0]]; old != nil && old.Finished != nil {
@@ -184,6 +193,7 @@ func (s *Service) update(r *Run, f func(*Run)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f(r)
+	s.save(r)
 }
 
 // BadRequest is a request the service refuses before queueing anything.
@@ -388,12 +398,27 @@ func (s *Service) SubmitRun(req RunRequest, trigger string) (*Run, error) {
 	return r, nil
 }
 
-// Runs lists the ids of known runs, newest first.
+// Runs lists the ids of known runs, newest first: this server's and, from their records,
+// earlier servers'.
 func (s *Service) Runs() []string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.runs))
+	ids := map[string]bool{}
 	for id := range s.runs {
+		ids[id] = true
+	}
+	kv := s.kv
+	s.mu.Unlock()
+	if kv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if keys, err := kv.Keys(ctx); err == nil {
+			for _, k := range keys {
+				ids[k] = true
+			}
+		}
+		cancel()
+	}
+	out := make([]string, 0, len(ids))
+	for id := range ids {
 		out = append(out, id)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(out)))

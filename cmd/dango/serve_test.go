@@ -310,6 +310,7 @@ func TestServeKilledMidLoad(t *testing.T) {
 	if m["run_id"] == nil {
 		t.Fatalf("POST sync: %v", m)
 	}
+	runID := m["run_id"].(string)
 	// Kill once the writer is inside the load (its WAL grows), before it commits.
 	wal := dir + "/data/warehouse.duckdb.wal"
 	deadline := time.Now().Add(30 * time.Second)
@@ -350,6 +351,10 @@ func TestServeKilledMidLoad(t *testing.T) {
 			t.Fatalf("the queued job did not complete after the restart:\n%s", s2.out.String())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The run's record survived the crash and follows its load to the end.
+	if run := s2.waitRun(t, runID, ""); run["status"] != "success" || run["sources"].([]any)[0].(map[string]any)["rows"].(float64) != 2_000_000 {
+		t.Errorf("the run after the restart: %v", run)
 	}
 	s2.stop()
 	if got := scalar(t, dir, "SELECT count(*) || '/' || count(DISTINCT order_id) || '/' || count(DISTINCT _dlt_load_id) FROM raw_big.big"); got != "2000000/2000000/1" {
