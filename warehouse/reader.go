@@ -3,11 +3,15 @@ package warehouse
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/dangohq/dango/duckerr"
 	"github.com/dangohq/dango/naming"
@@ -138,12 +142,57 @@ func formatValue(v any) string {
 		return x.Format("2006-01-02 15:04:05.999999-07")
 	case float64:
 		return fmt.Sprint(x)
+	case map[string]any, []any, duckdb.Map:
+		// JSON, LIST, STRUCT and MAP values print as JSON, not as Go's rendering of maps.
+		if m, ok := x.(duckdb.Map); ok {
+			obj := make(map[string]any, len(m))
+			for k, val := range m {
+				obj[fmt.Sprint(k)] = val
+			}
+			x = obj
+		}
+		if b, err := json.Marshal(x); err == nil {
+			return string(b)
+		}
+		return fmt.Sprint(x)
+	case duckdb.Interval:
+		return formatInterval(x)
 	default:
 		if s, ok := v.(fmt.Stringer); ok {
 			return s.String()
 		}
 		return fmt.Sprint(x)
 	}
+}
+
+// formatInterval renders an interval as DuckDB does: "1 year 2 months 3 days 04:05:06.789".
+func formatInterval(iv duckdb.Interval) string {
+	var parts []string
+	unit := func(n int64, one string) {
+		if n == 0 {
+			return
+		}
+		s := fmt.Sprintf("%d %s", n, one)
+		if n != 1 && n != -1 {
+			s += "s"
+		}
+		parts = append(parts, s)
+	}
+	unit(int64(iv.Months/12), "year")
+	unit(int64(iv.Months%12), "month")
+	unit(int64(iv.Days), "day")
+	if us := iv.Micros; us != 0 || len(parts) == 0 {
+		sign := ""
+		if us < 0 {
+			sign, us = "-", -us
+		}
+		t := fmt.Sprintf("%s%02d:%02d:%02d", sign, us/3_600_000_000, us/60_000_000%60, us/1_000_000%60)
+		if frac := us % 1_000_000; frac != 0 {
+			t += strings.TrimRight(fmt.Sprintf(".%06d", frac), "0")
+		}
+		parts = append(parts, t)
+	}
+	return strings.Join(parts, " ")
 }
 
 // Relations lists the warehouse's tables and views as schema.name.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
 	"github.com/dangohq/dango/batch"
 )
 
@@ -163,5 +165,24 @@ func TestBadDataFailsCleanly(t *testing.T) {
 	ld.Rollback()
 	if n := count(t, w, `SELECT count(*) FROM raw_t._dlt_loads`); n != 0 {
 		t.Errorf("failed load recorded: %d", n)
+	}
+}
+
+func TestFormatValue(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{nil, "NULL"},
+		{[]any{int32(1), int32(2)}, "[1,2]"},
+		{map[string]any{"b": []any{true}, "a": int64(1)}, `{"a":1,"b":[true]}`},
+		{duckdb.Interval{Months: 14, Days: 3, Micros: 14706789000}, "1 year 2 months 3 days 04:05:06.789"},
+		{duckdb.Interval{Micros: -5400000000}, "-01:30:00"},
+		{duckdb.Interval{}, "00:00:00"},
+		{duckdb.Interval{Days: 1}, "1 day"},
+	} {
+		if got := formatValue(tc.v); got != tc.want {
+			t.Errorf("formatValue(%#v) = %q, want %q", tc.v, got, tc.want)
+		}
 	}
 }
