@@ -62,12 +62,20 @@ func FindRoot(dir string) (string, error) {
 }
 
 // Load reads project.yml and sources.yml of the project rooted at root.
-func Load(root string, specs Specs) (*Project, error) {
+func Load(root string, specs Specs) (*Project, error) { return load(root, specs, false) }
+
+// LoadForReading is Load for commands that never contact a source (query, ls, run, …): a
+// secret that is set nowhere resolves to "" instead of failing, so a colleague without the
+// Stripe key can still query the warehouse. Syncs must use Load.
+func LoadForReading(root string, specs Specs) (*Project, error) { return load(root, specs, true) }
+
+func load(root string, specs Specs, lenient bool) (*Project, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
 	}
 	p := &Project{Root: root, Secrets: NewSecretResolver(root)}
+	p.Secrets.lenient = lenient
 	vals := Values{}
 	data, err := os.ReadFile(filepath.Join(root, ProjectFile))
 	switch {

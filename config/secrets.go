@@ -20,6 +20,9 @@ type SecretResolver struct {
 	secrets map[string]any
 	loaded  bool
 	loadErr error
+	// lenient resolves a variable that is set nowhere to "" instead of failing (commands
+	// that only read the warehouse or the dbt project need no source credentials).
+	lenient bool
 }
 
 // NewSecretResolver reads nothing until the first lookup.
@@ -70,6 +73,9 @@ func (r *SecretResolver) Lookup(name string) (Secret, error) {
 	}
 	if v, ok := lookupTOML(r.secrets, name); ok {
 		return Secret(v), nil
+	}
+	if r.lenient {
+		return "", nil
 	}
 	return "", fmt.Errorf("environment variable %s is not set (looked in the environment, .env and .dlt/secrets.toml)", name)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -442,5 +443,31 @@ func TestRealDBTAcceptsTheProject(t *testing.T) {
 	}
 	if got := scalar(t, dir, "SELECT orders FROM marts.order_totals"); got != strconv.Itoa(20) {
 		t.Errorf("marts.order_totals orders = %s", got)
+	}
+}
+
+// TestReadingNeedsNoSourceSecrets: querying the warehouse or listing dbt nodes works without a
+// source's credentials; syncing still refuses to start without them.
+func TestReadingNeedsNoSourceSecrets(t *testing.T) {
+	dir := newProject(t, "version: 1\nsources:\n  - name: pay\n    type: stripe\n    stripe:\n      stripe_secret_key_env: NOT_SET_ANYWHERE\n")
+	db, err := sql.Open("duckdb", filepath.Join(dir, "data", "warehouse.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE answers AS SELECT 42 AS answer"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if r := dango(t, dir, "query", "--format", "csv", "SELECT answer FROM answers"); r.code != 0 || !strings.Contains(r.stdout, "42") {
+		t.Errorf("query without the source's secret: %+v", r)
+	}
+	if r := dango(t, dir, "ls"); r.code != 0 {
+		t.Errorf("ls without the source's secret: %+v", r)
+	}
+	if r := dango(t, dir, "source", "list"); r.code != 0 {
+		t.Errorf("source list without the source's secret: %+v", r)
+	}
+	if r := dango(t, dir, "sync"); r.code != 2 || !strings.Contains(r.stderr, "NOT_SET_ANYWHERE is not set") {
+		t.Errorf("sync without the source's secret: %+v", r)
 	}
 }

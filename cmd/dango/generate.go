@@ -37,7 +37,7 @@ edited files are kept unless --force.`,
 			default:
 				return usageErr(fmt.Errorf("--dedup-strategy must be latest_only, scd_type2 or none, got %q", strategy))
 			}
-			p, err := g.loadProject()
+			p, err := g.loadProjectForReading()
 			if err != nil {
 				return err
 			}

@@ -137,11 +137,21 @@ func waitOptions(wait time.Duration) warehouse.OpenOptions {
 
 // loadProject finds and validates the project; any problem is a usage error (exit 2).
 func (g *globals) loadProject() (*config.Project, error) {
+	return g.loadWith(config.Load)
+}
+
+// loadProjectForReading is loadProject for commands that never contact a source: missing
+// source secrets are no error there.
+func (g *globals) loadProjectForReading() (*config.Project, error) {
+	return g.loadWith(config.LoadForReading)
+}
+
+func (g *globals) loadWith(load func(string, config.Specs) (*config.Project, error)) (*config.Project, error) {
 	root, err := config.FindRoot(g.projectDir)
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	p, err := config.Load(root, connectors.Default)
+	p, err := load(root, connectors.Default)
 	if err != nil {
 		return nil, usageErr(err)
 	}

@@ -26,7 +26,7 @@ func newQueryCmd(g *globals) *cobra.Command {
 			if format != "table" && format != "csv" && format != "json" {
 				return usageErr(fmt.Errorf("--format must be table, csv or json, got %q", format))
 			}
-			p, err := g.loadProject()
+			p, err := g.loadProjectForReading()
 			if err != nil {
 				return err
 			}

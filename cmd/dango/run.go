@@ -33,7 +33,7 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 			if threads < 1 {
 				return usageErr(fmt.Errorf("--threads must be at least 1, got %d", threads))
 			}
-			p, err := g.loadProject()
+			p, err := g.loadProjectForReading()
 			if err != nil {
 				return err
 			}

@@ -23,7 +23,7 @@ func newSourceCmd(g *globals) *cobra.Command {
 		Short: "List sources with their last sync",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := g.loadProject()
+			p, err := g.loadProjectForReading()
 			if err != nil {
 				return err
 			}

@@ -39,7 +39,7 @@ type loaded struct {
 }
 
 func loadDBT(g *globals, f selectFlags) (*loaded, error) {
-	p, err := g.loadProject()
+	p, err := g.loadProjectForReading()
 	if err != nil {
 		return nil, err
 	}
