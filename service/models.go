@@ -2,7 +2,6 @@ package service
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -10,39 +9,14 @@ import (
 	"github.com/dangohq/dango/transform"
 )
 
-type modelPlan struct {
-	e   *transform.Engine
-	g   *transform.Graph
-	ids []string
-}
-
-// loadModels parses the dbt project and resolves a selection to the models `dango run`
-// would build.
-func (s *Service) loadModels(req RunRequest) (*modelPlan, error) {
-	proj, err := transform.Load(s.Project.DBTDir, transform.LoadOptions{RootDir: s.Project.Root})
-	if err != nil {
-		return nil, fmt.Errorf("dbt project: %w", err)
-	}
-	e, err := transform.NewEngine(proj)
+// loadModels parses the dbt project and resolves a selection.
+func (s *Service) loadModels(req RunRequest) (*transform.Selected, error) {
+	sel, err := transform.Open(s.Project.DBTDir, transform.LoadOptions{RootDir: s.Project.Root}, req.Select, req.Exclude, nil)
 	if err != nil {
 		return nil, err
 	}
-	e.FullRefresh = req.FullRefresh
-	g, err := e.Parse()
-	if err != nil {
-		return nil, err
-	}
-	sel, err := (&transform.Selector{G: g, P: proj}).Select(req.Select, req.Exclude, nil)
-	if err != nil {
-		return nil, err
-	}
-	p := &modelPlan{e: e, g: g}
-	for _, id := range sel.IDs {
-		if transform.Executable(g.Nodes[id], "run") {
-			p.ids = append(p.ids, id)
-		}
-	}
-	return p, nil
+	sel.E.FullRefresh = req.FullRefresh
+	return sel, nil
 }
 
 // runModels builds the selected models on the writer's database, one model run at a time,
@@ -61,18 +35,19 @@ func (s *Service) runModels(r *Run, req RunRequest) error {
 		return err
 	}
 	s.Node.Bus.Emit(s.ctx, events.Event{Type: events.RunStarted, RunID: r.ID, Message: strings.Join(req.Select, " ")})
-	res := &ModelResults{Selected: len(p.ids)}
+	ids := p.Executable("run")
+	res := &ModelResults{Selected: len(ids)}
 	s.update(r, func(r *Run) { r.Models = res })
-	if len(p.ids) == 0 {
+	if len(ids) == 0 {
 		return nil
 	}
 	threads := req.Threads
 	if threads < 1 {
 		threads = 4
 	}
-	runner := &transform.Runner{E: p.e, G: p.g, DB: s.Node.Writer.DB(), Threads: threads, FailFast: req.FailFast}
-	results, runErr := runner.Run(s.ctx, p.ids)
-	if err := p.e.WriteRunResults(results, time.Since(now), "run"); err != nil {
+	runner := &transform.Runner{E: p.E, G: p.G, DB: s.Node.Writer.DB(), Threads: threads, FailFast: req.FailFast}
+	results, runErr := runner.Run(s.ctx, ids)
+	if err := p.E.WriteRunResults(results, time.Since(now), "run"); err != nil {
 		return err
 	}
 	var firstErr string

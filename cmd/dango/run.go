@@ -76,13 +76,8 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l.e.FullRefresh = fullRefresh
-			var ids []string
-			for _, id := range l.sel.IDs {
-				if transform.Executable(l.g.Nodes[id], command) {
-					ids = append(ids, id)
-				}
-			}
+			l.E.FullRefresh = fullRefresh
+			ids := l.Executable(command)
 			w, err := warehouse.Open(cmd.Context(), l.p.Warehouse, waitOptions(wait))
 			if err != nil {
 				return failed(err)
@@ -90,18 +85,18 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 			defer w.Close()
 			rep := &dbtLog{out: out, pal: palette{on: colorEnabled(os.Stdout)}}
 			rep.line("Running with dango=%s", version)
-			rep.line("Found %s", foundSummary(l.g))
+			rep.line("Found %s", foundSummary(l.G))
 			if len(ids) == 0 {
 				rep.line("")
 				rep.line("Nothing to do. Try checking your model configs and model specification args")
 				return nil
 			}
-			rep.line("Concurrency: %d threads (target='%s')", threads, l.e.P.Target.Name)
+			rep.line("Concurrency: %d threads (target='%s')", threads, l.E.P.Target.Name)
 			rep.line("")
-			runner := &transform.Runner{E: l.e, G: l.g, DB: w.DB(), Threads: threads, FailFast: failFast, Report: rep}
+			runner := &transform.Runner{E: l.E, G: l.G, DB: w.DB(), Threads: threads, FailFast: failFast, Report: rep}
 			results, runErr := runner.Run(cmd.Context(), ids)
 			elapsed := time.Since(start)
-			if err := l.e.WriteRunResults(results, elapsed, command); err != nil {
+			if err := l.E.WriteRunResults(results, elapsed, command); err != nil {
 				return failed(err)
 			}
 			if cmd.Context().Err() != nil {
@@ -112,7 +107,7 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 			if runErr != nil {
 				return failed(runErr)
 			}
-			return rep.summary(results, elapsed, l.p.Root, l.e.P)
+			return rep.summary(results, elapsed, l.p.Root, l.E.P)
 		},
 	}
 	f.add(cmd)

@@ -32,10 +32,8 @@ func (f *selectFlags) add(cmd *cobra.Command) {
 
 // loaded is a parsed dbt project with its graph and selection.
 type loaded struct {
-	p   *config.Project
-	e   *transform.Engine
-	g   *transform.Graph
-	sel transform.Selection
+	p *config.Project
+	*transform.Selected
 }
 
 func loadDBT(g *globals, f selectFlags) (*loaded, error) {
@@ -54,27 +52,14 @@ func loadDBTFor(p *config.Project, f selectFlags) (*loaded, error) {
 			return nil, usageErr(fmt.Errorf("--vars: not a YAML or JSON mapping: %v", err))
 		}
 	}
-	proj, err := transform.Load(p.DBTDir, transform.LoadOptions{RootDir: p.Root, Target: f.target, Vars: vars})
-	if err != nil {
-		return nil, usageErr(fmt.Errorf("dbt project: %w", err))
-	}
-	e, err := transform.NewEngine(proj)
+	sel, err := transform.Open(p.DBTDir, transform.LoadOptions{RootDir: p.Root, Target: f.target, Vars: vars}, f.selects, f.excludes, f.resourceTypes)
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	graph, err := e.Parse()
-	if err != nil {
-		return nil, usageErr(err)
-	}
-	s := &transform.Selector{G: graph, P: proj}
-	sel, err := s.Select(f.selects, f.excludes, f.resourceTypes)
-	if err != nil {
-		return nil, usageErr(err)
-	}
-	for _, w := range sel.Warnings {
+	for _, w := range sel.Sel.Warnings {
 		fmt.Fprintln(os.Stderr, "Warning:", w)
 	}
-	return &loaded{p: p, e: e, g: graph, sel: sel}, nil
+	return &loaded{p: p, Selected: sel}, nil
 }
 
 func newLsCmd(g *globals) *cobra.Command {
@@ -96,8 +81,8 @@ func newLsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			for _, id := range l.sel.IDs {
-				n := l.g.Nodes[id]
+			for _, id := range l.Sel.IDs {
+				n := l.G.Nodes[id]
 				switch output {
 				case "name":
 					if n.ResourceType == "source" {
@@ -145,7 +130,7 @@ func newCompileCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l.e.FullRefresh = fullRefresh
+			l.E.FullRefresh = fullRefresh
 			// is_incremental() needs to know which relations exist.
 			r, err := warehouse.OpenReadOnly(cmd.Context(), l.p.Warehouse, waitOptions(time.Minute))
 			switch {
@@ -155,24 +140,24 @@ func newCompileCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return failed(err)
 				}
-				l.e.Exists = func(rel transform.Relation) bool { return exists[rel.Schema+"."+rel.Identifier] }
+				l.E.Exists = func(rel transform.Relation) bool { return exists[rel.Schema+"."+rel.Identifier] }
 			case !errors.Is(err, warehouse.ErrNoWarehouse):
 				return failed(err)
 			}
-			if err := l.e.Compile(l.g, l.sel.IDs); err != nil {
+			if err := l.E.Compile(l.G, l.Sel.IDs); err != nil {
 				return failed(err)
 			}
-			if err := l.e.Manifest(l.g); err != nil {
+			if err := l.E.Manifest(l.G); err != nil {
 				return failed(err)
 			}
 			n := 0
-			for _, id := range l.sel.IDs {
-				if t := l.g.Nodes[id].ResourceType; t == "model" || t == "test" {
+			for _, id := range l.Sel.IDs {
+				if t := l.G.Nodes[id].ResourceType; t == "model" || t == "test" {
 					n++
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Compiled %d nodes to %s/compiled/%s/ in %.2fs\n", n,
-				strings.TrimPrefix(l.e.P.Dir+"/"+l.e.P.TargetPath, l.p.Root+"/"), l.e.P.Name, time.Since(start).Seconds())
+				strings.TrimPrefix(l.E.P.Dir+"/"+l.E.P.TargetPath, l.p.Root+"/"), l.E.P.Name, time.Since(start).Seconds())
 			return nil
 		},
 	}
