@@ -105,17 +105,8 @@ func (s *Service) Generate(source string) (int, error) {
 	s.models.Lock()
 	defer s.models.Unlock()
 	ctx := s.ctx
-	db := s.Node.Writer.DB()
-	reserved, err := staging.ReservedWords(ctx, db)
-	if err != nil {
-		return 0, err
-	}
-	sources, err := staging.Introspect(ctx, db, s.Project, []string{source})
-	if err != nil || len(sources) == 0 {
-		return 0, err
-	}
-	outcomes, err := staging.Plan(staging.Render(sources, staging.Options{Reserved: reserved}), s.Project.DBTDir, false)
-	if err != nil {
+	_, outcomes, err := staging.Prepare(ctx, s.Node.Writer.DB(), s.Project, []string{source}, staging.Options{}, false)
+	if err != nil || len(outcomes) == 0 {
 		return 0, err
 	}
 	if err := staging.Write(outcomes); err != nil {

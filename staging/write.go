@@ -2,10 +2,14 @@ package staging
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/dangohq/dango/config"
 )
 
 // Action is what happens to one file.
@@ -79,4 +83,21 @@ func Write(outcomes []Outcome) error {
 		}
 	}
 	return nil
+}
+
+// Prepare reads the raw tables of the named sources (every source when none) and decides what
+// generating their models does: the sources found, and each file's outcome for Write. No
+// sources found means no raw tables yet.
+func Prepare(ctx context.Context, db *sql.DB, p *config.Project, only []string, o Options, force bool) ([]Source, []Outcome, error) {
+	reserved, err := ReservedWords(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.Reserved = reserved
+	sources, err := Introspect(ctx, db, p, only)
+	if err != nil || len(sources) == 0 {
+		return sources, nil, err
+	}
+	outcomes, err := Plan(Render(sources, o), p.DBTDir, force)
+	return sources, outcomes, err
 }

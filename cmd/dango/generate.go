@@ -105,12 +105,7 @@ func (g generator) run(ctx context.Context, db *sql.DB, only []string, o staging
 			fmt.Fprintln(out)
 		}
 	}
-	reserved, err := staging.ReservedWords(ctx, db)
-	if err != nil {
-		return 0, failed(err)
-	}
-	o.Reserved = reserved
-	sources, err := staging.Introspect(ctx, db, g.p, only)
+	sources, outcomes, err := staging.Prepare(ctx, db, g.p, only, o, force)
 	if err != nil {
 		return 0, failed(err)
 	}
@@ -131,10 +126,6 @@ func (g generator) run(ctx context.Context, db *sql.DB, only []string, o staging
 			fmt.Fprintf(out, "  - %s (%d %s: %s)\n", s.Name, len(names), noun, strings.Join(names, ", "))
 		}
 		fmt.Fprintln(out)
-	}
-	outcomes, err := staging.Plan(staging.Render(sources, o), g.p.DBTDir, force)
-	if err != nil {
-		return 0, failed(err)
 	}
 	if force {
 		var over []string
