@@ -149,19 +149,9 @@ func (s *Service) follow(r *Run, waiting map[string]int) {
 }
 
 func (s *Service) finishRecovered(r *Run) {
-	var ok, bad int
-	s.update(r, func(r *Run) {
-		for _, sr := range r.Sources {
-			if sr.Status == Success {
-				ok++
-			} else {
-				bad++
-				r.Errors = append(r.Errors, sr.Source+": "+sr.Error)
-			}
-		}
-		if r.Kind == "run" {
-			bad++
-		}
-	})
+	ok, bad := s.tally(r)
+	if r.Kind == "run" {
+		bad++ // an interrupted model run
+	}
 	s.finish(r, ok, bad)
 }

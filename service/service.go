@@ -245,17 +245,7 @@ func (s *Service) syncAll(r *Run, sources []config.Source, opts events.SyncOptio
 		}()
 	}
 	wg.Wait()
-	var ok, bad int
-	s.update(r, func(r *Run) {
-		for _, sr := range r.Sources {
-			if sr.Status == Success {
-				ok++
-			} else {
-				bad++
-				r.Errors = append(r.Errors, fmt.Sprintf("%s: %s", sr.Source, sr.Error))
-			}
-		}
-	})
+	ok, bad := s.tally(r)
 	if req.Generate && ok > 0 && s.ctx.Err() == nil {
 		for _, sr := range r.Sources {
 			if sr.Status != Success {
@@ -280,6 +270,21 @@ func (s *Service) syncAll(r *Run, sources []config.Source, opts events.SyncOptio
 		}
 	}
 	s.finish(r, ok, bad)
+}
+
+// tally counts the run's sources that succeeded and failed, and records the failures' errors.
+func (s *Service) tally(r *Run) (ok, bad int) {
+	s.update(r, func(r *Run) {
+		for _, sr := range r.Sources {
+			if sr.Status == Success {
+				ok++
+			} else {
+				bad++
+				r.Errors = append(r.Errors, sr.Source+": "+sr.Error)
+			}
+		}
+	})
+	return ok, bad
 }
 
 func (s *Service) finish(r *Run, ok, bad int) {

@@ -69,8 +69,15 @@ func findServer(p *config.Project) *client {
 	return c
 }
 
-// call sends a request and decodes the JSON reply.
+// call sends a request and decodes the JSON reply into a map.
 func (c *client) call(ctx context.Context, method, path string, body any) (int, map[string]any, error) {
+	var m map[string]any
+	code, err := c.do(ctx, method, path, body, &m)
+	return code, m, err
+}
+
+// do sends a request, with the token when there is one, and decodes the JSON reply into out.
+func (c *client) do(ctx context.Context, method, path string, body, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		data, _ := json.Marshal(body)
@@ -78,19 +85,17 @@ func (c *client) call(ctx context.Context, method, path string, body any) (int, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.info.API+path, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m, nil
+	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(out)
 }
 
 // submit posts a request that starts a run and returns its id; a refusal is a usage error.
@@ -113,23 +118,13 @@ func (c *client) submit(ctx context.Context, path string, body any) (string, err
 // wait polls a run until it has finished.
 func (c *client) wait(ctx context.Context, id string) (service.Run, error) {
 	for {
-		req, _ := http.NewRequestWithContext(ctx, "GET", c.info.API+"/api/v1/runs/"+id, nil)
-		if c.token != "" {
-			req.Header.Set("Authorization", "Bearer "+c.token)
-		}
-		resp, err := c.http.Do(req)
-		if err != nil {
-			return service.Run{}, err
-		}
 		var r service.Run
-		if resp.StatusCode != http.StatusOK {
-			resp.Body.Close()
-			return service.Run{}, fmt.Errorf("run %s: HTTP %d", id, resp.StatusCode)
-		}
-		err = json.NewDecoder(resp.Body).Decode(&r)
-		resp.Body.Close()
+		code, err := c.do(ctx, "GET", "/api/v1/runs/"+id, nil, &r)
 		if err != nil {
 			return service.Run{}, err
+		}
+		if code != http.StatusOK {
+			return service.Run{}, fmt.Errorf("run %s: HTTP %d", id, code)
 		}
 		switch r.Status {
 		case service.Success, service.Partial, service.Failed:
