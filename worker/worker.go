@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -225,6 +226,9 @@ func (e *emitter) declared(src config.Source, root string) []batch.Resource {
 // emitter is what a connector sees: batches go to the writer's stream, words to events.
 type emitter struct {
 	ship     bool
+	storeMu  sync.Mutex
+	store    jetstream.ObjectStore // opened on the first shipment
+	shipped  atomic.Int64          // files shipped, for unique object names
 	bus      *events.Bus
 	ctx      context.Context
 	job      events.SyncJob
@@ -252,14 +256,15 @@ func (e *emitter) Emit(ctx context.Context, b batch.Batch) error {
 	}
 	// Connectors may emit from several goroutines (a database's tables in parallel): batches
 	// are numbered and published one at a time, so the writer sees them in sequence.
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.seq++
+	// Uploads run before taking the lock, so parallel tables ship their files at once.
 	if e.ship && b.Scan != nil {
 		if err := e.shipFiles(ctx, b.Scan); err != nil {
 			return err
 		}
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.seq++
 	if e.emitted == nil {
 		e.emitted = map[string]batch.Resource{}
 	}
@@ -270,12 +275,20 @@ func (e *emitter) Emit(ctx context.Context, b batch.Batch) error {
 // shipFiles uploads a scan's files to the spool object store and points the scan at them.
 // Spooled files are removed here once uploaded; a source's own files stay.
 func (e *emitter) shipFiles(ctx context.Context, sc *batch.Scan) error {
-	store, err := e.bus.SpoolStore(ctx)
-	if err != nil {
-		return err
+	e.storeMu.Lock()
+	if e.store == nil {
+		st, err := e.bus.SpoolStore(ctx)
+		if err != nil {
+			e.storeMu.Unlock()
+			return err
+		}
+		e.store = st
 	}
+	store := e.store
+	e.storeMu.Unlock()
 	for i, f := range sc.Files {
-		name := fmt.Sprintf("%s/%d/%d-%d-%s", e.job.LoadID, e.attempt, e.seq, i, filepath.Base(f))
+		// Unique per job attempt: a source's own files in different folders may share a name.
+		name := fmt.Sprintf("%s/%d/%d-%s", e.job.LoadID, e.attempt, e.shipped.Add(1), filepath.Base(f))
 		fh, err := os.Open(f)
 		if err != nil {
 			return err

@@ -262,11 +262,15 @@ func TestServeRefusesOpenListenerWithoutToken(t *testing.T) {
 // from its own copy of the project (as on another machine): the data files exist only there
 // and reach the writer through the NATS object store.
 func TestWorkerProcess(t *testing.T) {
-	dir := newProject(t, serveSources)
+	sources := serveSources + "  - name: daily\n    type: csv\n    csv: {path: data/daily}\n"
+	dir := newProject(t, sources)
 	s := startServe(t, dir, "--workers", "0")
-	remote := newProject(t, serveSources)
+	remote := newProject(t, sources)
 	writeFile(t, remote, "data/sales.csv", csvRows(50))
 	writeFile(t, remote, "data/other.csv", "a\n1\n2\n")
+	// Same file name in two folders: both must arrive.
+	writeFile(t, remote, "data/daily/mon/day.csv", "id\n1\n2\n")
+	writeFile(t, remote, "data/daily/tue/day.csv", "id\n3\n")
 	w := exec.Command(dangoBin, "worker", "--nats", s.nats, "--workers", "2")
 	w.Dir = remote
 	var wout bytes.Buffer
@@ -285,7 +289,7 @@ func TestWorkerProcess(t *testing.T) {
 		sr := x.(map[string]any)
 		got[sr["source"].(string)] = sr["rows"].(float64)
 	}
-	if fmt.Sprint(got) != "map[other:2 sales:50]" {
+	if fmt.Sprint(got) != "map[daily:3 other:2 sales:50]" {
 		t.Errorf("rows by source: %v", got)
 	}
 	if files, _ := filepath.Glob(filepath.Join(dir, ".dango", "spool", "*")); len(files) > 0 {
