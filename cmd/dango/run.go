@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dangohq/dango/humanize"
+	"github.com/dangohq/dango/service"
 	"github.com/dangohq/dango/transform"
 	"github.com/dangohq/dango/warehouse"
 )
@@ -42,7 +43,7 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 			}
 			switch engine {
 			case "dango", "":
-				if c := findServer(p); c != nil {
+				if c := service.FindServer(p); c != nil {
 					return runViaServer(cmd, c, command, f, fullRefresh, threads, failFast)
 				}
 			case "dbt-core":
@@ -305,25 +306,25 @@ func (d *dbtLog) summary(results []transform.Result, elapsed time.Duration, root
 
 // runViaServer asks the dango serve holding the warehouse to run the models and reports what
 // it did.
-func runViaServer(cmd *cobra.Command, c *client, command string, f selectFlags, fullRefresh bool, threads int, failFast bool) error {
+func runViaServer(cmd *cobra.Command, c *service.Client, command string, f selectFlags, fullRefresh bool, threads int, failFast bool) error {
 	if command != "run" {
-		return usageErr(fmt.Errorf("dango serve is running for this project (%s) and holds the warehouse: it runs models (dango run) for you; stop it for dango %s", c.info.API, command))
+		return usageErr(fmt.Errorf("dango serve is running for this project (%s) and holds the warehouse: it runs models (dango run) for you; stop it for dango %s", c.Info.API, command))
 	}
 	if f.vars != "" || f.target != "" {
-		return usageErr(fmt.Errorf("dango serve is running for this project (%s): --vars and --target are not passed to it; stop it to use them", c.info.API))
+		return usageErr(fmt.Errorf("dango serve is running for this project (%s): --vars and --target are not passed to it; stop it to use them", c.Info.API))
 	}
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
-	id, err := c.submit(ctx, "/api/v1/run", map[string]any{"select": f.selects, "exclude": f.excludes, "full_refresh": fullRefresh,
+	id, err := c.Submit(ctx, "/api/v1/run", map[string]any{"select": f.selects, "exclude": f.excludes, "full_refresh": fullRefresh,
 		"threads": threads, "fail_fast": failFast})
 	if err != nil {
-		return err
+		return serverErr(err)
 	}
-	fmt.Fprintf(out, "Submitted to dango serve at %s (%s)\n", c.info.API, id)
-	r, err := c.wait(ctx, id)
+	fmt.Fprintf(out, "Submitted to dango serve at %s (%s)\n", c.Info.API, id)
+	r, err := c.Wait(ctx, id)
 	if err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintf(out, "Stopped watching; the run goes on in dango serve (GET %s/api/v1/runs/%s).\n", c.info.API, id)
+			fmt.Fprintf(out, "Stopped watching; the run goes on in dango serve (GET %s/api/v1/runs/%s).\n", c.Info.API, id)
 			return silentExit(exitInterrupted)
 		}
 		return failed(err)
@@ -338,4 +339,13 @@ func runViaServer(cmd *cobra.Command, c *client, command string, f selectFlags, 
 		return silentExit(exitFailed)
 	}
 	return nil
+}
+
+// serverErr gives a dango serve refusal exit code 2, like the same mistake made locally.
+func serverErr(err error) error {
+	var bad *service.BadRequest
+	if errors.As(err, &bad) {
+		return usageErr(err)
+	}
+	return failed(err)
 }

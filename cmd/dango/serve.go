@@ -104,10 +104,10 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 			if natsURL == "" {
 				where = n.Bus.ClientURL()
 			}
-			if err := writeServeInfo(p, serveInfo{API: "http://" + ln.Addr().String(), NATS: where, PID: os.Getpid()}); err != nil {
+			if err := service.WriteInfo(p, service.Info{API: "http://" + ln.Addr().String(), NATS: where, PID: os.Getpid()}); err != nil {
 				return failed(err)
 			}
-			defer removeServeInfo(p)
+			defer service.RemoveInfo(p)
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(ln) }()
 			select {

@@ -17,6 +17,7 @@ import (
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/node"
+	"github.com/dangohq/dango/service"
 	"github.com/dangohq/dango/staging"
 	"github.com/dangohq/dango/warehouse"
 )
@@ -90,12 +91,12 @@ func runSync(cmd *cobra.Command, g *globals, f syncFlags) error {
 		return usageErr(errors.New("--full-refresh drops and reloads data and needs confirmation: run it in a terminal, or pass --yes"))
 	}
 
-	if c := findServer(p); c != nil {
+	if c := service.FindServer(p); c != nil {
 		if f.dryRun {
-			return usageErr(fmt.Errorf("dango serve is running for this project (%s): --dry-run needs the warehouse, which it holds; stop it first", c.info.API))
+			return usageErr(fmt.Errorf("dango serve is running for this project (%s): --dry-run needs the warehouse, which it holds; stop it first", c.Info.API))
 		}
 		if f.fullRefresh && !f.yes {
-			return usageErr(fmt.Errorf("dango serve is running for this project (%s): confirm --full-refresh with --yes", c.info.API))
+			return usageErr(fmt.Errorf("dango serve is running for this project (%s): confirm --full-refresh with --yes", c.Info.API))
 		}
 		return syncViaServer(cmd, c, selected, resources, f)
 	}
@@ -167,7 +168,7 @@ func runSync(cmd *cobra.Command, g *globals, f syncFlags) error {
 
 // syncViaServer submits the sync to the dango serve that holds the warehouse and shows its
 // progress from the server's events, as a local sync would.
-func syncViaServer(cmd *cobra.Command, c *client, selected []config.Source, resources []string, f syncFlags) error {
+func syncViaServer(cmd *cobra.Command, c *service.Client, selected []config.Source, resources []string, f syncFlags) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
 	names := make([]string, len(selected))
@@ -176,12 +177,12 @@ func syncViaServer(cmd *cobra.Command, c *client, selected []config.Source, reso
 	}
 	started := time.Now()
 	req := map[string]any{"sources": names, "select": resources, "full_refresh": f.fullRefresh, "allow_empty": f.allowEmpty, "start_date": f.startDate}
-	evs, id, closeNC, err := c.syncEvents(ctx, names, func() (string, error) { return c.submit(ctx, "/api/v1/sync", req) })
+	evs, id, closeNC, err := c.FollowSync(ctx, names, func() (string, error) { return c.Submit(ctx, "/api/v1/sync", req) })
 	if err != nil {
-		return err
+		return serverErr(err)
 	}
 	defer closeNC()
-	fmt.Fprintf(out, "Submitted to dango serve at %s (%s)\n", c.info.API, id)
+	fmt.Fprintf(out, "Submitted to dango serve at %s (%s)\n", c.Info.API, id)
 	view := newSyncView(out, names, isTerminal(os.Stdout), colorEnabled(os.Stdout))
 	view.begin()
 	for e := range evs {
@@ -189,7 +190,7 @@ func syncViaServer(cmd *cobra.Command, c *client, selected []config.Source, reso
 	}
 	view.stop()
 	if ctx.Err() != nil {
-		fmt.Fprintf(out, "Stopped watching; the sync goes on in dango serve (GET %s/api/v1/runs/%s).\n", c.info.API, id)
+		fmt.Fprintf(out, "Stopped watching; the sync goes on in dango serve (GET %s/api/v1/runs/%s).\n", c.Info.API, id)
 		return silentExit(exitInterrupted)
 	}
 	if !view.summary(time.Since(started)) {

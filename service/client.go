@@ -1,0 +1,163 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/dangohq/dango/config"
+	"github.com/dangohq/dango/dispatcher"
+	"github.com/dangohq/dango/events"
+)
+
+// InfoFile is where a running dango serve tells the project's CLI how to reach it.
+const InfoFile = ".dango/serve.json"
+
+type Info struct {
+	API  string `json:"api"`
+	NATS string `json:"nats"`
+	PID  int    `json:"pid"`
+}
+
+func WriteInfo(p *config.Project, info Info) error {
+	data, _ := json.MarshalIndent(info, "", "  ")
+	return os.WriteFile(filepath.Join(p.Root, InfoFile), data, 0o644)
+}
+
+func RemoveInfo(p *config.Project) { os.Remove(filepath.Join(p.Root, InfoFile)) }
+
+// Client talks to the dango serve running for a project.
+type Client struct {
+	Info  Info
+	token string
+	http  *http.Client
+}
+
+// FindServer returns a client when a dango serve for the project is alive and answering;
+// nil means the CLI works on its own (a stale file is ignored).
+func FindServer(p *config.Project) *Client {
+	data, err := os.ReadFile(filepath.Join(p.Root, InfoFile))
+	if err != nil {
+		return nil
+	}
+	var info Info
+	if json.Unmarshal(data, &info) != nil || info.PID <= 0 || syscall.Kill(info.PID, 0) != nil {
+		return nil
+	}
+	c := &Client{Info: info, http: &http.Client{Timeout: 30 * time.Second}}
+	if p.APITokenEnv != "" {
+		if v, err := p.Secrets.Lookup(p.APITokenEnv); err == nil {
+			c.token = v.Reveal()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if code, _, err := c.Call(ctx, "GET", "/healthz", nil); err != nil || code != 200 {
+		return nil
+	}
+	return c
+}
+
+// Call sends a request and decodes the JSON reply into a map.
+func (c *Client) Call(ctx context.Context, method, path string, body any) (int, map[string]any, error) {
+	var m map[string]any
+	code, err := c.do(ctx, method, path, body, &m)
+	return code, m, err
+}
+
+// do sends a request, with the token when there is one, and decodes the JSON reply into out.
+func (c *Client) do(ctx context.Context, method, path string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Info.API+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(out)
+}
+
+// Submit posts a request that starts a run and returns its id; a refusal is a *BadRequest.
+func (c *Client) Submit(ctx context.Context, path string, body any) (string, error) {
+	code, m, err := c.Call(ctx, "POST", path, body)
+	if err != nil {
+		return "", fmt.Errorf("dango serve at %s: %w", c.Info.API, err)
+	}
+	if code != http.StatusAccepted {
+		msg, _ := m["error"].(string)
+		if code == http.StatusBadRequest {
+			return "", &BadRequest{errors.New(msg)}
+		}
+		return "", fmt.Errorf("dango serve answered %d: %s", code, msg)
+	}
+	id, _ := m["run_id"].(string)
+	return id, nil
+}
+
+// Wait polls a run until it has finished.
+func (c *Client) Wait(ctx context.Context, id string) (Run, error) {
+	for {
+		var r Run
+		code, err := c.do(ctx, "GET", "/api/v1/runs/"+id, nil, &r)
+		if err != nil {
+			return Run{}, err
+		}
+		if code != http.StatusOK {
+			return Run{}, fmt.Errorf("run %s: HTTP %d", id, code)
+		}
+		switch r.Status {
+		case Success, Partial, Failed:
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Run{}, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// FollowSync subscribes to the server's events before a sync is submitted, and after
+// submit hands back those of the run until every source has finished.
+func (c *Client) FollowSync(ctx context.Context, sources []string, submit func() (string, error)) (<-chan events.Event, string, func(), error) {
+	nc, err := nats.Connect(c.Info.NATS, nats.Name("dango sync (client)"))
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("dango serve's NATS at %s: %w", c.Info.NATS, err)
+	}
+	raw := make(chan *nats.Msg, 8192)
+	sub, err := nc.ChanSubscribe(events.AllEvents, raw)
+	if err == nil {
+		err = nc.Flush()
+	}
+	if err != nil {
+		nc.Close()
+		return nil, "", nil, err
+	}
+	id, err := submit()
+	if err != nil {
+		nc.Close()
+		return nil, "", nil, err
+	}
+	out := dispatcher.Follow(ctx, raw, id, sources, func() { sub.Unsubscribe() })
+	return out, id, nc.Close, nil
+}
