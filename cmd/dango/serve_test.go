@@ -138,7 +138,7 @@ func TestServeSyncOverHTTP(t *testing.T) {
 	if code != 200 || m["status"] != "ok" {
 		t.Fatalf("healthz: %d %v", code, m)
 	}
-	code, m = s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["sales"]}`), nil)
+	code, m = s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["sales"], "generate": true}`), nil)
 	if code != 202 || m["run_id"] == nil {
 		t.Fatalf("POST sync: %d %v", code, m)
 	}
@@ -146,6 +146,9 @@ func TestServeSyncOverHTTP(t *testing.T) {
 	srcs := run["sources"].([]any)
 	if run["status"] != "success" || len(srcs) != 1 || srcs[0].(map[string]any)["rows"].(float64) != 100 {
 		t.Fatalf("run: %v", run)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dbt", "models", "staging", "stg_sales.sql")); err != nil {
+		t.Errorf("generate: true wrote no staging model: %v", err)
 	}
 	// Two requests for one source at once: one sync at a time, neither loads a row twice.
 	_, a := s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["sales"], "full_refresh": true}`), nil)
