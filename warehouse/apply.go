@@ -163,6 +163,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		if _, err := exec("DELETE FROM " + target + " t USING " + from + " s WHERE " + match("t", "s", keys)); err != nil {
 			return 0, err
 		}
+		l.deleted[b.Table] = true
 	}
 	if len(s.Replaced) > 0 {
 		labels := make([]string, len(s.Replaced))
@@ -175,6 +176,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		if _, err := exec("DELETE FROM " + target + " WHERE " + ColSourceFile + " IN (" + strings.Join(labels, ", ") + ")"); err != nil {
 			return 0, err
 		}
+		l.deleted[b.Table] = true
 	}
 	r, err := exec("INSERT INTO " + target + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") + " FROM " + from)
 	if err != nil {
@@ -271,6 +273,7 @@ func (l *Load) deleteChildren(ctx context.Context, table string, lists []batch.C
 			" WHERE _dlt_parent_id IN ("+parentIDs+")"); err != nil {
 			return err
 		}
+		l.deleted[childTable(table, c)] = true
 	}
 	return nil
 }
