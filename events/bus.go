@@ -225,3 +225,17 @@ func (b *Bus) cleanup() {
 		os.RemoveAll(b.tempDir)
 	}
 }
+
+// FailedLoadsBucket remembers loads the writer failed, so their leftover batches are dropped
+// after a restart instead of starting a load that can never complete.
+const FailedLoadsBucket = "dango_failed_loads"
+
+// FailedLoads opens (creating) the bucket of failed loads: key the load id, value the reason.
+func (b *Bus) FailedLoads(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: FailedLoadsBucket, TTL: 7 * 24 * time.Hour,
+		Storage: b.storage, Replicas: b.replicas, Description: "loads the writer failed; their late batches are dropped"})
+	if err != nil {
+		return nil, fmt.Errorf("failed-loads store: %w", err)
+	}
+	return kv, nil
+}

@@ -767,10 +767,24 @@ func (l *Load) schemaHash(ctx context.Context) (string, error) {
 
 // LoadCommitted reports whether a load id is already recorded in a schema's _dlt_loads.
 func (w *Writer) LoadCommitted(ctx context.Context, schema, loadID string) (bool, error) {
+	_, ok, err := w.CommittedLoad(ctx, schema, loadID)
+	return ok, err
+}
+
+// CommittedLoad reports whether a load id is recorded in a schema's _dlt_loads, and the rows
+// it committed (from _dango_loads).
+func (w *Writer) CommittedLoad(ctx context.Context, schema, loadID string) (rows int64, ok bool, err error) {
 	var n int
-	err := w.db.QueryRowContext(ctx, `SELECT count(*) FROM `+naming.Quote(schema)+`."_dlt_loads" WHERE load_id = ?`, loadID).Scan(&n)
-	if missing(err) {
-		return false, nil
+	err = w.db.QueryRowContext(ctx, `SELECT count(*) FROM `+naming.Quote(schema)+`."_dlt_loads" WHERE load_id = ?`, loadID).Scan(&n)
+	if missing(err) || (err == nil && n == 0) {
+		return 0, false, nil
 	}
-	return n > 0, err
+	if err != nil {
+		return 0, false, err
+	}
+	var r sql.NullInt64
+	if err := w.db.QueryRowContext(ctx, `SELECT sum("rows") FROM `+naming.Quote(schema)+`."_dango_loads" WHERE load_id = ?`, loadID).Scan(&r); err != nil && !missing(err) {
+		return 0, true, err
+	}
+	return r.Int64, true, nil
 }
