@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,13 @@ const (
 	// ColSourceFile names the file a row came from, in tables of folder and glob sources.
 	ColSourceFile = "_dango_source_file"
 )
+
+// BlockSize is the storage block size of a warehouse file dango creates (an existing file keeps
+// its own; DuckDB 1.2 and later read either). DuckDB's default of 256 KB gives every table at
+// least a block per column segment: a raw layer of a thousand small sources (7,000 tables with
+// their metadata) took 1.2 GB for 60,000 rows; 64 KB blocks hold it in 390 MB, and a 2M-row
+// load measured as fast and 5% larger. 16 KB blocks (200 MB) made that load 20-30% slower.
+const BlockSize = 64 << 10
 
 // ErrLocked means another process holds the warehouse file.
 var ErrLocked = errors.New("warehouse is in use by another process")
@@ -92,6 +100,8 @@ func openDB(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 	dsn := path
 	if readOnly {
 		dsn += "?access_mode=read_only"
+	} else {
+		dsn += "?default_block_size=" + strconv.Itoa(BlockSize)
 	}
 	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
