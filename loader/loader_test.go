@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/loader"
 	"github.com/dangohq/dango/warehouse"
@@ -47,7 +48,10 @@ func start(t *testing.T) *harness {
 		}
 	})
 	bus.NC.Flush()
-	l := &loader.Loader{Bus: bus, Writer: w, Log: zerolog.Nop()}
+	proj := &config.Project{Root: dir, Sources: []config.Source{
+		{Name: "src", Type: "csv", Schema: "raw_src", Settings: config.Values{"path": "*.csv"}},
+	}}
+	l := &loader.Loader{Bus: bus, Writer: w, Log: zerolog.Nop(), Project: proj}
 	if err := l.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
