@@ -327,9 +327,12 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 		}
 		var m events.BatchMsg
 		if err := json.Unmarshal(msg.Data(), &m); err != nil {
-			l.Log.Error().Err(err).Str("load", loadID).Msg("dropping malformed batch message")
-			msg.Term()
-			continue
+			// Malformed: the load it names fails, like a forged one (refuse acknowledges it).
+			l.refuse(ctx, cur, &events.BatchMsg{LoadID: loadID, Source: m.Source, RunID: m.RunID, Attempt: m.Attempt},
+				msg, fmt.Errorf("%w: malformed batch message: %v", ErrForged, err))
+			cur = nil
+			l.markFinished(loadID)
+			return
 		}
 		if err := l.vetHeader(msg.Subject(), &m); err != nil {
 			// The load this message claims to belong to fails: whatever it holds is rolled

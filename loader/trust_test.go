@@ -71,6 +71,9 @@ func TestForgedBatchesAreRefused(t *testing.T) {
 	if err := os.Symlink(victim, link); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink(outside, filepath.Join(spoolDir, "dirlink")); err != nil {
+		t.Fatal(err)
+	}
 	spooled := func(name string) string {
 		p := filepath.Join(spoolDir, name)
 		writeCSV(t, p, 2)
@@ -93,6 +96,9 @@ func TestForgedBatchesAreRefused(t *testing.T) {
 	}{
 		{name: "temporary file outside the spool", batch: func() *batch.Batch { return tmp(victim) }, want: "temporary file"},
 		{name: "symlink in the spool pointing out", batch: func() *batch.Batch { return tmp(link) }, want: "outside"},
+		{name: "temporary file through a symlinked folder in the spool", batch: func() *batch.Batch {
+			return tmp(filepath.Join(spoolDir, "dirlink", filepath.Base(victim)))
+		}, want: "not inside the spool"},
 		{name: "dotdot out of the spool", batch: func() *batch.Batch { return tmp(spoolDir + "/../../" + filepath.Base(victim)) }, want: "clean absolute path"},
 		{name: "source file not in sources.yml", batch: func() *batch.Batch {
 			b := good()
@@ -238,5 +244,55 @@ func TestFileSourceFilesMustBeConfigured(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(h.dir, "real.csv")); err != nil {
 		t.Errorf("a source's own file was removed: %v", err)
+	}
+}
+
+// TestMalformedBatchFailsItsLoad: a message that is JSON with a known load id but not a
+// batch message fails that load instead of leaving it open.
+func TestMalformedBatchFailsItsLoad(t *testing.T) {
+	h := start(t)
+	stash := map[string]events.Event{}
+	if _, err := h.bus.JS.Publish(h.ctx, events.BatchSubject("src"),
+		[]byte(`{"v":1,"load_id":"5.000001","source":"src","schema":"raw_src","attempt":1,"seq":1,"batch":{"table":"t","scan":"not a scan"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if e := h.waitLoad(stash, "5.000001"); e.Type != events.SyncFailed || !strings.Contains(e.Error, "malformed") {
+		t.Fatalf("malformed message: %+v", e)
+	}
+	h.send(events.BatchMsg{LoadID: "5.000002", Seq: 1, Batch: h.scan("a.csv", 3)})
+	h.send(events.BatchMsg{LoadID: "5.000002", Seq: 1, End: true})
+	if e := h.waitLoad(stash, "5.000002"); e.Type != events.SyncCompleted || e.Rows != 3 {
+		t.Fatalf("honest load after it: %+v", e)
+	}
+}
+
+// TestStaleAttemptDeletesOnlySpoolFiles: the leftovers of an earlier attempt are deleted, but
+// only when they are spool files; a forged "stale" batch naming another file deletes nothing.
+func TestStaleAttemptDeletesOnlySpoolFiles(t *testing.T) {
+	h := start(t)
+	stash := map[string]events.Event{}
+	spoolDir := filepath.Join(h.dir, ".dango", "spool")
+	os.MkdirAll(spoolDir, 0o755)
+	victim := filepath.Join(t.TempDir(), "victim.csv")
+	writeCSV(t, victim, 1)
+	stale := filepath.Join(spoolDir, "table-1-stale.csv")
+	writeCSV(t, stale, 1)
+
+	h.send(events.BatchMsg{Attempt: 2, Seq: 1, Batch: h.scan("a.csv", 2)})
+	forged := h.scan("b.csv", 1)
+	forged.Scan.Files, forged.Scan.Temporary = []string{victim}, true
+	h.send(events.BatchMsg{Attempt: 1, Seq: 1, Batch: forged})
+	old := h.scan("c.csv", 1)
+	old.Scan.Files, old.Scan.Temporary = []string{stale}, true
+	h.send(events.BatchMsg{Attempt: 1, Seq: 2, Batch: old})
+	h.send(events.BatchMsg{Attempt: 2, Seq: 1, End: true})
+	if e := h.waitLoad(stash, "1.000001"); e.Type != events.SyncCompleted || e.Rows != 2 {
+		t.Fatalf("event = %+v", e)
+	}
+	if _, err := os.Stat(victim); err != nil {
+		t.Errorf("a stale batch's file outside the spool was deleted: %v", err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a stale attempt's spool file was kept: %v", err)
 	}
 }
