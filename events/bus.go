@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dangohq/dango/batch"
 	"os"
 	"time"
 
@@ -113,7 +114,7 @@ func Connect(ctx context.Context, url, name string) (*Bus, error) {
 
 // ObjectPrefix marks a scan file that travels in the spool object store: a worker on another
 // machine uploads its files there, and the writer downloads them before loading.
-const ObjectPrefix = "nats-object://"
+const ObjectPrefix = batch.ObjectPrefix
 
 // SpoolBucket is the object store bucket of files in transit.
 const SpoolBucket = "dango_spool"

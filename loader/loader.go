@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/spool"
@@ -46,6 +47,9 @@ type Loader struct {
 	// when an earlier writer failed the load and acknowledged them before a restart: the load
 	// then fails instead of holding its messages and its slot forever.
 	StallTimeout time.Duration
+	// Project is what batches are checked against (see trust.go): a batch of a source it does
+	// not configure, or into another schema, is refused. Without it every batch is refused.
+	Project *config.Project
 
 	mu       sync.Mutex
 	active   map[string]*inbox    // load id → its goroutine's inbox
@@ -309,6 +313,10 @@ func (l *Loader) discard(m *events.BatchMsg) {
 	if m.Batch == nil || m.Batch.Scan == nil {
 		return
 	}
+	if err := l.vetFiles(m); err != nil { // delete nothing a refused batch names
+		l.Log.Warn().Err(err).Str("load", m.LoadID).Msg("not removing the files of a stale batch")
+		return
+	}
 	r := &loadRun{}
 	for _, f := range m.Batch.Scan.Files {
 		if name, shipped := strings.CutPrefix(f, events.ObjectPrefix); shipped {
@@ -385,9 +393,20 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 		}
 		var m events.BatchMsg
 		if err := json.Unmarshal(msg.Data(), &m); err != nil {
-			l.Log.Error().Err(err).Str("load", loadID).Msg("dropping malformed batch message")
-			msg.Term()
-			continue
+			// Malformed: the load it names fails, like a forged one (refuse acknowledges it).
+			l.refuse(ctx, cur, &events.BatchMsg{LoadID: loadID, Source: m.Source, RunID: m.RunID, Attempt: m.Attempt},
+				msg, fmt.Errorf("%w: malformed batch message: %v", ErrForged, err))
+			cur = nil
+			l.markFinished(loadID)
+			return
+		}
+		if err := l.vetHeader(msg.Subject(), &m); err != nil {
+			// The load this message claims to belong to fails: whatever it holds is rolled
+			// back and acknowledged, so neither it nor the next run waits on it.
+			l.refuse(ctx, cur, &m, msg, err)
+			cur = nil
+			l.markFinished(loadID)
+			return
 		}
 		if cur != nil && m.Attempt < cur.attempt {
 			l.discard(&m)
@@ -416,9 +435,9 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 			return
 		}
 		if finished := l.step(ctx, cur, &m); finished {
+			l.markFinished(loadID) // before release: no message of this load starts a new one
 			l.release(cur)
 			cur = nil
-			l.markFinished(loadID)
 			return
 		}
 		stall = nil
@@ -464,6 +483,24 @@ func (l *Loader) fail(ctx context.Context, r *loadRun, reason string) {
 	r.ackAll()
 }
 
+// refuse fails a load because of a message that did not pass vetHeader: the message and
+// everything the load holds are acknowledged (a forged message redelivered would only be
+// refused again), its spooled files removed, and sync.failed published for the load.
+func (l *Loader) refuse(ctx context.Context, cur *loadRun, m *events.BatchMsg, msg jetstream.Msg, err error) {
+	l.Log.Error().Err(err).Str("load", batch.Short(m.LoadID)).Str("source", batch.Short(m.Source)).
+		Str("subject", batch.Short(msg.Subject())).Msg("refusing batch message; failing its load")
+	if cur == nil {
+		cur = &loadRun{attempt: m.Attempt, end: -1, head: *m}
+		cur.head.Batch, cur.head.Resources = nil, nil
+		if !sourceRE.MatchString(cur.head.Source) {
+			cur.head.Source = "" // not a subject token: report on the project's subject
+		}
+	}
+	cur.hold(msg)
+	l.fail(ctx, cur, err.Error())
+	l.release(cur)
+}
+
 // acquire takes a slot for the load before its first step, heartbeating its messages while it
 // waits; it reports false when ctx ended.
 func (l *Loader) acquire(ctx context.Context, r *loadRun, tick <-chan time.Time) bool {
@@ -503,6 +540,10 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		r.end = m.Seq
 		r.resources = m.Resources
 	case m.Batch != nil:
+		if err := l.vetFiles(m); err != nil {
+			l.Log.Error().Err(err).Str("load", m.LoadID).Str("source", m.Source).Msg("refusing batch; failing its load")
+			return fail(err.Error())
+		}
 		if r.load == nil {
 			ld, err := l.Writer.Begin(ctx, loadInfo(m))
 			if err != nil {

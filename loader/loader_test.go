@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/loader"
 	"github.com/dangohq/dango/warehouse"
@@ -27,6 +28,7 @@ type harness struct {
 	events chan events.Event
 	stall  time.Duration
 	stop   func() // stops the running loader and waits for it
+	proj   *config.Project
 }
 
 func start(t *testing.T) *harness { return startWith(t, 0) }
@@ -52,6 +54,9 @@ func startWith(t *testing.T, stall time.Duration) *harness {
 		}
 	})
 	bus.NC.Flush()
+	h.proj = &config.Project{Root: dir, Sources: []config.Source{
+		{Name: "src", Type: "csv", Schema: "raw_src", Settings: config.Values{"path": "*.csv"}},
+	}}
 	h.run()
 	t.Cleanup(func() {
 		h.stop()
@@ -66,7 +71,7 @@ func startWith(t *testing.T, stall time.Duration) *harness {
 func (h *harness) run() {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(h.ctx)
-	l := &loader.Loader{Bus: h.bus, Writer: h.w, Log: zerolog.Nop(), StallTimeout: h.stall}
+	l := &loader.Loader{Bus: h.bus, Writer: h.w, Log: zerolog.Nop(), StallTimeout: h.stall, Project: h.proj}
 	if err := l.Start(ctx); err != nil {
 		h.t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dangohq/dango/events"
+	"github.com/dangohq/dango/spool"
 )
 
 // A failed load whose remaining batches reach a restarted writer must not start a load that
@@ -24,6 +25,14 @@ func TestFailedLoadLeftoversAfterRestart(t *testing.T) {
 	// The rest of the failed load arrives at the new writer: a spooled file and the end.
 	late := h.scan("late.csv", 3)
 	late.Scan.Temporary = true
+	spooled := filepath.Join(spool.Dir(h.dir), "late.ndjson")
+	if err := os.MkdirAll(filepath.Dir(spooled), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(late.Scan.Files[0], spooled); err != nil {
+		t.Fatal(err)
+	}
+	late.Scan.Files[0] = spooled
 	h.send(events.BatchMsg{LoadID: "5.000001", Seq: 2, Batch: late})
 	h.send(events.BatchMsg{LoadID: "5.000001", Seq: 2, End: true})
 	e := h.wait()

@@ -79,7 +79,7 @@ func Start(ctx context.Context, p *config.Project, o Options) (*Node, error) {
 	if maxLoads < 1 {
 		maxLoads = 4 // remote workers only: loads still overlap
 	}
-	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: maxLoads, SpoolDir: spool.Dir(p.Root)}
+	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: maxLoads, SpoolDir: spool.Dir(p.Root), Project: p}
 	pool := &worker.Pool{Bus: bus, Registry: o.Registry, Project: p, Name: "local", Log: o.Log, JobTimeout: o.JobTimeout}
 	if err := errors.Join(ld.Start(ctx), pool.Start(ctx)); err != nil {
 		cancel()

@@ -216,6 +216,9 @@ type TableRows struct {
 
 // Begin opens a load. The caller must Commit or Rollback it.
 func (w *Writer) Begin(ctx context.Context, info LoadInfo) (*Load, error) {
+	if err := batch.ValidName(info.Schema); err != nil {
+		return nil, fmt.Errorf("load %s: schema: %w", batch.Short(info.LoadID), err)
+	}
 	if err := w.ensureSchema(ctx, info.Schema); err != nil {
 		return nil, err
 	}
@@ -533,6 +536,9 @@ func (l *Load) Commit(ctx context.Context, resources []batch.Resource) (Result, 
 		return Result{}, err
 	}
 	for _, r := range resources {
+		if err := r.Validate(); err != nil {
+			return fail(fmt.Errorf("load %s: end marker: %w", l.info.LoadID, err))
+		}
 		if l.info.FullRefresh || r.Disposition == batch.Replace {
 			if err := l.prepare(ctx, r.Table, r); err != nil {
 				return fail(err)

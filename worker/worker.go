@@ -288,7 +288,7 @@ func (e *emitter) shipFiles(ctx context.Context, sc *batch.Scan) error {
 	e.storeMu.Unlock()
 	for i, f := range sc.Files {
 		// Unique per job attempt: a source's own files in different folders may share a name.
-		name := fmt.Sprintf("%s/%d/%d-%s", e.job.LoadID, e.attempt, e.shipped.Add(1), filepath.Base(f))
+		name := batch.ObjectName(e.job.LoadID, e.attempt, e.shipped.Add(1), f)
 		fh, err := os.Open(f)
 		if err != nil {
 			return err
