@@ -58,7 +58,19 @@ func (r *SecretResolver) load() error {
 }
 
 // Lookup returns the value of the named variable or an error naming it and where it looked.
+// The value is registered for redaction (see Redact): whoever asks for a variable by name
+// holds a credential.
 func (r *SecretResolver) Lookup(name string) (Secret, error) {
+	v, err := r.lookup(name)
+	if err == nil {
+		RegisterSecret(v.Reveal())
+	}
+	return v, err
+}
+
+// lookup is Lookup without registering: sources.yml's *_env keys register by what the key
+// names (a user name or host given as user_env is not a secret to hide everywhere).
+func (r *SecretResolver) lookup(name string) (Secret, error) {
 	if name == "" {
 		return "", fmt.Errorf("names no environment variable")
 	}
