@@ -198,7 +198,7 @@ var (
 	// password=… in key/value strings (libpq, ODBC), also quoted
 	kvPasswordRE = regexp.MustCompile(`(?i)\b(password|passwd|pwd|secret|client_secret|token|api_key|apikey)(\s*[=:]\s*)('[^']*'|"[^"]*"|[^\s&;,"'\x60)}\]]+)`)
 	// ?api_key=… &token=… in URLs
-	queryRE = regexp.MustCompile(`(?i)([?&](?:api[_-]?key|key|token|access_token|refresh_token|id_token|secret|client_secret|password|passwd|sig|signature|assertion|code)=)[^&\s"'\x60#<>]+`)
+	queryRE = regexp.MustCompile(`(?i)([?&](?:api[_-]?key|key|token|access_token|refresh_token|id_token|secret|client_secret|password|passwd|sig|signature|assertion|code)=)([^&\s"'\x60#<>;]+)`)
 	// Authorization: Bearer …, and any Bearer credential
 	authHeaderRE = regexp.MustCompile(`(?i)\b(authorization["']?\s*[:=]\s*["']?)(bearer|basic|token|digest)\s+[^\s"',;]+`)
 	bearerRE     = regexp.MustCompile(`(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]{20,}=*`)
@@ -222,7 +222,13 @@ func Redact(s string) string {
 		}
 	}
 	if strings.Contains(s, "://") {
-		s = urlUserinfoRE.ReplaceAllString(s, "${1}${2}:"+Redacted+"@")
+		s = urlUserinfoRE.ReplaceAllStringFunc(s, func(m string) string {
+			sub := urlUserinfoRE.FindStringSubmatch(m)
+			if placeholder(sub[3]) {
+				return m
+			}
+			return sub[1] + sub[2] + ":" + Redacted + "@"
+		})
 		s = urlTokenRE.ReplaceAllStringFunc(s, func(m string) string {
 			if strings.Contains(m, Redacted) {
 				return m
@@ -232,13 +238,25 @@ func Redact(s string) string {
 		})
 	}
 	if strings.Contains(s, "@") {
-		s = mysqlDSNRE.ReplaceAllString(s, "${1}:"+Redacted+"@${3}")
+		s = mysqlDSNRE.ReplaceAllStringFunc(s, func(m string) string {
+			sub := mysqlDSNRE.FindStringSubmatch(m)
+			if placeholder(sub[2]) {
+				return m
+			}
+			return sub[1] + ":" + Redacted + "@" + sub[3]
+		})
 	}
 	if strings.Contains(s, "=") || strings.Contains(s, ":") {
-		s = queryRE.ReplaceAllString(s, "${1}"+Redacted)
+		s = queryRE.ReplaceAllStringFunc(s, func(m string) string {
+			sub := queryRE.FindStringSubmatch(m)
+			if placeholder(sub[2]) {
+				return m
+			}
+			return sub[1] + Redacted
+		})
 		s = kvPasswordRE.ReplaceAllStringFunc(s, func(m string) string {
 			sub := kvPasswordRE.FindStringSubmatch(m)
-			if sub[3] == Redacted || strings.HasPrefix(sub[3], Redacted) {
+			if placeholder(strings.Trim(sub[3], `'"`)) {
 				return m
 			}
 			return sub[1] + sub[2] + Redacted
@@ -256,6 +274,19 @@ func Redact(s string) string {
 	}
 	s = knownKeyRE.ReplaceAllString(s, Redacted)
 	return s
+}
+
+// placeholder reports a value that is already redacted, or the documentation's stand-in for
+// a password ("mysql://user:password@host"), which is left as it is.
+func placeholder(v string) bool {
+	if strings.HasPrefix(v, "[redacted") || strings.Trim(v, "*x") == "" {
+		return true
+	}
+	switch strings.ToLower(v) {
+	case "password", "pass", "pw", "secret", "token", "<password>", "{password}", "$password", "${password}":
+		return true
+	}
+	return false
 }
 
 // redactedError is an error whose message has been redacted; it still unwraps to the
