@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -17,6 +18,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -272,6 +274,19 @@ sources:
 		secrets[v] = sec(db.kind)
 		sources += fmt.Sprintf("  - name: %s\n    type: %s\n    %s: {credentials_env: %s, max_retry_time: 1s}\n", db.name, db.typ, db.typ, v)
 	}
+	// A real NATS server that wants a user and password: a source with the wrong one, and a
+	// dango serve that uses it with the right one.
+	natsAuthURL := ""
+	if bin := os.Getenv("DANGO_NATS_SERVER"); bin != "" {
+		natsAuthURL = startAuthNATS(t, bin, "natsuser", sec("nats-server-pw"))
+		secrets["NATS_SERVER_PW"] = sec("nats-server-pw")
+		wrong := strings.Replace(natsAuthURL, sec("nats-server-pw"), sec("nats-wrong-pw"), 1)
+		t.Setenv("NATS_URL_WRONG", wrong)
+		secrets["NATS_URL_WRONG"] = sec("nats-wrong-pw")
+		sources += "  - name: nats_wrong_password\n    type: nats\n    nats: {url_env: NATS_URL_WRONG, stream: EVENTS}\n"
+	} else {
+		t.Log("DANGO_NATS_SERVER not set: no case against a NATS server that checks passwords")
+	}
 	sources = strings.NewReplacer("{{srv}}", srv.URL, "{{closed}}", closed, "{{oauthid}}", api.oauthID).Replace(sources)
 
 	dir := newProject(t, sources)
@@ -373,6 +388,22 @@ sources:
 		outputs = append(outputs, "serve output: "+s.out.String())
 	}
 	serveRecord()
+	if natsAuthURL != "" {
+		// dango serve on the external NATS, its credentials in the URL: serve.json must not
+		// keep them, and the CLI still follows a sync (through the API).
+		s := startServe(t, dir, "--workers", "2", "--nats", natsAuthURL)
+		r := record("sync via serve on authenticated NATS", dango(t, dir, "sync", "--source", "rest_basic,my_malformed"))
+		if !strings.Contains(r.stdout, "Submitted to dango serve") || !strings.Contains(r.stdout, "✗ Sync failed for my_malformed") {
+			t.Errorf("sync through dango serve on an authenticated NATS:\n%s\n%s\nserve:\n%s", r.stdout, r.stderr, s.out.String())
+		}
+		info, err := os.ReadFile(filepath.Join(dir, ".dango", "serve.json"))
+		if err != nil {
+			t.Fatalf("serve.json: %v", err)
+		}
+		outputs = append(outputs, "serve.json: "+string(info))
+		s.stop()
+		outputs = append(outputs, "serve (external NATS) output: "+s.out.String())
+	}
 
 	// Every file dango wrote in the project.
 	var files int
@@ -483,4 +514,30 @@ func ymlSourceNames(yml string) []string {
 		}
 	}
 	return out
+}
+
+// startAuthNATS runs the real nats-server with JetStream and a user and password, and returns
+// its URL with the credentials.
+func startAuthNATS(t *testing.T, bin, user, pass string) string {
+	t.Helper()
+	addr := freePort(t)
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "-js", "-a", host, "-p", port, "-sd", t.TempDir(), "--user", user, "--pass", pass)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return "nats://" + user + ":" + pass + "@" + addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nats-server did not start:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
