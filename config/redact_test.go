@@ -173,3 +173,24 @@ func TestRedactKeepsPlaceholdersAndIsIdempotent(t *testing.T) {
 		t.Errorf("Redact is not idempotent or doubles the marker:\n once  %q\n twice %q", once, twice)
 	}
 }
+
+// Connectors register secrets (fresh OAuth2 tokens) while other goroutines redact.
+func TestRegisterAndRedactConcurrently(t *testing.T) {
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 200; i++ {
+				s := fmt.Sprintf("s3cr3t-conc-%d-%d", g, i)
+				RegisterSecret(s)
+				if got := Redact("token " + s); strings.Contains(got, s) {
+					t.Errorf("just registered %s, still printed: %q", s, got)
+					return
+				}
+			}
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+}
