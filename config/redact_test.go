@@ -194,3 +194,23 @@ func TestRegisterAndRedactConcurrently(t *testing.T) {
 		<-done
 	}
 }
+
+// A .env or secrets.toml that does not parse is reported by line, never by quoting it.
+func TestSecretFileSyntaxErrorsDoNotQuoteValues(t *testing.T) {
+	cases := []struct{ file, content, want string }{
+		{".env", "A=1\nTOKEN=\"s3cr3t-open-quote-1\nB=2\n", ".env:2: "},
+		{".dlt/secrets.toml", "a = \"x\"\ntoken = s3cr3t-unquoted-2\n", ".dlt/secrets.toml:2: "},
+	}
+	for _, tc := range cases {
+		root := t.TempDir()
+		os.MkdirAll(filepath.Join(root, ".dlt"), 0o755)
+		os.WriteFile(filepath.Join(root, tc.file), []byte(tc.content), 0o644)
+		_, err := NewSecretResolver(root).Lookup("NOT_IN_THE_ENVIRONMENT_X")
+		if err == nil {
+			t.Fatalf("%s: no error", tc.file)
+		}
+		if strings.Contains(err.Error(), "s3cr3t") || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: %v (want it to start %q and quote nothing)", tc.file, err, tc.want)
+		}
+	}
+}
