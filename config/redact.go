@@ -158,8 +158,12 @@ func SecretKey(key string) bool {
 // comma-separated URLs in s.
 func urlSecrets(s string) []string {
 	var out []string
-	for _, part := range strings.Split(s, ",") {
+	// Each URL of a list, and the whole (a password may hold a comma).
+	for _, part := range append(strings.Split(s, ","), s) {
 		part = strings.TrimSpace(part)
+		if m := urlUserinfoRE.FindStringSubmatch(part); m != nil {
+			out = append(out, m[3]) // as written: percent-encoded, or unparseable
+		}
 		u, err := url.Parse(part)
 		if err == nil && u.User != nil {
 			if pw, ok := u.User.Password(); ok {
@@ -167,12 +171,6 @@ func urlSecrets(s string) []string {
 			} else if tokenScheme(u.Scheme) {
 				out = append(out, u.User.Username())
 			}
-			continue
-		}
-		// Not parseable (an unescaped character in the password): take what sits between
-		// the scheme's "user:" and the last "@".
-		if m := urlUserinfoRE.FindStringSubmatch(part); m != nil {
-			out = append(out, m[3])
 		}
 	}
 	return out

@@ -214,3 +214,19 @@ func TestSecretFileSyntaxErrorsDoNotQuoteValues(t *testing.T) {
 		}
 	}
 }
+
+func TestURLPasswordsRegisteredAsWrittenAndDecoded(t *testing.T) {
+	registerSetting("base_url", "postgres://u:s3cr3t%40enc-4471@h/db,nats://s3cr3t-tok-4472@n:4222")
+	for _, s := range []string{"s3cr3t%40enc-4471", "s3cr3t@enc-4471", "s3cr3t-tok-4472"} {
+		if got := Redact("near " + s + " end"); strings.Contains(got, s) {
+			t.Errorf("%q not registered: %q", s, got)
+		}
+	}
+}
+
+func TestURLPasswordWithComma(t *testing.T) {
+	registerSetting("url", "postgres://u:s3cr3t,comma-4473@h/db")
+	if got := Redact("near s3cr3t,comma-4473 end"); strings.Contains(got, "s3cr3t,comma-4473") {
+		t.Errorf("a password with a comma is not registered: %q", got)
+	}
+}
