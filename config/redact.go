@@ -194,7 +194,7 @@ var (
 	// user:password@tcp(host:port)/db (go-sql-driver's DSN)
 	mysqlDSNRE = regexp.MustCompile(`([^\s:@/()"'\x60]*):([^\s"'\x60]*)@((?:tcp|tcp6|unix|udp)?\()`)
 	// password=… in key/value strings (libpq, ODBC), also quoted
-	kvPasswordRE = regexp.MustCompile(`(?i)\b(password|passwd|pwd|secret|client_secret|token|api_key|apikey)(\s*[=:]\s*)('[^']*'|"[^"]*"|[^\s&;,"'\x60)}\]]+)`)
+	kvPasswordRE = regexp.MustCompile(`(?i)\b(password|passwd|pwd|secret|client_secret|token|api_key|apikey)(\s*=\s*)('[^']*'|"[^"]*"|[^\s&;,"'\x60)}\]]+)`)
 	// ?api_key=… &token=… in URLs
 	queryRE = regexp.MustCompile(`(?i)([?&](?:api[_-]?key|key|token|access_token|refresh_token|id_token|secret|client_secret|password|passwd|sig|signature|assertion|code)=)([^&\s"'\x60#<>;]+)`)
 	// Authorization: Bearer …, and any Bearer credential
@@ -244,7 +244,7 @@ func Redact(s string) string {
 			return sub[1] + ":" + Redacted + "@" + sub[3]
 		})
 	}
-	if strings.Contains(s, "=") || strings.Contains(s, ":") {
+	if strings.Contains(s, "=") {
 		s = queryRE.ReplaceAllStringFunc(s, func(m string) string {
 			sub := queryRE.FindStringSubmatch(m)
 			if placeholder(sub[2]) {

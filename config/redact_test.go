@@ -230,3 +230,17 @@ func TestURLPasswordWithComma(t *testing.T) {
 		t.Errorf("a password with a comma is not registered: %q", got)
 	}
 }
+
+// `dango source types` documents keys in prose that looks like key/value text.
+func TestRedactLeavesDocumentationAlone(t *testing.T) {
+	for _, s := range []string{
+		"| `auth.name` | string | `Authorization` | api_key: header or query parameter name. |",
+		"| `auth.location` | string | `header` | api_key: where it goes. One of: header, query. |",
+		"| `auth.password` | string |  | basic: password (use password_env). |",
+		"Connection URL (postgres://user:password@host:port/database); give it as credentials_env naming a variable.",
+	} {
+		if got := Redact(s); got != s {
+			t.Errorf("Redact changed documentation:\n  in  %q\n  out %q", s, got)
+		}
+	}
+}
