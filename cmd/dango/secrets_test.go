@@ -341,6 +341,13 @@ sources:
 			t.Errorf("source %s did not fail:\n%s", name, r.stdout)
 		}
 	}
+	// The real servers refused the password (the case reached them, not a closed port).
+	for name, want := range map[string]string{"pg_wrong_password": "password authentication failed", "my_wrong_password": "Access denied",
+		"nats_wrong_password": "Authorization Violation"} {
+		if strings.Contains(sources, "name: "+name+"\n") && !strings.Contains(r.stdout, want) {
+			t.Errorf("%s: the server did not refuse the password (%q not in the output):\n%s", name, want, r.stdout)
+		}
+	}
 	record("sync -v", dango(t, dir, "-v", "sync", "--workers", "8"))
 	record("sync --log-json", dango(t, dir, "--log-json", "-v", "sync", "--workers", "8"))
 	record("sync one source", dango(t, dir, "sync", "--source", "my_malformed,pg_malformed,rest_oauth"))
