@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dangohq/dango/config"
 )
 
 // Bus is a connection to JetStream with dango's streams in place.
@@ -96,7 +98,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Bus, error) {
 func Connect(ctx context.Context, url, name string) (*Bus, error) {
 	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, config.RedactError(fmt.Errorf("connect to NATS at %s: %w", config.Redact(url), err))
 	}
 	// In a cluster, streams keep three copies (fewer when fewer servers are known), so one
 	// node going down loses no job or batch.
@@ -107,7 +109,7 @@ func Connect(ctx context.Context, url, name string) (*Bus, error) {
 	}
 	if err := b.ensureStreams(ctx); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("%w (is JetStream enabled on %s?)", err, url)
+		return nil, config.RedactError(fmt.Errorf("%w (is JetStream enabled on %s?)", err, config.Redact(url)))
 	}
 	return b, nil
 }
@@ -190,9 +192,12 @@ func (b *Bus) Publish(ctx context.Context, subject string, v any) error {
 	return nil
 }
 
-// Emit publishes an event, stamping its version and time.
+// Emit publishes an event, stamping its version and time. Its message and error are
+// redacted here, the one way every event leaves a process: events are stored in JetStream,
+// followed by CLIs and copied into run records.
 func (b *Bus) Emit(ctx context.Context, e Event) error {
 	e.V = Version
+	e.Message, e.Error = config.Redact(e.Message), config.Redact(e.Error)
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}

@@ -76,7 +76,8 @@ func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 	}
 	nc, err := nats.Connect(s.String("url"), opts...)
 	if err != nil {
-		return fmt.Errorf("connect to NATS: %w", err)
+		// nats.go quotes a URL it cannot parse, user:password and all.
+		return config.RedactError(fmt.Errorf("connect to NATS: %w", err))
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
