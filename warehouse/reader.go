@@ -72,6 +72,9 @@ func (r *Reader) sandbox(ctx context.Context) error {
 		"SET GLOBAL autoinstall_known_extensions = false",
 		"SET GLOBAL autoload_known_extensions = false",
 		"SET GLOBAL allow_community_extensions = false",
+		// Nothing beyond the warehouse (and the temp folder below) stays reachable.
+		"SET GLOBAL allowed_directories = []",
+		"SET GLOBAL allowed_paths = []",
 		// DuckDB keeps its temp folder reachable with external access off: make it ours.
 		"SET GLOBAL temp_directory = " + naming.Literal(tmp),
 		"SET GLOBAL enable_external_access = false",

@@ -149,7 +149,10 @@ func TestReaderSandbox(t *testing.T) {
 
 	// The settings held, and queries over the warehouse (views included) still work.
 	for q, want := range map[string]string{
-		"SELECT current_setting('enable_external_access')":                      "false",
+		"SELECT current_setting('enable_external_access')": "false",
+		// DuckDB itself keeps its own files and the temp folder reachable; nothing else is.
+		"SELECT len(current_setting('allowed_directories')) = 1 AND current_setting('allowed_directories')[1] LIKE '%dango-query-%'": "true",
+		"SELECT bool_and(starts_with(p, " + quoteLit(path) + ")) FROM unnest(current_setting('allowed_paths')) t(p)":                 "true",
 		"SELECT current_setting('lock_configuration')":                          "true",
 		"SELECT current_setting('autoload_known_extensions')":                   "false",
 		"SELECT current_setting('autoinstall_known_extensions')":                "false",
