@@ -299,7 +299,11 @@ func TestServeTrustBoundaries(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 || !st.Mode().IsRegular() {
 		t.Fatalf("token file: %v %v", st, err)
 	}
-	if info, _ := os.ReadFile(filepath.Join(dir, service.InfoFile)); len(info) == 0 || strings.Contains(string(info), s.tok) {
+	var info []byte
+	for deadline := time.Now().Add(10 * time.Second); len(info) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		info, _ = os.ReadFile(filepath.Join(dir, service.InfoFile)) // written just after the start line
+	}
+	if len(info) == 0 || strings.Contains(string(info), s.tok) {
 		t.Errorf("serve.json: %s", info)
 	}
 	if data, _ := os.ReadFile(filepath.Join(dir, ".gitignore")); !strings.Contains(string(data), ".dango/api_token") {
