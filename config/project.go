@@ -19,8 +19,8 @@ var ProjectFields = []Field{
 	{Name: "auto_generate", Kind: Bool, Default: false, Doc: "Regenerate staging models after a sync that changed a raw schema."},
 	{Name: "auto_run", Kind: Bool, Default: false, Doc: "Run the models downstream of a source after it syncs."},
 	{Name: "sync_memory_limit", Kind: String, Doc: "DuckDB's memory_limit while syncing (e.g. 2GB); unset, DuckDB's default (80% of RAM). Loads stream from files and use little; a limit makes large merges spill to disk."},
-	{Name: "api_token_env", Kind: String, Doc: "dango serve: the variable holding the bearer token the HTTP API requires. Without one the API listens on loopback only."},
-	{Name: "webhooks", Kind: Any, Doc: "dango serve: webhooks as a list of {name, secret_env, sync: [sources], run: true|false}; POST /hooks/<name> signed with the secret queues the syncs (and the run)."},
+	{Name: "api_token_env", Kind: String, Doc: "dango serve: a variable holding a further bearer token the HTTP API accepts (at least 16 bytes), beside the generated one in .dango/api_token."},
+	{Name: "webhooks", Kind: Any, Doc: "dango serve: webhooks as a list of {name, secret_env, sync: [sources], run: true|false}; POST /hooks/<name> signed with the secret (at least 16 bytes) queues the syncs (and the run)."},
 	{Name: "engine", Kind: String, Default: "dango", Enum: []string{"dango", "dbt-core"}, Doc: "What runs dbt commands: dango's own engine, or real dbt-core (installed separately)."},
 }
 
@@ -112,7 +112,58 @@ func load(root string, specs Specs, lenient bool) (*Project, error) {
 	if p.Webhooks, err = parseWebhooks(vals["webhooks"], p); err != nil {
 		return nil, err
 	}
+	// A secret that is set but too short is an error for every command; one not set here
+	// (another machine's) is dango serve's to report (WebhookSecret).
+	for _, h := range p.Webhooks {
+		v, err := p.Secrets.Lookup(h.SecretEnv)
+		if err != nil || (lenient && v == "") {
+			continue
+		}
+		if _, err := p.checkSecret(h, v); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// MinSecretBytes is the shortest webhook secret or API token accepted: an HMAC key or a
+// bearer token shorter than this can be guessed.
+const MinSecretBytes = 16
+
+// WebhookSecret resolves a webhook's HMAC secret. Unset, empty or shorter than
+// MinSecretBytes is a configuration error naming the file and the webhook.
+func (p *Project) WebhookSecret(h Webhook) ([]byte, error) {
+	v, err := p.Secrets.Lookup(h.SecretEnv)
+	if err != nil {
+		return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhook %s: secret_env: %v", h.Name, err), Err: err}
+	}
+	return p.checkSecret(h, v)
+}
+
+func (p *Project) checkSecret(h Webhook, v Secret) ([]byte, error) {
+	switch n := len(v.Reveal()); {
+	case n == 0:
+		return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhook %s: its secret (%s) is empty: set it to a random value of at least %d bytes (e.g. `openssl rand -hex 32`)", h.Name, h.SecretEnv, MinSecretBytes)}
+	case n < MinSecretBytes:
+		return nil, &Error{File: ProjectFile, Msg: fmt.Sprintf("webhook %s: its secret (%s) is %d bytes, too short to sign with: use a random value of at least %d bytes (e.g. `openssl rand -hex 32`)", h.Name, h.SecretEnv, n, MinSecretBytes)}
+	}
+	return []byte(v.Reveal()), nil
+}
+
+// APIToken resolves api_token_env: "" when it is not configured; unset or shorter than
+// MinSecretBytes is a configuration error.
+func (p *Project) APIToken() (string, error) {
+	if p.APITokenEnv == "" {
+		return "", nil
+	}
+	v, err := p.Secrets.Lookup(p.APITokenEnv)
+	if err != nil {
+		return "", &Error{File: ProjectFile, Msg: fmt.Sprintf("api_token_env: %v", err), Err: err}
+	}
+	if n := len(v.Reveal()); n < MinSecretBytes {
+		return "", &Error{File: ProjectFile, Msg: fmt.Sprintf("api_token_env: the token in %s is %d bytes: use a random value of at least %d bytes (e.g. `openssl rand -hex 32`)", p.APITokenEnv, n, MinSecretBytes)}
+	}
+	return v.Reveal(), nil
 }
 
 // Webhook is an endpoint of dango serve, POST /hooks/<Name>, that queues syncs (and a run)

@@ -22,7 +22,8 @@ import (
 	"github.com/dangohq/dango/events"
 )
 
-// InfoFile is where a running dango serve tells the project's CLI how to reach it.
+// InfoFile is where a running dango serve tells the project's CLI how to reach it. It holds
+// no secret (the token lives in TokenFile, mode 0600), so it may stay world-readable.
 const InfoFile = ".dango/serve.json"
 
 type Info struct {
@@ -61,14 +62,21 @@ func FindServer(p *config.Project) *Client {
 		return nil
 	}
 	c := &Client{Info: info, http: &http.Client{Timeout: 30 * time.Second}}
-	if p.APITokenEnv != "" {
+	// The token file is the server's own; api_token_env is the fallback when it is unreadable.
+	if tok, err := ReadToken(p.Root); err == nil {
+		c.token = tok
+	} else if p.APITokenEnv != "" {
 		if v, err := p.Secrets.Lookup(p.APITokenEnv); err == nil {
 			c.token = v.Reveal()
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if code, _, err := c.Call(ctx, "GET", "/healthz", nil); err != nil || code != 200 {
+	code, _, err := c.Call(ctx, "GET", "/healthz", nil)
+	if errors.Is(err, ErrUnauthorized) {
+		return c // it is running but refuses our token: say so rather than wait for its lock
+	}
+	if err != nil || code != 200 {
 		return nil
 	}
 	return c
@@ -81,16 +89,29 @@ func (c *Client) Call(ctx context.Context, method, path string, body any) (int, 
 	return code, m, err
 }
 
+// ErrUnauthorized means dango serve refused the client's token.
+var ErrUnauthorized = errors.New("dango serve refused the API token (" + TokenFile + "): if it was rotated, retry; if it is missing or unreadable here, run the command as the user who runs dango serve")
+
 // do sends a request, with the token when there is one, and decodes the JSON reply into out.
+// A POST always carries a JSON body ({} when there is none): the API requires one.
 func (c *Client) do(ctx context.Context, method, path string, body, out any) (int, error) {
 	var rd io.Reader
+	if body == nil && method == http.MethodPost {
+		body = struct{}{}
+	}
 	if body != nil {
-		data, _ := json.Marshal(body)
+		data, err := json.Marshal(body)
+		if err != nil {
+			return 0, fmt.Errorf("encode the request to dango serve: %w", err)
+		}
 		rd = bytes.NewReader(data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.Info.API+path, rd)
 	if err != nil {
 		return 0, err
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -100,6 +121,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) (in
 		return 0, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return resp.StatusCode, ErrUnauthorized
+	}
 	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(out)
 }
 

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -48,42 +50,163 @@ func Sign(secret []byte, ts int64, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// API serves the HTTP interface: /api/v1 (bearer token when Token is set), /hooks, /healthz
-// and /metrics.
+// API serves the HTTP interface: /api/v1, /hooks, /healthz and /metrics.
+//
+// Trust boundaries:
+//   - Every /api/v1 route (writes and reads of runs alike) needs a bearer token: the one in
+//     the project's TokenFile (read on every request, so `dango token rotate` takes effect at
+//     once) or one of Tokens (api_token_env). No token configured means every request is
+//     refused, never that the API is open.
+//   - Every POST of the API needs Content-Type: application/json (415 otherwise), so an HTML
+//     form or a text/plain "simple request" from a web page cannot trigger anything.
+//   - CORS is closed: no Access-Control-Allow-* header is ever sent, a preflight (OPTIONS) is
+//     refused, and a browser's cross-origin POST is refused (403) before it reaches a route.
+//   - /healthz and /metrics answer without a token only when OpenProbes is set (dango serve
+//     sets it for a loopback listener) and the request names a loopback host (so a web page
+//     that rebinds its DNS name to 127.0.0.1 cannot read them).
+//   - /hooks/{name} is authenticated by its HMAC signature, not by the token; a hook whose
+//     secret is shorter than MinSecret accepts nothing.
 type API struct {
-	S     *Service
-	Token string
-	Hooks map[string]Hook
+	S *Service
+	// Root is the project folder; its TokenFile's token is accepted.
+	Root string
+	// Tokens are further accepted tokens (the api_token_env value).
+	Tokens []string
+	// OpenProbes lets /healthz and /metrics answer loopback requests without a token.
+	OpenProbes bool
+	Hooks      map[string]Hook
 
-	mu     sync.Mutex
-	seenKV jetstream.KeyValue // webhook signatures used (see use)
+	mu       sync.Mutex
+	seenKV   jetstream.KeyValue // webhook signatures used (see use)
+	warnedAt time.Time          // last log line about an unreadable token file
 }
 
 // Handler returns the routes.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /healthz", a.probe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "project": a.S.Project.Name})
-	})
-	mux.Handle("GET /metrics", a.auth(http.HandlerFunc(a.metrics)))
-	mux.Handle("POST /api/v1/sync", a.auth(http.HandlerFunc(a.postSync)))
-	mux.Handle("POST /api/v1/run", a.auth(http.HandlerFunc(a.postRun)))
+	})))
+	mux.Handle("GET /metrics", a.probe(http.HandlerFunc(a.metrics)))
+	mux.Handle("POST /api/v1/sync", a.auth(jsonOnly(http.HandlerFunc(a.postSync))))
+	mux.Handle("POST /api/v1/run", a.auth(jsonOnly(http.HandlerFunc(a.postRun))))
 	mux.Handle("GET /api/v1/runs/{id}", a.auth(http.HandlerFunc(a.getRun)))
 	mux.Handle("GET /api/v1/runs", a.auth(http.HandlerFunc(a.listRuns)))
-	mux.Handle("POST /api/v1/generate", a.auth(http.HandlerFunc(a.postGenerate)))
+	mux.Handle("POST /api/v1/generate", a.auth(jsonOnly(http.HandlerFunc(a.postGenerate))))
+	// Anything else under /api/ needs the token too before it learns that it does not exist.
+	mux.Handle("/api/", a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})))
 	mux.HandleFunc("POST /hooks/{name}", a.hook)
-	return mux
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-origin requests are not allowed"})
+	}))
+	guarded := cop.Handler(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			// No CORS: a preflight gets no Access-Control-Allow-* header, so the browser
+			// sends nothing after it.
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-origin requests are not allowed"})
+			return
+		}
+		guarded.ServeHTTP(w, r)
+	})
+}
+
+// authorized reports whether the request carries an accepted bearer token. Tokens are
+// compared as SHA-256 digests in constant time, each one, so neither a token's content nor
+// its length nor which one matched shows in the timing.
+func (a *API) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	scheme, got, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got = strings.TrimSpace(got)
+	if got == "" {
+		return false
+	}
+	gotSum := sha256.Sum256([]byte(got))
+	match := 0
+	check := func(tok string) {
+		if tok == "" {
+			return
+		}
+		sum := sha256.Sum256([]byte(tok))
+		match |= subtle.ConstantTimeCompare(gotSum[:], sum[:])
+	}
+	if a.Root != "" {
+		tok, err := ReadToken(a.Root)
+		if err != nil {
+			a.warnToken(err)
+		}
+		check(tok)
+	}
+	for _, t := range a.Tokens {
+		check(t)
+	}
+	return match == 1
+}
+
+// warnToken logs, at most once a minute, that the token file cannot be used (every request
+// with it is refused meanwhile).
+func (a *API) warnToken(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if time.Since(a.warnedAt) < time.Minute {
+		return
+	}
+	a.warnedAt = time.Now()
+	a.S.Log.Error().Err(err).Msg("API token file unusable: requests with it are refused")
 }
 
 func (a *API) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.Token != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.Token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="dango"`)
-				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
-				return
-			}
+		if !a.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dango"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token: send Authorization: Bearer <token> (the token is in " + TokenFile + ")"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// probe guards /healthz and /metrics: open to loopback requests on a loopback listener,
+// token otherwise.
+func (a *API) probe(next http.Handler) http.Handler {
+	authed := a.auth(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.OpenProbes && loopbackHost(r.Host) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header names this machine's loopback interface.
+func loopbackHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// jsonOnly refuses a body that is not declared JSON: HTML forms and "simple" cross-origin
+// requests (text/plain, form encodings) cannot set that type without a CORS preflight.
+func jsonOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != "application/json" {
+			writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "Content-Type must be application/json"})
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -94,6 +217,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 		m["error"] = config.Redact(m["error"])
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -249,6 +373,10 @@ func (a *API) hook(w http.ResponseWriter, r *http.Request) {
 	h, ok := a.Hooks[r.PathValue("name")]
 	if !ok {
 		deny("no such webhook")
+		return
+	}
+	if len(h.Secret) < MinSecret {
+		deny("its secret is shorter than 16 bytes, so it accepts nothing")
 		return
 	}
 	ts, err := strconv.ParseInt(r.Header.Get(HeaderTimestamp), 10, 64)

@@ -22,7 +22,13 @@ func newQueryCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   `query "SQL"`,
 		Short: "Run read-only SQL on the warehouse and print the result",
-		Args:  cobra.ExactArgs(1),
+		Long: `Run a read-only query (SELECT, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN, ...) on the warehouse and
+print the result. The session cannot touch the machine: DuckDB's file access is off (no COPY
+TO, read_csv/read_text/glob of files, ATTACH, INSTALL or LOAD), its settings are locked (no
+SET, RESET or PRAGMA), and statements that change data are refused. A view that reads files
+(a dbt model selecting from read_csv(...)) cannot be queried here: make it a table model.
+To export a result, redirect the output: dango query --format csv "SELECT ..." > out.csv`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "table" && format != "csv" && format != "json" {
 				return usageErr(fmt.Errorf("--format must be table, csv or json, got %q", format))

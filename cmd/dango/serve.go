@@ -34,8 +34,13 @@ func newServeCmd(g *globals) *cobra.Command {
 POST /api/v1/run, GET /api/v1/runs/{id}, GET /healthz, GET /metrics) and the webhooks of
 .dango/project.yml (POST /hooks/{name}). NATS JetStream is embedded and listens for
 ` + "`dango worker`" + ` processes (its data kept in .dango/nats, so queued jobs survive a restart), or
---nats joins an external server or cluster. The API needs the bearer token named by
-api_token_env in .dango/project.yml; without one it only listens on loopback.`,
+--nats joins an external server or cluster.
+
+Every /api/v1 request needs a bearer token: the one generated at first start in
+.dango/api_token (mode 0600; this project's CLI reads it; ` + "`dango token rotate`" + ` replaces it
+at once), or the one named by api_token_env in .dango/project.yml. POSTs need
+Content-Type: application/json; no cross-origin (CORS) request is allowed. /healthz and
+/metrics answer without a token only on a loopback --listen address.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if workers < 0 {
@@ -45,16 +50,14 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 			if err != nil {
 				return err
 			}
-			token := ""
-			if p.APITokenEnv != "" {
-				v, err := p.Secrets.Lookup(p.APITokenEnv)
-				if err != nil {
-					return usageErr(fmt.Errorf(".dango/project.yml: api_token_env: %w", err))
-				}
-				token = v.Reveal()
+			// The API always needs a token: the generated one (created at first start, 0600,
+			// read by this project's CLI) or the api_token_env one.
+			configured, err := p.APIToken()
+			if err != nil {
+				return usageErr(err)
 			}
-			if token == "" && !loopback(listen) {
-				return usageErr(fmt.Errorf("--listen %s is not a loopback address: set api_token_env in .dango/project.yml so the API requires a token", listen))
+			if _, err := service.EnsureToken(p.Root); err != nil {
+				return failed(err)
 			}
 			scheds, err := config.LoadSchedules(p)
 			if err != nil {
@@ -62,11 +65,11 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 			}
 			hooks := map[string]service.Hook{}
 			for _, h := range p.Webhooks {
-				v, err := p.Secrets.Lookup(h.SecretEnv)
+				secret, err := p.WebhookSecret(h)
 				if err != nil {
-					return usageErr(fmt.Errorf(".dango/project.yml: webhook %s: secret_env: %w", h.Name, err))
+					return usageErr(err)
 				}
-				hooks[h.Name] = service.Hook{Secret: []byte(v.Reveal()), Sync: h.Sync, Run: h.Run}
+				hooks[h.Name] = service.Hook{Secret: secret, Sync: h.Sync, Run: h.Run}
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -92,7 +95,7 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 				return failed(err)
 			}
 			svc.StartSchedules(scheds)
-			api := &service.API{S: svc, Token: token, Hooks: hooks}
+			api := &service.API{S: svc, Root: p.Root, Tokens: []string{configured}, Hooks: hooks, OpenProbes: loopbackListener(ln)}
 			srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			out := cmd.OutOrStdout()
 			where := n.Bus.ClientURL()
@@ -101,6 +104,7 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 			}
 			fmt.Fprintf(out, "dango serve: API on http://%s, NATS on %s, %d local workers, %d schedules, %d webhooks (project %s)\n",
 				ln.Addr(), where, workers, len(scheds), len(hooks), p.Name)
+			fmt.Fprintf(out, "dango serve: the API needs the bearer token in %s (replace it with dango token rotate)\n", service.TokenFile)
 			if natsURL == "" {
 				where = n.Bus.ClientURL()
 			}
@@ -135,16 +139,10 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 	return cmd
 }
 
-func loopback(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+// loopbackListener reports whether the API listens on a loopback address only.
+func loopbackListener(ln net.Listener) bool {
+	a, ok := ln.Addr().(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
 }
 
 func newWorkerCmd(g *globals) *cobra.Command {

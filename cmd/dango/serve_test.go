@@ -39,6 +39,7 @@ type server struct {
 	cmd  *exec.Cmd
 	api  string // http://host:port
 	nats string // nats://host:port
+	tok  string // the API token dango serve generated (.dango/api_token)
 	out  *bytes.Buffer
 }
 
@@ -71,6 +72,11 @@ func startServe(t *testing.T, dir string, args ...string) *server {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("dango serve did not start:\n%s", out.String())
 	}
+	tok, err := os.ReadFile(filepath.Join(dir, service.TokenFile))
+	if err != nil {
+		t.Fatalf("dango serve wrote no token file: %v", err)
+	}
+	s.tok = strings.TrimSpace(string(tok))
 	return s
 }
 
@@ -93,6 +99,9 @@ func (s *server) do(t *testing.T, method, path, token string, body []byte, hdr m
 	req, _ := http.NewRequest(method, s.api+path, bytes.NewReader(body))
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
@@ -134,15 +143,15 @@ func TestServeSyncOverHTTP(t *testing.T) {
 	writeFile(t, dir, "data/other.csv", "a\n1\n")
 	s := startServe(t, dir, "--workers", "2")
 
-	code, m := s.do(t, "GET", "/healthz", "", nil, nil)
+	code, m := s.do(t, "GET", "/healthz", s.tok, nil, nil)
 	if code != 200 || m["status"] != "ok" {
 		t.Fatalf("healthz: %d %v", code, m)
 	}
-	code, m = s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["sales"], "generate": true}`), nil)
+	code, m = s.do(t, "POST", "/api/v1/sync", s.tok, []byte(`{"sources": ["sales"], "generate": true}`), nil)
 	if code != 202 || m["run_id"] == nil {
 		t.Fatalf("POST sync: %d %v", code, m)
 	}
-	run := s.waitRun(t, m["run_id"].(string), "")
+	run := s.waitRun(t, m["run_id"].(string), s.tok)
 	srcs := run["sources"].([]any)
 	if run["status"] != "success" || len(srcs) != 1 || srcs[0].(map[string]any)["rows"].(float64) != 100 {
 		t.Fatalf("run: %v", run)
@@ -151,19 +160,19 @@ func TestServeSyncOverHTTP(t *testing.T) {
 		t.Errorf("generate: true wrote no staging model: %v", err)
 	}
 	// Two requests for one source at once: one sync at a time, neither loads a row twice.
-	_, a := s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["sales"], "full_refresh": true}`), nil)
-	_, b := s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["sales", "other"]}`), nil)
-	ra, rb := s.waitRun(t, a["run_id"].(string), ""), s.waitRun(t, b["run_id"].(string), "")
+	_, a := s.do(t, "POST", "/api/v1/sync", s.tok, []byte(`{"sources": ["sales"], "full_refresh": true}`), nil)
+	_, b := s.do(t, "POST", "/api/v1/sync", s.tok, []byte(`{"sources": ["sales", "other"]}`), nil)
+	ra, rb := s.waitRun(t, a["run_id"].(string), s.tok), s.waitRun(t, b["run_id"].(string), s.tok)
 	if ra["status"] != "success" || rb["status"] != "success" {
 		t.Fatalf("concurrent runs: %v\n%v", ra, rb)
 	}
 	// Bad requests queue nothing.
 	for _, body := range []string{`{"sources": ["nope"]}`, `{"source": ["sales"]}`, `{"start_date": "yesterday"}`, `not json`} {
-		if code, m := s.do(t, "POST", "/api/v1/sync", "", []byte(body), nil); code != 400 || m["error"] == nil {
+		if code, m := s.do(t, "POST", "/api/v1/sync", s.tok, []byte(body), nil); code != 400 || m["error"] == nil {
 			t.Errorf("POST sync %s: %d %v", body, code, m)
 		}
 	}
-	if code, _ := s.do(t, "GET", "/api/v1/runs/run_nope", "", nil, nil); code != 404 {
+	if code, _ := s.do(t, "GET", "/api/v1/runs/run_nope", s.tok, nil, nil); code != 404 {
 		t.Errorf("unknown run: %d", code)
 	}
 	resp, err := http.Get(s.api + "/metrics")
@@ -189,7 +198,7 @@ func TestServeWebhooksAndToken(t *testing.T) {
 	writeFile(t, dir, "data/sales.csv", csvRows(10))
 	writeFile(t, dir, "data/other.csv", "a\n1\n")
 	writeFile(t, dir, ".dango/project.yml", "api_token_env: API_TOKEN\nwebhooks:\n  - name: orders\n    secret_env: HOOK_SECRET\n    sync: [sales]\n")
-	writeFile(t, dir, ".env", "API_TOKEN=tok-123\nHOOK_SECRET=s3cr3t\n")
+	writeFile(t, dir, ".env", "API_TOKEN=tok-123-configured-token\nHOOK_SECRET=s3cr3t-s3cr3t-s3cr3t\n")
 	s := startServe(t, dir, "--workers", "1")
 
 	if code, _ := s.do(t, "POST", "/api/v1/sync", "", []byte(`{}`), nil); code != 401 {
@@ -198,12 +207,18 @@ func TestServeWebhooksAndToken(t *testing.T) {
 	if code, _ := s.do(t, "POST", "/api/v1/sync", "wrong", []byte(`{}`), nil); code != 401 {
 		t.Errorf("wrong token: %d", code)
 	}
-	if code, _ := s.do(t, "GET", "/metrics", "", nil, nil); code != 401 {
-		t.Errorf("metrics without a token: %d", code)
+	if code, _ := s.do(t, "GET", "/api/v1/runs", "", nil, nil); code != 401 {
+		t.Errorf("runs without a token: %d", code)
+	}
+	if code, _ := s.do(t, "GET", "/metrics", "", nil, nil); code != 200 {
+		t.Errorf("metrics on loopback without a token: %d", code)
 	}
 	runs := func() int {
-		_, m := s.do(t, "GET", "/api/v1/runs", "tok-123", nil, nil)
+		_, m := s.do(t, "GET", "/api/v1/runs", "tok-123-configured-token", nil, nil)
 		return len(m["runs"].([]any))
+	}
+	if n := runs(); n != 0 {
+		t.Fatalf("%d runs before any was requested", n)
 	}
 
 	body := []byte(`{"event": "order.created"}`)
@@ -211,12 +226,12 @@ func TestServeWebhooksAndToken(t *testing.T) {
 		return map[string]string{service.HeaderTimestamp: strconv.FormatInt(ts, 10), service.HeaderSignature: service.Sign([]byte(secret), ts, body)}
 	}
 	now := time.Now().Unix()
-	good := sign(now, "s3cr3t")
+	good := sign(now, "s3cr3t-s3cr3t-s3cr3t")
 	code, m := s.do(t, "POST", "/hooks/orders", "", body, good)
 	if code != 202 {
 		t.Fatalf("signed webhook: %d %v", code, m)
 	}
-	if run := s.waitRun(t, m["run_id"].(string), "tok-123"); run["status"] != "success" || run["trigger"] != "webhook:orders" {
+	if run := s.waitRun(t, m["run_id"].(string), "tok-123-configured-token"); run["status"] != "success" || run["trigger"] != "webhook:orders" {
 		t.Fatalf("webhook run: %v", run)
 	}
 	for name, tc := range map[string]struct {
@@ -227,12 +242,12 @@ func TestServeWebhooksAndToken(t *testing.T) {
 	}{
 		"replayed":         {"/hooks/orders", good, body, 401},
 		"wrong secret":     {"/hooks/orders", sign(now+1, "guess"), body, 401},
-		"stale timestamp":  {"/hooks/orders", sign(now-6*60, "s3cr3t"), body, 401},
-		"future timestamp": {"/hooks/orders", sign(now+6*60, "s3cr3t"), body, 401},
+		"stale timestamp":  {"/hooks/orders", sign(now-6*60, "s3cr3t-s3cr3t-s3cr3t"), body, 401},
+		"future timestamp": {"/hooks/orders", sign(now+6*60, "s3cr3t-s3cr3t-s3cr3t"), body, 401},
 		"no headers":       {"/hooks/orders", nil, body, 401},
-		"unknown hook":     {"/hooks/nope", sign(now+2, "s3cr3t"), body, 401},
-		"tampered body":    {"/hooks/orders", sign(now+3, "s3cr3t"), []byte(`{"event": "order.deleted"}`), 401},
-		"oversized body":   {"/hooks/orders", sign(now+4, "s3cr3t"), bytes.Repeat([]byte("x"), 2<<20), 413},
+		"unknown hook":     {"/hooks/nope", sign(now+2, "s3cr3t-s3cr3t-s3cr3t"), body, 401},
+		"tampered body":    {"/hooks/orders", sign(now+3, "s3cr3t-s3cr3t-s3cr3t"), []byte(`{"event": "order.deleted"}`), 401},
+		"oversized body":   {"/hooks/orders", sign(now+4, "s3cr3t-s3cr3t-s3cr3t"), bytes.Repeat([]byte("x"), 2<<20), 413},
 	} {
 		if code, _ := s.do(t, "POST", tc.path, "", tc.body, tc.hdr); code != tc.code {
 			t.Errorf("%s: %d, want %d", name, code, tc.code)
@@ -247,17 +262,119 @@ func TestServeWebhooksAndToken(t *testing.T) {
 	if code, _ := s2.do(t, "POST", "/hooks/orders", "", body, good); code != 401 {
 		t.Errorf("replayed after a restart: %d", code)
 	}
-	fresh := sign(now+5, "s3cr3t")
+	fresh := sign(now+5, "s3cr3t-s3cr3t-s3cr3t")
 	if code, _ := s2.do(t, "POST", "/hooks/orders", "", body, fresh); code != 202 {
 		t.Errorf("a fresh signature after the restart: %d", code)
 	}
 }
 
-func TestServeRefusesOpenListenerWithoutToken(t *testing.T) {
+// TestServeOpenListenerNeedsToken: on a non-loopback address even /healthz and /metrics
+// need the token (there is always one: dango serve generates it).
+func TestServeOpenListenerNeedsToken(t *testing.T) {
 	dir := newProject(t, serveSources)
-	r := dango(t, dir, "serve", "--listen", "0.0.0.0:"+strings.Split(freePort(t), ":")[1])
-	if r.code != 2 || !strings.Contains(r.stderr, "not a loopback address: set api_token_env") {
-		t.Fatalf("%+v", r)
+	port := strings.Split(freePort(t), ":")[1]
+	s := startServe(t, dir, "--listen", "0.0.0.0:"+port)
+	s.api = "http://127.0.0.1:" + port
+	for _, path := range []string{"/healthz", "/metrics", "/api/v1/runs"} {
+		if code, _ := s.do(t, "GET", path, "", nil, nil); code != 401 {
+			t.Errorf("GET %s without the token: %d, want 401", path, code)
+		}
+		if code, _ := s.do(t, "GET", path, s.tok, nil, nil); code != 200 {
+			t.Errorf("GET %s with the token: %d", path, code)
+		}
+	}
+	if code, _ := s.do(t, "POST", "/api/v1/sync", "", []byte(`{}`), nil); code != 401 {
+		t.Errorf("POST sync without the token: %d", code)
+	}
+}
+
+// TestServeTrustBoundaries: the generated token file is 0600 and not in serve.json; a
+// text/plain POST (what a page on another origin can send) and a preflight queue nothing and
+// get no CORS allowance; dango token rotate makes the running server refuse the old token.
+func TestServeTrustBoundaries(t *testing.T) {
+	dir := newProject(t, serveSources)
+	writeFile(t, dir, "data/sales.csv", csvRows(5))
+	s := startServe(t, dir, "--workers", "1")
+	st, err := os.Lstat(filepath.Join(dir, service.TokenFile))
+	if err != nil || st.Mode().Perm() != 0o600 || !st.Mode().IsRegular() {
+		t.Fatalf("token file: %v %v", st, err)
+	}
+	var info []byte
+	for deadline := time.Now().Add(10 * time.Second); len(info) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		info, _ = os.ReadFile(filepath.Join(dir, service.InfoFile)) // written just after the start line
+	}
+	if len(info) == 0 || strings.Contains(string(info), s.tok) {
+		t.Errorf("serve.json: %s", info)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, ".gitignore")); !strings.Contains(string(data), ".dango/api_token") {
+		t.Errorf(".gitignore does not keep the token out of git:\n%s", data)
+	}
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=b"} {
+		for _, tok := range []string{"", s.tok} {
+			code, _ := s.do(t, "POST", "/api/v1/sync", tok, []byte(`{"full_refresh": true}`), map[string]string{"Content-Type": ct, "Origin": "http://evil.example"})
+			if code != 401 && code != 403 && code != 415 {
+				t.Errorf("%s POST from another origin (token %v): %d", ct, tok != "", code)
+			}
+			code, _ = s.do(t, "POST", "/api/v1/sync", tok, []byte(`{"full_refresh": true}`), map[string]string{"Content-Type": ct})
+			if want := map[bool]int{true: 415, false: 401}[tok != ""]; code != want {
+				t.Errorf("%s POST (token %v): %d, want %d", ct, tok != "", code, want)
+			}
+		}
+	}
+	req, _ := http.NewRequest("OPTIONS", s.api+"/api/v1/sync", nil)
+	req.Header.Set("Origin", "http://evil.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 || resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.Header.Get("Access-Control-Allow-Headers") != "" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if _, m := s.do(t, "GET", "/api/v1/runs", s.tok, nil, nil); len(m["runs"].([]any)) != 0 {
+		t.Fatalf("runs queued: %v", m)
+	}
+	old := s.tok
+	r := dango(t, dir, "token", "rotate")
+	if r.code != 0 || !strings.Contains(r.stdout, service.TokenFile) || strings.Contains(r.stdout+r.stderr, old) {
+		t.Fatalf("token rotate: %+v", r)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, service.TokenFile))
+	fresh := strings.TrimSpace(string(data))
+	if fresh == old || len(fresh) < 40 {
+		t.Fatalf("rotate kept the token")
+	}
+	if code, _ := s.do(t, "GET", "/api/v1/runs", old, nil, nil); code != 401 {
+		t.Errorf("old token after rotate: %d", code)
+	}
+	if code, _ := s.do(t, "GET", "/api/v1/runs", fresh, nil, nil); code != 200 {
+		t.Errorf("new token after rotate: %d", code)
+	}
+	// The CLI reads the new token.
+	if r := dango(t, dir, "sync", "--source", "sales"); r.code != 0 || !strings.Contains(r.stdout, "Submitted to dango serve") {
+		t.Errorf("sync through the server after rotate: %+v", r)
+	}
+}
+
+// TestServeRefusesWeakSecrets: an empty or short webhook secret or API token is a
+// configuration error naming .dango/project.yml and the webhook; dango serve does not start.
+func TestServeRefusesWeakSecrets(t *testing.T) {
+	dir := newProject(t, serveSources)
+	hook := "webhooks:\n  - name: orders\n    secret_env: HOOK_SECRET\n    sync: [sales]\n"
+	for _, tc := range []struct{ yml, env, want string }{
+		{hook, "HOOK_SECRET=\n", "webhook orders: its secret (HOOK_SECRET) is empty"},
+		{hook, "HOOK_SECRET=s3cr3t\n", "webhook orders: its secret (HOOK_SECRET) is 6 bytes"},
+		{hook, "", "webhook orders: secret_env: environment variable HOOK_SECRET is not set"},
+		{"api_token_env: API_TOKEN\n", "API_TOKEN=tok\n", "api_token_env: the token in API_TOKEN is 3 bytes"},
+	} {
+		writeFile(t, dir, ".dango/project.yml", tc.yml)
+		writeFile(t, dir, ".env", tc.env)
+		r := dango(t, dir, "serve", "--listen", freePort(t), "--nats-listen", freePort(t))
+		if r.code != 2 || !strings.Contains(r.stderr, ".dango/project.yml: "+tc.want) || strings.Contains(r.stderr, "s3cr3t") {
+			t.Errorf("%q %q: %+v", tc.yml, tc.env, r)
+		}
 	}
 }
 
@@ -282,8 +399,8 @@ func TestWorkerProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { w.Process.Signal(syscall.SIGTERM); w.Wait() }()
-	_, m := s.do(t, "POST", "/api/v1/sync", "", []byte(`{}`), nil)
-	run := s.waitRun(t, m["run_id"].(string), "")
+	_, m := s.do(t, "POST", "/api/v1/sync", s.tok, []byte(`{}`), nil)
+	run := s.waitRun(t, m["run_id"].(string), s.tok)
 	if run["status"] != "success" {
 		t.Fatalf("run: %v\nworker:\n%s", run, wout.String())
 	}
@@ -313,7 +430,7 @@ func TestServeKilledMidLoad(t *testing.T) {
 	dir := newProject(t, "version: 1\nsources:\n  - name: big\n    type: csv\n    write_disposition: replace\n    csv: {path: data/big.csv}\n")
 	writeFile(t, dir, "data/big.csv", csvRows(2_000_000))
 	s := startServe(t, dir, "--workers", "1")
-	_, m := s.do(t, "POST", "/api/v1/sync", "", []byte(`{}`), nil)
+	_, m := s.do(t, "POST", "/api/v1/sync", s.tok, []byte(`{}`), nil)
 	if m["run_id"] == nil {
 		t.Fatalf("POST sync: %v", m)
 	}
@@ -360,7 +477,7 @@ func TestServeKilledMidLoad(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// The run's record survived the crash and follows its load to the end.
-	if run := s2.waitRun(t, runID, ""); run["status"] != "success" || run["sources"].([]any)[0].(map[string]any)["rows"].(float64) != 2_000_000 {
+	if run := s2.waitRun(t, runID, s2.tok); run["status"] != "success" || run["sources"].([]any)[0].(map[string]any)["rows"].(float64) != 2_000_000 {
 		t.Errorf("the run after the restart: %v", run)
 	}
 	s2.stop()
@@ -413,7 +530,7 @@ func TestServeChainAndTriggers(t *testing.T) {
 		t.Errorf("trigger of an unknown source: %v %s", err, reply.Data)
 	}
 	for _, id := range ids {
-		if run := s.waitRun(t, id, ""); run["status"] != "success" || run["trigger"] != "nats" {
+		if run := s.waitRun(t, id, s.tok); run["status"] != "success" || run["trigger"] != "nats" {
 			t.Fatalf("triggered run: %v", run)
 		}
 	}
@@ -426,16 +543,16 @@ func TestServeChainAndTriggers(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 		autoRuns = nil
-		_, list := s.do(t, "GET", "/api/v1/runs", "", nil, nil)
+		_, list := s.do(t, "GET", "/api/v1/runs", s.tok, nil, nil)
 		for _, id := range list["runs"].([]any) {
-			_, r := s.do(t, "GET", "/api/v1/runs/"+id.(string), "", nil, nil)
+			_, r := s.do(t, "GET", "/api/v1/runs/"+id.(string), s.tok, nil, nil)
 			if r["trigger"] == "auto_run" {
 				autoRuns = append(autoRuns, r)
 			}
 		}
 	}
 	time.Sleep(time.Second) // a second auto_run would have started by now
-	_, list := s.do(t, "GET", "/api/v1/runs", "", nil, nil)
+	_, list := s.do(t, "GET", "/api/v1/runs", s.tok, nil, nil)
 	if n := len(list["runs"].([]any)); n != 3 || autoRuns[0]["status"] != "success" {
 		t.Fatalf("%d runs (want 2 syncs and 1 auto_run): %v", n, autoRuns)
 	}
@@ -463,11 +580,11 @@ func TestServeSchedules(t *testing.T) {
 	writeFile(t, dir, ".dango/schedules.yml", "schedules:\n  - name: often\n    cron: \"@every 1s\"\n    sources: [slow]\n")
 	s := startServe(t, dir, "--workers", "2")
 	time.Sleep(5500 * time.Millisecond)
-	_, list := s.do(t, "GET", "/api/v1/runs", "", nil, nil)
+	_, list := s.do(t, "GET", "/api/v1/runs", s.tok, nil, nil)
 	type span struct{ from, to time.Time }
 	var spans []span
 	for _, id := range list["runs"].([]any) {
-		_, r := s.do(t, "GET", "/api/v1/runs/"+id.(string), "", nil, nil)
+		_, r := s.do(t, "GET", "/api/v1/runs/"+id.(string), s.tok, nil, nil)
 		if r["trigger"] != "schedule:often" {
 			t.Errorf("run %v", r)
 		}
@@ -517,7 +634,7 @@ func TestCLIAsClient(t *testing.T) {
 	writeFile(t, dir, "data/sales.csv", csvRows(40))
 	writeFile(t, dir, "data/other.csv", "a\n1\n")
 	writeFile(t, dir, ".dango/project.yml", "api_token_env: API_TOKEN\n")
-	writeFile(t, dir, ".env", "API_TOKEN=tok\n")
+	writeFile(t, dir, ".env", "API_TOKEN=a-token-for-other-clients\n")
 	writeFile(t, dir, "dbt/models/marts/n_sales.sql", "select count(*) as n from {{ ref('stg_sales') }}\n")
 	s := startServe(t, dir, "--workers", "2")
 
