@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -51,7 +52,12 @@ func (s *spool) writeRaw(rec []byte) error {
 	if err := s.open(); err != nil {
 		return err
 	}
-	s.shape.Observe(rec)
+	if _, err := s.shape.ObserveAt(rec, 0); err != nil {
+		var de *jsonshape.DepthError
+		if errors.As(err, &de) { // DuckDB would spend minutes and gigabytes on it
+			return fmt.Errorf("a record nests JSON deeper than %d levels (max_json_depth); refusing it", de.Limit)
+		}
+	}
 	if err := s.write(rec); err != nil {
 		return err
 	}
