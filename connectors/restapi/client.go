@@ -550,6 +550,10 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 		timer := time.AfterFunc(attempt, cancel)
 		defer timer.Stop()
 		timedOut := func() bool { return ctx.Err() == nil && actx.Err() != nil }
+		shown := timeout // the configured timeout, even when max_retry_time cut this attempt shorter
+		if shown <= 0 {
+			shown = attempt
+		}
 		req, err := http.NewRequestWithContext(actx, http.MethodGet, parsed.String(), nil)
 		if err != nil {
 			return nil, backoff.Permanent(err)
@@ -573,7 +577,7 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 			case ctx.Err() != nil:
 				return nil, backoff.Permanent(ctx.Err())
 			case timedOut() || isTimeout(err):
-				return nil, &TimeoutError{Path: path, Timeout: attempt}
+				return nil, &TimeoutError{Path: path, Timeout: shown}
 			}
 			return nil, fmt.Errorf("GET %s: %s", path, c.redact(err.Error()))
 		}
@@ -586,7 +590,7 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 			case ctx.Err() != nil:
 				return nil, backoff.Permanent(ctx.Err())
 			case timedOut() || isTimeout(err):
-				return nil, &TimeoutError{Path: path, Timeout: attempt}
+				return nil, &TimeoutError{Path: path, Timeout: shown}
 			}
 			return nil, fmt.Errorf("read %s: %s", path, c.redact(err.Error()))
 		}
