@@ -512,3 +512,29 @@ func daysIn(y, m int) int {
 	}
 	return 31
 }
+
+// CheckDepth reports a DepthError when the JSON in b nests objects and lists deeper than max
+// (DefaultMaxDepth when 0). It only counts brackets outside strings: one pass, no allocation.
+func CheckDepth(b []byte, max int) error {
+	if max <= 0 {
+		max = DefaultMaxDepth
+	}
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			if depth++; depth > max {
+				return &DepthError{Limit: max}
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}

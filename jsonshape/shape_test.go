@@ -208,3 +208,25 @@ func TestDepthLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckDepth(t *testing.T) {
+	cases := []struct {
+		in   string
+		max  int
+		deep bool
+	}{
+		{`{"a": [1, {"b": 2}]}`, 3, false},
+		{`{"a": [1, {"b": 2}]}`, 2, true},
+		{`{"s": "[[[[[[\"{{{{"}`, 1, false}, // brackets inside strings do not count
+		{`[[]][[]][[]]`, 2, false},          // depth is not cumulative
+		{strings.Repeat("[", 10000) + strings.Repeat("]", 10000), 0, true},
+		{strings.Repeat("[", DefaultMaxDepth) + strings.Repeat("]", DefaultMaxDepth), 0, false},
+	}
+	for _, c := range cases {
+		err := CheckDepth([]byte(c.in), c.max)
+		var de *DepthError
+		if errors.As(err, &de) != c.deep {
+			t.Errorf("CheckDepth(%.40q, %d) = %v, want deep %v", c.in, c.max, err, c.deep)
+		}
+	}
+}

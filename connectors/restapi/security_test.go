@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dangohq/dango/batch"
 	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/connectors"
+	"github.com/dangohq/dango/jsonshape"
 )
 
 // extract runs a source with settings s (base_url, resources and short limits filled in
@@ -418,5 +421,29 @@ func TestDeeplyNestedReplyRefused(t *testing.T) {
 				t.Errorf("took %s", d)
 			}
 		})
+	}
+}
+
+func TestSpoolRefusesDeepRecordsAndGoesOn(t *testing.T) {
+	var files []string
+	sp := NewSpool(t.TempDir(), func(s *batch.Scan, _ *jsonshape.Shape) error {
+		files = append(files, s.Files...)
+		return nil
+	})
+	defer sp.Discard()
+	err := sp.WriteRaw([]byte(strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000)))
+	var de *jsonshape.DepthError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "max_json_depth") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := sp.WriteRaw([]byte(`{"id": 1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil || string(data) != "{\"id\": 1}\n" {
+		t.Fatalf("spooled %q, %v", data, err)
 	}
 }
