@@ -1,7 +1,7 @@
 package file
 
 import (
-	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -124,6 +124,9 @@ func checkJSON(ctx context.Context, files []string, label func(string) string, m
 	return nil
 }
 
+// structural marks the bytes checkJSONFile stops at outside strings.
+var structural = [256]bool{'"': true, '{': true, '}': true, '[': true, ']': true}
+
 func checkJSONFile(name string, maxDepth int, maxObject int64) error {
 	fh, err := os.Open(name)
 	if err != nil {
@@ -147,58 +150,87 @@ func checkJSONFile(name string, maxDepth int, maxObject int64) error {
 		defer zr.Close()
 		r = zr
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
 	var (
-		off      int64
+		pos      int64 // offset of buf[0] in the file
 		depth    int
 		base     = -1 // depth of records: 0 for NDJSON, 1 inside a top-level list
 		start    int64
 		inString bool
 		escaped  bool
 	)
+	tooBig := func() error {
+		return fmt.Errorf("a JSON record starting at byte %s is larger than %s (max_object_size); raise max_object_size on the source if such records are expected",
+			humanize.Thousands(start), humanize.Bytes(maxObject))
+	}
 	buf := make([]byte, 1<<20)
 	for {
-		n, err := br.Read(buf)
-		for _, c := range buf[:n] {
+		n, err := io.ReadFull(r, buf)
+		chunk := buf[:n]
+		for i := 0; i < n; {
 			if inString {
-				switch {
-				case escaped:
+				// Jump to the closing quote; strings are most of a file's bytes.
+				if escaped {
 					escaped = false
-				case c == '\\':
-					escaped = true
-				case c == '"':
-					inString = false
+					i++
+					continue
 				}
-			} else {
-				switch c {
-				case '"':
-					inString = true
-				case '{', '[':
-					if base < 0 {
-						base = 0
-						if c == '[' {
-							base = 1
-						}
+				rest := chunk[i:]
+				q := bytes.IndexByte(rest, '"')
+				seg := rest
+				if q >= 0 {
+					seg = rest[:q]
+				}
+				if bs := bytes.IndexByte(seg, '\\'); bs >= 0 {
+					i += bs + 1
+					escaped = true // the next byte, maybe in the next chunk
+					continue
+				}
+				if q < 0 {
+					break
+				}
+				i += q + 1
+				inString = false
+				continue
+			}
+			for i < n && !structural[chunk[i]] {
+				i++
+			}
+			if i == n {
+				break
+			}
+			switch c := chunk[i]; c {
+			case '"':
+				inString = true
+			case '{', '[':
+				if base < 0 {
+					base = 0
+					if c == '[' {
+						base = 1
 					}
-					depth++
-					if depth == base+1 {
-						start = off
-					}
-					if depth-base > maxDepth {
-						return fmt.Errorf("JSON nested deeper than %d levels at byte %s (max_json_depth); refusing it before DuckDB reads it",
-							maxDepth, humanize.Thousands(off))
-					}
-				case '}', ']':
-					depth--
+				}
+				depth++
+				if depth == base+1 {
+					start = pos + int64(i)
+				}
+				if depth-base > maxDepth {
+					return fmt.Errorf("JSON nested deeper than %d levels at byte %s (max_json_depth); refusing it before DuckDB reads it",
+						maxDepth, humanize.Thousands(pos+int64(i)))
+				}
+			case '}', ']':
+				depth--
+				if depth == base && pos+int64(i)+1-start > maxObject {
+					return tooBig()
 				}
 			}
-			if depth > base && base >= 0 && off-start > maxObject {
-				return fmt.Errorf("a JSON record starting at byte %s is larger than %s (max_object_size); raise max_object_size on the source if such records are expected",
-					humanize.Thousands(start), humanize.Bytes(maxObject))
-			}
-			off++
+			i++
 		}
-		if err == io.EOF {
+		pos += int64(n)
+		// A record still open is checked once a chunk, so an endless one fails within a
+		// chunk of the limit.
+		if base >= 0 && depth > base && pos-start > maxObject {
+			return tooBig()
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil
 		}
 		if err != nil {
