@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -445,5 +446,32 @@ func TestSpoolRefusesDeepRecordsAndGoesOn(t *testing.T) {
 	data, err := os.ReadFile(files[0])
 	if err != nil || string(data) != "{\"id\": 1}\n" {
 		t.Fatalf("spooled %q, %v", data, err)
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	cases := []struct {
+		a, b string
+		same bool
+	}{
+		{"https://api.example.com/v1", "https://api.example.com/other?page=2", true},
+		{"https://api.example.com", "https://API.example.com:443/x", true},
+		{"http://api.example.com", "http://api.example.com:80/x", true},
+		{"https://api.example.com", "http://api.example.com/x", false}, // https→http
+		{"https://api.example.com", "https://api.example.com:8443/x", false},
+		{"https://api.example.com", "https://evil.api.example.com/x", false}, // Go forwards auth to subdomains; dango does not
+		{"https://api.example.com", "https://api.example.com.evil.io/x", false},
+		{"http://127.0.0.1:8080", "http://localhost:8080/x", false},
+		{"https://user:pw@api.example.com", "https://api.example.com/x", true},
+	}
+	for _, c := range cases {
+		a, _ := url.Parse(c.a)
+		b, _ := url.Parse(c.b)
+		if got := origin(a) == origin(b); got != c.same {
+			t.Errorf("%s vs %s: same origin %v, want %v", c.a, c.b, got, c.same)
+		}
+		if strings.Contains(display(a), "pw") {
+			t.Errorf("display(%s) shows user info", c.a)
+		}
 	}
 }
