@@ -60,6 +60,8 @@ var readerOptions = map[string]map[string]optSpec{
 		"format":        {kind: optEnum, enum: []string{"auto", "newline_delimited", "array"}},
 		"sample_size":   sampleOpt,
 		"union_by_name": unionByOpt,
+		// connectors/file passes a raised max_object_size on to DuckDB
+		"maximum_object_size": {kind: optInt, min: 1, max: 1 << 34},
 	},
 	"parquet": {
 		"union_by_name": unionByOpt,

@@ -29,3 +29,16 @@ func TestCount(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"100MB": 100e6, "512 kb": 512e3, "1.5GB": 1.5e9, "2GiB": 2 << 30, "3MiB": 3 << 20, "4096": 4096, "10M": 10e6, "7b": 7} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "lots", "-5MB", "0", "1e30GB", "MB"} {
+		if _, err := ParseBytes(in); err == nil {
+			t.Errorf("ParseBytes(%q) accepted", in)
+		}
+	}
+}

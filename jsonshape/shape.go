@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/dangohq/dango/batch"
@@ -79,8 +80,24 @@ func (w *walker) child(n *node, raw []byte) (*node, error) {
 	return c, nil
 }
 
+// DefaultMaxDepth is how deeply JSON may nest (objects and lists) unless a source sets
+// max_json_depth. Real records rarely nest beyond a few dozen levels, while DuckDB's reader
+// takes time and memory that grow with the square of the depth (10,000 levels exhaust
+// memory), so deeper input is refused before it gets there.
+const DefaultMaxDepth = 256
+
+// DepthError is JSON nested deeper than the limit.
+type DepthError struct{ Limit int }
+
+func (e *DepthError) Error() string {
+	return fmt.Sprintf("JSON nested deeper than %d levels (max_json_depth)", e.Limit)
+}
+
 // Shape accumulates the shape of a stream of JSON records. The zero value is ready to use.
 type Shape struct {
+	// MaxDepth bounds nesting (DefaultMaxDepth when 0): a deeper record is an error.
+	MaxDepth int
+
 	root    node
 	records int
 	last    int  // index of the last record that showed a new key or kind
@@ -105,7 +122,11 @@ func (s *Shape) Observe(rec []byte) {
 // offset just past it, so a scanner looking for records in a reply can walk each record
 // once. A malformed record is an error and leaves the shape unable to vouch for a schema.
 func (s *Shape) ObserveAt(b []byte, i int) (int, error) {
-	w := walker{b: b, i: i}
+	w := walker{b: b, i: i, left: s.MaxDepth}
+	if w.left <= 0 {
+		w.left = DefaultMaxDepth
+	}
+	w.max = w.left
 	w.ws()
 	err := w.value(&s.root)
 	if err != nil {
@@ -238,6 +259,8 @@ type walker struct {
 	b    []byte
 	i    int
 	grew bool // a new key or kind was seen
+	left int  // levels of nesting still allowed
+	max  int
 }
 
 func (w *walker) ws() {
@@ -253,6 +276,9 @@ func (w *walker) ws() {
 
 var errSyntax = errors.New("malformed JSON")
 
+// tooDeep is the error for nesting past the limit (the walker's limit is what it started with).
+func (w *walker) tooDeep() error { return &DepthError{Limit: w.max} }
+
 func (w *walker) mark(n *node, k kind) {
 	if n.all&k != k {
 		n.all |= k
@@ -265,67 +291,20 @@ func (w *walker) value(n *node) error {
 		return errSyntax
 	}
 	switch c := w.b[w.i]; {
-	case c == '{':
-		w.mark(n, kObject)
-		w.i++
-		for {
-			w.ws()
-			if w.i >= len(w.b) {
-				return errSyntax
-			}
-			switch w.b[w.i] {
-			case '}':
-				w.i++
-				return nil
-			case ',':
-				w.i++
-				continue
-			case '"':
-			default:
-				return errSyntax
-			}
-			raw, err := w.str()
-			if err != nil {
-				return err
-			}
-			c, err := w.child(n, raw)
-			if err != nil {
-				return err
-			}
-			w.ws()
-			if w.i >= len(w.b) || w.b[w.i] != ':' {
-				return errSyntax
-			}
-			w.i++
-			w.ws()
-			if err := w.value(c); err != nil {
-				return err
-			}
+	case c == '{' || c == '[':
+		// No defer here: this is the hot path of every record.
+		if w.left == 0 {
+			return w.tooDeep()
 		}
-	case c == '[':
-		w.mark(n, kArray)
-		w.i++
-		for {
-			w.ws()
-			if w.i >= len(w.b) {
-				return errSyntax
-			}
-			switch w.b[w.i] {
-			case ']':
-				w.i++
-				return nil
-			case ',':
-				w.i++
-				continue
-			}
-			if n.elem == nil {
-				n.elem = &node{}
-				w.grew = true
-			}
-			if err := w.value(n.elem); err != nil {
-				return err
-			}
+		w.left--
+		var err error
+		if c == '{' {
+			err = w.object(n)
+		} else {
+			err = w.array(n)
 		}
+		w.left++
+		return err
 	case c == '"':
 		s, err := w.str()
 		if err != nil {
@@ -360,6 +339,73 @@ func (w *walker) value(n *node) error {
 		return nil
 	}
 	return errSyntax
+}
+
+// object reads the object at w.i into n.
+func (w *walker) object(n *node) error {
+	w.mark(n, kObject)
+	w.i++
+	for {
+		w.ws()
+		if w.i >= len(w.b) {
+			return errSyntax
+		}
+		switch w.b[w.i] {
+		case '}':
+			w.i++
+			return nil
+		case ',':
+			w.i++
+			continue
+		case '"':
+		default:
+			return errSyntax
+		}
+		raw, err := w.str()
+		if err != nil {
+			return err
+		}
+		c, err := w.child(n, raw)
+		if err != nil {
+			return err
+		}
+		w.ws()
+		if w.i >= len(w.b) || w.b[w.i] != ':' {
+			return errSyntax
+		}
+		w.i++
+		w.ws()
+		if err := w.value(c); err != nil {
+			return err
+		}
+	}
+}
+
+// array reads the list at w.i into n.
+func (w *walker) array(n *node) error {
+	w.mark(n, kArray)
+	w.i++
+	for {
+		w.ws()
+		if w.i >= len(w.b) {
+			return errSyntax
+		}
+		switch w.b[w.i] {
+		case ']':
+			w.i++
+			return nil
+		case ',':
+			w.i++
+			continue
+		}
+		if n.elem == nil {
+			n.elem = &node{}
+			w.grew = true
+		}
+		if err := w.value(n.elem); err != nil {
+			return err
+		}
+	}
 }
 
 func (w *walker) literal(n *node, k kind) error {
@@ -465,4 +511,30 @@ func daysIn(y, m int) int {
 		return 30
 	}
 	return 31
+}
+
+// CheckDepth reports a DepthError when the JSON in b nests objects and lists deeper than max
+// (DefaultMaxDepth when 0). It only counts brackets outside strings: one pass, no allocation.
+func CheckDepth(b []byte, max int) error {
+	if max <= 0 {
+		max = DefaultMaxDepth
+	}
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			if depth++; depth > max {
+				return &DepthError{Limit: max}
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
 }

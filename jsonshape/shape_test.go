@@ -2,6 +2,7 @@ package jsonshape
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -154,6 +155,78 @@ func TestStringKind(t *testing.T) {
 	} {
 		if got := stringKind([]byte(s)); got != want {
 			t.Errorf("stringKind(%q) = %b, want %b", s, got, want)
+		}
+	}
+}
+
+func TestDepthLimit(t *testing.T) {
+	nest := func(open, close string, n int) []byte {
+		return []byte(strings.Repeat(open, n) + "1" + strings.Repeat(close, n))
+	}
+	cases := []struct {
+		name  string
+		rec   []byte
+		limit int
+		deep  bool
+	}{
+		{"objects at the default limit", nest(`{"a":`, "}", DefaultMaxDepth), 0, false},
+		{"objects past the default limit", nest(`{"a":`, "}", DefaultMaxDepth+1), 0, true},
+		{"10,000 levels of objects", nest(`{"a":`, "}", 10000), 0, true},
+		{"10,000 levels of lists", append([]byte(`{"a":`), append(nest("[", "]", 10000), '}')...), 0, true},
+		{"mixed, custom limit", nest(`{"a":[`, "]}", 3), 5, true},
+		{"mixed within a custom limit", nest(`{"a":[`, "]}", 3), 6, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &Shape{MaxDepth: c.limit}
+			end, err := s.ObserveAt(c.rec, 0)
+			var de *DepthError
+			if got := errors.As(err, &de); got != c.deep {
+				t.Fatalf("err = %v, want a DepthError: %v", err, c.deep)
+			}
+			if c.deep {
+				want := c.limit
+				if want == 0 {
+					want = DefaultMaxDepth
+				}
+				if de.Limit != want || !strings.Contains(err.Error(), "max_json_depth") {
+					t.Fatalf("err = %v, want limit %d named", err, want)
+				}
+				if s.Fits(nil) {
+					t.Fatal("a refused record leaves the shape vouching for a schema")
+				}
+			} else if end != len(c.rec) {
+				t.Fatalf("ended at %d of %d", end, len(c.rec))
+			}
+		})
+	}
+	// Depth is tracked per record: many shallow records in a row never add up.
+	s := &Shape{MaxDepth: 3}
+	for i := 0; i < 100; i++ {
+		if _, err := s.ObserveAt([]byte(`{"a":{"b":[1]}}`), 0); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+}
+
+func TestCheckDepth(t *testing.T) {
+	cases := []struct {
+		in   string
+		max  int
+		deep bool
+	}{
+		{`{"a": [1, {"b": 2}]}`, 3, false},
+		{`{"a": [1, {"b": 2}]}`, 2, true},
+		{`{"s": "[[[[[[\"{{{{"}`, 1, false}, // brackets inside strings do not count
+		{`[[]][[]][[]]`, 2, false},          // depth is not cumulative
+		{strings.Repeat("[", 10000) + strings.Repeat("]", 10000), 0, true},
+		{strings.Repeat("[", DefaultMaxDepth) + strings.Repeat("]", DefaultMaxDepth), 0, false},
+	}
+	for _, c := range cases {
+		err := CheckDepth([]byte(c.in), c.max)
+		var de *DepthError
+		if errors.As(err, &de) != c.deep {
+			t.Errorf("CheckDepth(%.40q, %d) = %v, want deep %v", c.in, c.max, err, c.deep)
 		}
 	}
 }

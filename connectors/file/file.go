@@ -31,6 +31,9 @@ import (
 	"github.com/dangohq/dango/jsonshape"
 )
 
+var maxFilesField = config.Field{Name: "max_files", Kind: config.Int, Default: int64(DefaultMaxFiles),
+	Doc: "Most files the path may match; more is an error (a glob over the wrong folder, a symlink farm)."}
+
 var pathField = config.Field{Name: "path", Kind: config.String, Required: true,
 	Doc:     "A file, a folder (every matching file below it, unioned by column name) or a glob (`data/*.csv`, `data/**/*.csv`), relative to the project root.",
 	Example: "data/sales.csv"}
@@ -50,7 +53,7 @@ var formats = []struct {
 	{
 		format: format{name: "csv", label: "CSV", exts: []string{".csv", ".tsv", ".txt"}, options: csvOptions},
 		spec: config.Spec{Type: "csv", Summary: "Delimited text files, parsed by DuckDB's CSV reader (dialect and types detected; quoted newlines and a UTF-8 BOM handled).",
-			Fields: []config.Field{pathField,
+			Fields: []config.Field{pathField, maxFilesField,
 				{Name: "delimiter", Kind: config.String, Doc: "Column separator; detected when unset.", Example: ";"},
 				{Name: "quote", Kind: config.String, Doc: "Quote character; detected when unset."},
 				{Name: "escape", Kind: config.String, Doc: "Escape character inside quotes; detected when unset."},
@@ -67,14 +70,16 @@ var formats = []struct {
 	{
 		format: format{name: "json", label: "JSON", exts: []string{".json", ".jsonl", ".ndjson"}, options: jsonOptions},
 		spec: config.Spec{Type: "json", Summary: "JSON files: an array of objects or newline-delimited objects (NDJSON), parsed by DuckDB's JSON reader. Nested objects flatten into parent__child columns.",
-			Fields: []config.Field{pathField,
+			Fields: []config.Field{pathField, maxFilesField,
 				{Name: "format", Kind: config.String, Default: "auto", Enum: []string{"auto", "newline_delimited", "array"}, Doc: "Layout of the files; detected when auto."},
+				{Name: "max_json_depth", Kind: config.Int, Default: int64(jsonshape.DefaultMaxDepth), Doc: "Deepest nesting of objects and lists accepted; deeper files are refused before DuckDB reads them."},
+				{Name: "max_object_size", Kind: config.String, Default: "16MiB", Doc: "Largest single record (an NDJSON line, an element of a top-level list) accepted."},
 			}},
 	},
 	{
 		format: format{name: "parquet", label: "Parquet", exts: []string{".parquet", ".pq"}, options: func(config.Values) map[string]any { return nil }},
 		spec: config.Spec{Type: "parquet", Summary: "Parquet files, read by DuckDB's Parquet reader. Nested structs flatten into parent__child columns.",
-			Fields: []config.Field{pathField}},
+			Fields: []config.Field{pathField, maxFilesField}},
 	},
 }
 
@@ -166,6 +171,19 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 	}
 	p.all = len(files)
 	scan := &batch.Scan{Format: c.name, Options: c.options(c.job.Source.Settings)}
+	var maxDepth int
+	var maxObject int64
+	if c.name == "json" {
+		if maxDepth, maxObject, err = c.jsonLimits(); err != nil {
+			return nil, err
+		}
+		if maxObject != duckDBObjectSize { // let DuckDB read every record the check lets through
+			if scan.Options == nil {
+				scan.Options = map[string]any{}
+			}
+			scan.Options["maximum_object_size"] = maxObject
+		}
+	}
 	if c.multi(p.pattern) {
 		// Skip files loaded before in the same version, unless the table is replaced whole.
 		scan.Track = true
@@ -197,6 +215,11 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 			if st, err := os.Stat(f); err == nil {
 				scan.Bytes += st.Size()
 			}
+		}
+	}
+	if c.name == "json" {
+		if err := checkJSON(ctx, scan.Files, c.relPath, maxDepth, maxObject); err != nil {
+			return nil, err
 		}
 	}
 	if len(scan.Files) > 1 {
@@ -283,10 +306,17 @@ func (c *connector) Estimate(ctx context.Context) ([]connectors.Estimate, error)
 func (c *connector) resolve(pattern string) ([]string, int64, error) {
 	abs := c.abs(pattern)
 	var files []string
+	maxFiles := int(c.job.Source.Settings.Int("max_files"))
+	if maxFiles <= 0 {
+		maxFiles = DefaultMaxFiles
+	}
 	if strings.ContainsAny(pattern, "*?[{") {
-		matches, err := doublestar.FilepathGlob(abs, doublestar.WithFilesOnly())
+		matches, err := globFiles(context.Background(), abs, pattern, maxFiles)
 		if err != nil {
-			return nil, 0, fmt.Errorf("path %q is not a valid glob: %w", pattern, err)
+			if errors.Is(err, doublestar.ErrBadPattern) {
+				return nil, 0, fmt.Errorf("path %q is not a valid glob: %w", pattern, err)
+			}
+			return nil, 0, err
 		}
 		files = matches
 		if len(files) == 0 {
@@ -314,6 +344,9 @@ func (c *connector) resolve(pattern string) ([]string, int64, error) {
 					return nil
 				}
 				if !d.IsDir() && c.matchesExt(d.Name()) {
+					if len(files) == maxFiles {
+						return tooManyFiles(pattern, maxFiles)
+					}
 					files = append(files, p)
 				}
 				return nil

@@ -150,7 +150,12 @@ func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 					skipped++
 					out.Logf("Skipping event %d on %s: %v", md.Sequence.Stream, m.Subject(), err)
 				} else if err := sp.WriteRaw(rec.Bytes()); err != nil {
-					return err
+					var deep *jsonshape.DepthError
+					if !errors.As(err, &deep) {
+						return err
+					}
+					skipped++ // too deeply nested to load: skipped like any bad event
+					out.Logf("Skipping event %d on %s: %v", md.Sequence.Stream, m.Subject(), err)
 				}
 				n++
 				if md.Sequence.Stream >= last || n >= limit {

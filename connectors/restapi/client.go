@@ -1,12 +1,14 @@
 package restapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -30,12 +32,105 @@ func (e *AuthenticationError) Error() string {
 	return fmt.Sprintf("AuthenticationError: %s (HTTP %d); check the credentials in .env or .dlt/secrets.toml", e.Detail, e.Status)
 }
 
-// RateLimitError is a 429 that kept coming until the retry time ran out.
-type RateLimitError struct{ Waited time.Duration }
+// RateLimitError is a 429 that kept coming until the retry time ran out, or whose
+// Retry-After asked for a longer wait than what was left of max_retry_time.
+type RateLimitError struct {
+	Waited time.Duration
+	// Asked is the wait the server asked for (0 when it kept answering 429 instead), Header
+	// the Retry-After it sent, Left what was left of max_retry_time, Max max_retry_time.
+	Asked, Left, Max time.Duration
+	Header           string
+}
 
 func (e *RateLimitError) Error() string {
+	if e.Asked > 0 {
+		return fmt.Sprintf("RateLimitError: Too many requests: the API asked to wait %s (Retry-After: %s), more than the %s left of max_retry_time (%s); "+
+			"stopping now instead of waiting. Sync again later, or raise max_retry_time if waiting that long is fine",
+			humanDuration(e.Asked), e.Header, humanDuration(max(e.Left, 0)), humanDuration(e.Max))
+	}
 	return fmt.Sprintf("RateLimitError: Too many requests (still limited after retrying for %s); lower requests_per_second or raise rate_limit_delay",
 		e.Waited.Round(time.Second))
+}
+
+// humanDuration prints d rounded to what matters: 10s, 2m30s, 277777h46m39s.
+func humanDuration(d time.Duration) string {
+	if d >= time.Second {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// ResponseTooLargeError is a reply longer than max_response_size; it is refused while being
+// read, so memory stays bounded whatever the server sends.
+type ResponseTooLargeError struct {
+	Path  string
+	Limit int64
+}
+
+func (e *ResponseTooLargeError) Error() string {
+	return fmt.Sprintf("response from GET %s is larger than %s (max_response_size); ask for smaller pages (a limit or page size parameter), "+
+		"or raise max_response_size on the source if the API really sends replies this big", e.Path, sizeLabel(e.Limit))
+}
+
+// sizeLabel prints a limit in the unit it was most likely written in: 100 MB, 512 kB.
+func sizeLabel(n int64) string {
+	switch {
+	case n >= 1e6 && n%1e6 == 0:
+		return fmt.Sprintf("%d MB", n/1e6)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1e3 && n%1e3 == 0:
+		return fmt.Sprintf("%d kB", n/1e3)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// TimeoutError is a request that got no complete reply within the per-request timeout: a
+// server that accepts and never answers, or trickles its reply. It is retried like a network
+// error, within max_retry_time.
+type TimeoutError struct {
+	Path    string
+	Timeout time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("GET %s: no complete response within %s (timeout); the API is not answering or is very slow, raise timeout on the source if it is just slow",
+		e.Path, humanDuration(e.Timeout))
+}
+
+// CrossHostError is a next-page link or a redirect that leads away from base_url's origin
+// (scheme, host and port) while allow_cross_host is off.
+//
+// Why failing is the default: credentials (auth headers, API keys in the query string,
+// OAuth2 tokens, cookies) and the configured headers are only ever sent to base_url's
+// origin. Following a foreign link without them would mostly yield 401s or silently
+// different data, so by default the resource fails and names the foreign host; with
+// allow_cross_host: true such requests are made without any credentials or configured
+// headers, as browsers and Python's requests do on cross-origin redirects.
+type CrossHostError struct {
+	Source, Resource string
+	Kind             string // "next page link" or "redirect"
+	Host             string // the foreign origin, scheme://host:port
+	Base             string // base_url's origin
+}
+
+func (e *CrossHostError) Error() string {
+	where := ""
+	if e.Source != "" {
+		where = fmt.Sprintf("source %s", e.Source)
+	}
+	if e.Resource != "" {
+		if where != "" {
+			where += ", "
+		}
+		where += "resource " + e.Resource
+	}
+	if where != "" {
+		where += ": "
+	}
+	return fmt.Sprintf("%sthe API's %s leads to another host, %s (base_url is %s); credentials and headers are only sent to base_url's host, "+
+		"so dango stops here. If the API really pages or redirects there, set allow_cross_host: true on the source: such requests are then made without credentials or configured headers",
+		where, e.Kind, e.Host, e.Base)
 }
 
 // HTTPError is any other failed request.
@@ -144,6 +239,25 @@ func (a *oauth2Auth) Secrets() []string {
 	return []string{a.secret, a.token}
 }
 
+// TokenClient is hc for token requests: it follows redirects only within the token URL's
+// origin, so client secrets and signed assertions go to the token endpoint and nowhere else.
+func TokenClient(hc *http.Client) *http.Client {
+	out := &http.Client{Timeout: 30 * time.Second}
+	if hc != nil {
+		*out = *hc
+	}
+	out.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if origin(req.URL) != origin(via[0].URL) {
+			return fmt.Errorf("the token endpoint redirected to another host, %s; not sending credentials there", display(req.URL))
+		}
+		return nil
+	}
+	return out
+}
+
 // Transport is the HTTP transport for one source that makes up to parallel requests at a
 // time: http.DefaultTransport keeps only two idle connections per host, so parallel page
 // fetches would keep opening (and, for HTTPS, handshaking) new connections.
@@ -153,9 +267,19 @@ func Transport(parallel int) *http.Transport {
 	return t
 }
 
+// DefaultMaxResponseSize is max_response_size when a source does not set it.
+const DefaultMaxResponseSize = 100e6
+
 // Client makes GET requests with credentials, a per-source rate limit, and retries: 429 and
-// 503 wait for Retry-After, other 5xx and network errors back off exponentially with jitter,
-// 401/403 fail at once.
+// 503 wait for Retry-After, other 5xx, network errors and timeouts back off exponentially
+// with jitter, 401/403 fail at once. Every wait is bounded: no request (with its retries and
+// Retry-After pauses) outlives MaxElapsed, no attempt outlives Timeout, and no reply is read
+// past MaxResponseSize.
+//
+// Credentials and Headers go only to Base's origin (scheme, host and port; https→http is
+// another origin). A request or redirect to any other origin fails with a CrossHostError, or,
+// with AllowCrossHost, is made without them (see CrossHostError for why failing is the
+// default).
 type Client struct {
 	HTTP       *http.Client
 	Auth       Auth
@@ -163,8 +287,24 @@ type Client struct {
 	Limiter    *rate.Limiter // shared by every request of the source: workers never multiply it
 	MaxElapsed time.Duration
 	OnRetry    func(msg string)
+
+	// Base is the configured base URL; when nil, the first request's URL is taken.
+	Base *url.URL
+	// AllowCrossHost makes requests to other origins without credentials instead of failing.
+	AllowCrossHost bool
+	// Source names the source in errors.
+	Source string
+	// MaxResponseSize bounds a reply's body (DefaultMaxResponseSize when 0).
+	MaxResponseSize int64
+	// Timeout bounds one attempt, reading the body included (HTTP.Timeout when 0).
+	Timeout time.Duration
+
 	// initialInterval is the first backoff (tests shorten it).
 	initialInterval time.Duration
+
+	setup  sync.Once
+	hc     *http.Client // HTTP with the redirect policy
+	origin string
 
 	// A Retry-After pauses every request of the source, not just the throttled one; each
 	// throttle reply extends the pause by its full wait.
@@ -172,25 +312,158 @@ type Client struct {
 	pauseUntil time.Time
 }
 
-// throttle records a Retry-After wait for all requests.
-func (c *Client) throttle(wait time.Duration) {
+// origin is a URL's scheme://host:port, lower case, the port made explicit.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port
+}
+
+// display is an origin as users wrote it (no default port, never user info or a path).
+func display(u *url.URL) string {
+	return strings.ToLower(u.Scheme) + "://" + u.Host
+}
+
+// init fixes the trusted origin and wraps HTTP with the redirect policy.
+func (c *Client) init(first *url.URL) {
+	c.setup.Do(func() {
+		base := c.Base
+		if base == nil {
+			base = first
+		}
+		c.Base = base
+		c.origin = origin(base)
+		hc := &http.Client{}
+		if c.HTTP != nil {
+			*hc = *c.HTTP
+		}
+		hc.CheckRedirect = c.checkRedirect
+		c.hc = hc
+	})
+}
+
+// checkRedirect is the redirect policy. Go's client already drops Authorization and Cookie
+// on a redirect to another domain, but forwards them to subdomains and forwards every other
+// header (X-Api-Key, configured headers) anywhere, so the policy is dango's own: a redirect
+// within base_url's origin keeps everything; one elsewhere fails, or with AllowCrossHost
+// goes without credentials.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if origin(req.URL) == c.origin {
+		return nil
+	}
+	if !c.AllowCrossHost {
+		return &CrossHostError{Source: c.Source, Kind: "redirect", Host: display(req.URL), Base: display(c.Base)}
+	}
+	c.strip(req)
+	return nil
+}
+
+// strip removes every credential from a request going to another origin: auth and cookie
+// headers, the configured headers, any header or query parameter holding a secret.
+func (c *Client) strip(req *http.Request) {
+	for _, h := range []string{"Authorization", "Proxy-Authorization", "Cookie", "Www-Authenticate"} {
+		req.Header.Del(h)
+	}
+	for k := range c.Headers {
+		req.Header.Del(k)
+	}
+	secrets := c.secrets()
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			if containsSecret(v, secrets) {
+				req.Header.Del(k)
+				break
+			}
+		}
+	}
+	stripQuery(req.URL, secrets)
+}
+
+// stripQuery drops query parameters whose value holds a secret (an API key the server
+// echoed into a link).
+func stripQuery(u *url.URL, secrets []string) {
+	if u.RawQuery == "" || len(secrets) == 0 {
+		return
+	}
+	q := u.Query()
+	changed := false
+	for k, vs := range q {
+		for _, v := range vs {
+			if containsSecret(v, secrets) {
+				q.Del(k)
+				changed = true
+				break
+			}
+		}
+	}
+	if changed {
+		u.RawQuery = q.Encode()
+	}
+}
+
+func (c *Client) secrets() []string {
+	var out []string
+	for _, s := range c.Auth.Secrets() {
+		if len(s) >= 4 {
+			out = append(out, s)
+		}
+	}
+	for _, v := range c.Headers {
+		if len(v) >= 4 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func containsSecret(v string, secrets []string) bool {
+	for _, s := range secrets {
+		if strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// throttle records a Retry-After wait for all requests and returns how long from now the
+// source is paused.
+func (c *Client) throttle(wait time.Duration) time.Duration {
 	c.pauseMu.Lock()
 	defer c.pauseMu.Unlock()
-	from := time.Now()
+	now := time.Now()
+	from := now
 	if c.pauseUntil.After(from) {
 		from = c.pauseUntil
 	}
 	c.pauseUntil = from.Add(wait)
+	return c.pauseUntil.Sub(now)
+}
+
+// pause is how long the source stays paused from now.
+func (c *Client) pause() time.Duration {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	return time.Until(c.pauseUntil)
 }
 
 // waitPause blocks while the source is paused.
-func (c *Client) waitPause(ctx context.Context) error {
-	c.pauseMu.Lock()
-	until := c.pauseUntil
-	c.pauseMu.Unlock()
-	if d := time.Until(until); d > 0 {
+func (c *Client) waitPause(ctx context.Context, d time.Duration) error {
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
 		select {
-		case <-time.After(d):
+		case <-t.C:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -220,83 +493,185 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 		}
 		parsed.RawQuery = q.Encode()
 	}
+	c.init(parsed)
+	foreign := origin(parsed) != c.origin
+	if foreign {
+		if !c.AllowCrossHost {
+			return nil, &CrossHostError{Source: c.Source, Kind: "next page link", Host: display(parsed), Base: display(c.Base)}
+		}
+		stripQuery(parsed, c.secrets())
+	}
+	path := c.redact(parsed.Path)
+	limit := c.MaxResponseSize
+	if limit <= 0 {
+		limit = DefaultMaxResponseSize
+	}
+	timeout := c.Timeout
+	if timeout <= 0 && c.HTTP != nil {
+		timeout = c.HTTP.Timeout
+	}
 	start := time.Now()
+	// left is what remains of max_retry_time (a day when there is no limit).
+	left := func() time.Duration {
+		if c.MaxElapsed <= 0 {
+			return 24 * time.Hour
+		}
+		return c.MaxElapsed - time.Since(start)
+	}
 	b := backoff.NewExponentialBackOff()
 	if c.initialInterval > 0 {
 		b.InitialInterval = c.initialInterval
 	}
 	limited := false
+	var rateErr *RateLimitError // a Retry-After too long to wait for
 	op := func() (*Response, error) {
-		if err := c.waitPause(ctx); err != nil {
-			return nil, backoff.Permanent(err)
+		if p := c.pause(); p > 0 {
+			if c.MaxElapsed > 0 && p > left() {
+				rateErr = &RateLimitError{Waited: time.Since(start), Asked: p, Left: left(), Max: c.MaxElapsed, Header: "pause of the source"}
+				return nil, backoff.Permanent(rateErr)
+			}
+			if err := c.waitPause(ctx, p); err != nil {
+				return nil, backoff.Permanent(err)
+			}
 		}
 		if c.Limiter != nil {
 			if err := c.Limiter.Wait(ctx); err != nil {
 				return nil, backoff.Permanent(err)
 			}
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, parsed.String(), nil)
+		// One attempt may take at most timeout, and never past max_retry_time.
+		budget := left()
+		if budget <= 0 {
+			return nil, backoff.Permanent(fmt.Errorf("GET %s: max_retry_time (%s) ran out", path, humanDuration(c.MaxElapsed)))
+		}
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		attempt := budget
+		if timeout > 0 && timeout < attempt {
+			attempt = timeout
+		}
+		timer := time.AfterFunc(attempt, cancel)
+		defer timer.Stop()
+		timedOut := func() bool { return ctx.Err() == nil && actx.Err() != nil }
+		shown := timeout // the configured timeout, even when max_retry_time cut this attempt shorter
+		if shown <= 0 {
+			shown = attempt
+		}
+		req, err := http.NewRequestWithContext(actx, http.MethodGet, parsed.String(), nil)
 		if err != nil {
 			return nil, backoff.Permanent(errors.New(c.redact(err.Error())))
 		}
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set("User-Agent", "dango")
-		for k, v := range c.Headers {
-			req.Header.Set(k, v)
-		}
-		if err := c.Auth.Apply(ctx, req); err != nil {
-			// A token request's error quotes the token URL (and what the endpoint said).
-			config.RegisterSecret(c.Auth.Secrets()...)
-			return nil, backoff.Permanent(config.RedactError(err))
-		}
-		resp, err := c.HTTP.Do(req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, backoff.Permanent(ctx.Err())
+		if !foreign {
+			for k, v := range c.Headers {
+				req.Header.Set(k, v)
 			}
-			return nil, fmt.Errorf("GET %s: %s", c.redact(parsed.Path), c.redact(err.Error()))
+			if err := c.Auth.Apply(ctx, req); err != nil {
+				// A token request's error quotes the token URL (and what the endpoint said).
+				config.RegisterSecret(c.Auth.Secrets()...)
+				return nil, backoff.Permanent(config.RedactError(err))
+			}
 		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			var cross *CrossHostError
+			switch {
+			case errors.As(err, &cross):
+				return nil, backoff.Permanent(cross)
+			case ctx.Err() != nil:
+				return nil, backoff.Permanent(ctx.Err())
+			case timedOut() || isTimeout(err):
+				return nil, &TimeoutError{Path: path, Timeout: shown}
+			}
+			return nil, fmt.Errorf("GET %s: %s", path, c.redact(err.Error()))
+		}
+		body, err := readBody(resp, limit)
 		resp.Body.Close()
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %s", c.redact(parsed.Path), c.redact(err.Error()))
+			switch {
+			case errors.Is(err, errTooLarge):
+				return nil, backoff.Permanent(&ResponseTooLargeError{Path: path, Limit: limit})
+			case ctx.Err() != nil:
+				return nil, backoff.Permanent(ctx.Err())
+			case timedOut() || isTimeout(err):
+				return nil, &TimeoutError{Path: path, Timeout: shown}
+			}
+			return nil, fmt.Errorf("read %s: %s", path, c.redact(err.Error()))
 		}
 		switch s := resp.StatusCode; {
 		case s/100 == 2:
 			limited = false
-			return &Response{Body: body, Header: resp.Header, URL: parsed}, nil
+			return &Response{Body: body, Header: resp.Header, URL: resp.Request.URL}, nil
 		case s == 401 || s == 403:
 			return nil, backoff.Permanent(&AuthenticationError{Status: s, Detail: c.redact(detail(body, resp.Status))})
 		case s == 429 || s == 503:
 			limited = s == 429
-			wait := retryAfter(resp.Header.Get("Retry-After"))
-			if wait > 0 {
+			h := resp.Header.Get("Retry-After")
+			if wait := retryAfter(h); wait > 0 {
+				// A wait longer than what is left of max_retry_time fails now: waiting it out
+				// would only end in the same failure, much later.
+				if c.MaxElapsed > 0 && wait > left() {
+					rateErr = &RateLimitError{Waited: time.Since(start), Asked: wait, Left: left(), Max: c.MaxElapsed, Header: strings.TrimSpace(h)}
+					return nil, backoff.Permanent(rateErr)
+				}
 				c.throttle(wait)
 				// The shared pause does the waiting; retry as soon as it is over.
 				return nil, &backoff.RetryAfterError{Duration: time.Millisecond}
 			}
-			return nil, fmt.Errorf("%s from GET %s", resp.Status, c.redact(parsed.Path))
+			return nil, fmt.Errorf("%s from GET %s", resp.Status, path)
 		case s >= 500:
-			return nil, fmt.Errorf("%s from GET %s", resp.Status, c.redact(parsed.Path))
+			return nil, fmt.Errorf("%s from GET %s", resp.Status, path)
 		default:
-			return nil, backoff.Permanent(&HTTPError{Method: "GET", URL: c.redact(parsed.Path), Status: s, Detail: c.redact(detail(body, resp.Status))})
+			return nil, backoff.Permanent(&HTTPError{Method: "GET", URL: path, Status: s, Detail: c.redact(detail(body, resp.Status))})
 		}
 	}
 	notify := func(err error, wait time.Duration) {
-		c.pauseMu.Lock()
-		if p := time.Until(c.pauseUntil); p > wait {
+		if p := c.pause(); p > wait {
 			wait = p // a Retry-After pause: say how long it really is
 		}
-		c.pauseMu.Unlock()
 		if c.OnRetry != nil {
-			c.OnRetry(fmt.Sprintf("Retrying GET %s in %s (%s)", c.redact(parsed.Path), wait.Round(10*time.Millisecond), c.redact(err.Error())))
+			c.OnRetry(fmt.Sprintf("Retrying GET %s in %s (%s)", path, wait.Round(10*time.Millisecond), c.redact(err.Error())))
 		}
 	}
 	resp, err := backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(c.MaxElapsed), backoff.WithNotify(notify))
-	if err != nil && limited {
+	if err != nil && rateErr == nil && limited {
+		return nil, &RateLimitError{Waited: time.Since(start)}
+	}
+	var ra *backoff.RetryAfterError
+	if errors.As(err, &ra) {
+		// The last reply was a throttle whose pause would outlast max_retry_time.
 		return nil, &RateLimitError{Waited: time.Since(start)}
 	}
 	return resp, err
+}
+
+var errTooLarge = errors.New("response too large")
+
+// readBody reads a reply up to limit bytes, refusing a longer one as soon as it shows (by
+// its Content-Length, or once limit+1 bytes arrived), so memory stays bounded.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if resp.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + 1)
+	}
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// isTimeout reports a network timeout (a dial or read deadline, http.Client.Timeout).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // retryAfter parses Retry-After: seconds or an HTTP date.
@@ -304,8 +679,9 @@ func retryAfter(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-		return time.Duration(max(s, 0)) * time.Second
+	if s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+		const most = int64(100 * 365 * 24 * 3600) // a century: beyond it a Duration overflows soon
+		return time.Duration(min(max(s, 0), most)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := time.Until(t); d > 0 {

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"net/url"
 	"os"
@@ -55,6 +56,9 @@ var Spec = config.Spec{Type: "rest_api", Summary: "Any JSON REST API, described 
 		{Name: "max_retry_time", Kind: config.String, Default: "5m", Doc: "How long one request may keep retrying (429, 5xx, network)."},
 		{Name: "timeout", Kind: config.String, Default: "60s", Doc: "Per-request timeout."},
 		{Name: "parallel_pages", Kind: config.Int, Default: int64(4), Doc: "With page_number or offset pagination, pages requested ahead (processed in order; the rate limit still holds). 1 turns it off."},
+		{Name: "allow_cross_host", Kind: config.Bool, Default: false, Doc: "Follow next-page links and redirects to another host (scheme, host and port than base_url's) without any credentials or configured headers. Off: such a link or redirect fails the resource."},
+		{Name: "max_response_size", Kind: config.String, Default: "100MB", Doc: "Largest reply accepted (refused while reading, so memory stays bounded)."},
+		{Name: "max_json_depth", Kind: config.Int, Default: int64(jsonshape.DefaultMaxDepth), Doc: "Deepest nesting of objects and lists accepted in a reply."},
 		{Name: "resources", Kind: config.Any, Required: true, Doc: "List of resources: name, path, params, data_selector, primary_key, write_disposition, paginator, incremental, parent."},
 	}}
 
@@ -85,6 +89,7 @@ type Connector struct {
 	resources  []Resource
 	batchBytes int64
 	prefetch   int // pages requested ahead when pages are numbered
+	maxDepth   int // max_json_depth
 }
 
 // New builds the connector from settings (also used by the Stripe and Sheets types).
@@ -100,8 +105,20 @@ func New(job connectors.Job, s config.Values) (*Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source %s: max_retry_time %q: %w", job.Source.Name, s.String("max_retry_time"), err)
 	}
+	base, err := url.Parse(c.base)
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		return nil, fmt.Errorf("source %s: base_url %q is not an absolute http(s) URL", job.Source.Name, c.base)
+	}
+	maxSize := int64(DefaultMaxResponseSize)
+	if v := s.String("max_response_size"); v != "" {
+		if maxSize, err = humanize.ParseBytes(v); err != nil {
+			return nil, fmt.Errorf("source %s: max_response_size: %w", job.Source.Name, err)
+		}
+	}
+	c.maxDepth = int(s.Int("max_json_depth"))
 	httpc := &http.Client{Timeout: timeout, Transport: Transport(c.prefetch)}
-	c.client = &Client{HTTP: httpc, Auth: noAuth{}, Headers: map[string]string{}, MaxElapsed: maxRetry}
+	c.client = &Client{HTTP: httpc, Auth: noAuth{}, Headers: map[string]string{}, MaxElapsed: maxRetry,
+		Base: base, AllowCrossHost: s.Bool("allow_cross_host"), Source: job.Source.Name, MaxResponseSize: maxSize, Timeout: timeout}
 	if a := s.Object("auth"); a != nil {
 		switch a.String("type") {
 		case "bearer":
@@ -111,7 +128,7 @@ func New(job connectors.Job, s config.Values) (*Connector, error) {
 		case "basic":
 			c.client.Auth = basicAuth{user: a.String("username"), password: a.String("password")}
 		case "oauth2_client_credentials":
-			c.client.Auth = &oauth2Auth{tokenURL: a.String("token_url"), clientID: a.String("client_id"), secret: a.String("client_secret"), scope: a.String("scope"), http: httpc}
+			c.client.Auth = &oauth2Auth{tokenURL: a.String("token_url"), clientID: a.String("client_id"), secret: a.String("client_secret"), scope: a.String("scope"), http: TokenClient(httpc)}
 		}
 	}
 	if h, ok := s["headers"].(map[string]any); ok {
@@ -239,11 +256,19 @@ func (c *Connector) Extract(ctx context.Context, out connectors.Emitter) error {
 			continue
 		}
 		if err := c.extractResource(ctx, r, parents, out); err != nil {
+			var cross *CrossHostError
+			if errors.As(err, &cross) {
+				cross.Resource = r.Name // it names source and resource itself
+				return err
+			}
 			return fmt.Errorf("%s: %w", r.Name, err)
 		}
 	}
 	return nil
 }
+
+// pageSeed hashes page bodies to notice a page repeating.
+var pageSeed = maphash.MakeSeed()
 
 var placeholderRE = regexp.MustCompile(`\{([^{}]+)\}`)
 
@@ -295,8 +320,19 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		next := c.base + "/" + strings.TrimLeft(path, "/")
 		pg := newPaginator(r.Paginator)
 		// handle spools one page's records and returns those a paginator may look at.
+		// A page whose content equals the one before means the API ignores the paginator's
+		// parameter (or clamps it at the last page): it would never end.
+		var lastSum uint64
 		handle := func(p *page) ([]map[string]any, error) {
 			raw := p.raw
+			if len(raw) > 0 {
+				sum := maphash.Bytes(pageSeed, p.resp.Body)
+				if sum == lastSum {
+					return nil, fmt.Errorf("the API returned the same page twice (GET %s had the content of the page before); it seems to ignore the paginator's parameters, stopping to avoid a loop",
+						c.client.redact(p.resp.URL.RequestURI()))
+				}
+				lastSum = sum
+			}
 			if err := sp.writePage(raw, p.shape); err != nil {
 				return nil, err
 			}
@@ -325,12 +361,23 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		if step, ok := pg.numbered(); ok && c.prefetch > 1 {
 			return c.prefetchPages(ctx, next, params, step, r.DataSelector, handle)
 		}
+		seen := map[string]bool{}
 		for next != "" {
+			// The same next URL, cursor, id or page twice would repeat forever.
+			key := next + "\x00" + params.Encode()
+			if seen[key] {
+				u := next
+				if len(params) > 0 {
+					u += "?" + params.Encode()
+				}
+				return fmt.Errorf("the API returned the same next page %s twice; stopping to avoid a loop", c.client.redact(u))
+			}
+			seen[key] = true
 			resp, err := c.client.Get(ctx, next, params)
 			if err != nil {
 				return err
 			}
-			p, err := preparePage(resp, r.DataSelector)
+			p, err := preparePage(resp, r.DataSelector, c.maxDepth)
 			if err != nil {
 				return err
 			}
@@ -369,15 +416,15 @@ type page struct {
 
 // preparePage finds a reply's records and observes their shape: the work on a page that
 // does not depend on the pages before it, done as it arrives.
-func preparePage(resp *Response, selector string) (*page, error) {
-	sh := &jsonshape.Shape{}
+func preparePage(resp *Response, selector string, maxDepth int) (*page, error) {
+	sh := &jsonshape.Shape{MaxDepth: maxDepth}
 	raw, err := selectShaped(resp.Body, selector, sh)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", resp.URL.Path, err)
 	}
 	if sh.Records() != len(raw) {
 		// Records that were not walked on the way (a single object reply, wrapped scalars).
-		sh = &jsonshape.Shape{}
+		sh = &jsonshape.Shape{MaxDepth: maxDepth}
 		for _, rec := range raw {
 			sh.Observe(rec)
 		}
@@ -410,7 +457,7 @@ func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Valu
 				ch <- result{err: err}
 				return
 			}
-			p, err := preparePage(resp, selector)
+			p, err := preparePage(resp, selector, c.maxDepth)
 			ch <- result{p, err}
 		}()
 	}
@@ -449,7 +496,20 @@ func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Valu
 // that is not even structurally JSON fails here. The records of a list are also added to
 // shape (when not nil), each walked once.
 func selectShaped(body []byte, selector string, shape *jsonshape.Shape) ([]json.RawMessage, error) {
-	sc := &jscan{b: body, shape: shape}
+	sc := &jscan{b: body, shape: shape, maxDepth: jsonshape.DefaultMaxDepth}
+	if shape != nil && shape.MaxDepth > 0 {
+		sc.maxDepth = shape.MaxDepth
+	}
+	raw, err := sc.selectRecords(selector)
+	var de *jsonshape.DepthError
+	if errors.As(err, &de) {
+		return nil, fmt.Errorf("the reply nests JSON deeper than %d levels (max_json_depth); refusing it", de.Limit)
+	}
+	return raw, err
+}
+
+func (sc *jscan) selectRecords(selector string) ([]json.RawMessage, error) {
+	body := sc.b
 	var path []string
 	if selector != "" && selector != "$" {
 		path = strings.Split(selector, ".")
@@ -457,7 +517,7 @@ func selectShaped(body []byte, selector string, shape *jsonshape.Shape) ([]json.
 	for _, part := range path {
 		found, err := sc.enterKey(part)
 		if err != nil {
-			return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
+			return nil, fmt.Errorf("malformed JSON in the reply: %w", err)
 		}
 		if !found {
 			return nil, nil
@@ -470,7 +530,7 @@ func selectShaped(body []byte, selector string, shape *jsonshape.Shape) ([]json.
 			sc.i = start
 			found, err := sc.enterKey(k)
 			if err != nil {
-				return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
+				return nil, fmt.Errorf("malformed JSON in the reply: %w", err)
 			}
 			if sc.ws(); found && sc.peek() == '[' {
 				return sc.list()
@@ -479,7 +539,7 @@ func selectShaped(body []byte, selector string, shape *jsonshape.Shape) ([]json.
 		sc.i = start
 		a, b, err := sc.value()
 		if err != nil {
-			return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
+			return nil, fmt.Errorf("malformed JSON in the reply: %w", err)
 		}
 		return []json.RawMessage{body[a:b]}, nil
 	}
@@ -489,7 +549,7 @@ func selectShaped(body []byte, selector string, shape *jsonshape.Shape) ([]json.
 	case '{':
 		a, b, err := sc.value()
 		if err != nil {
-			return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
+			return nil, fmt.Errorf("malformed JSON in the reply: %w", err)
 		}
 		return []json.RawMessage{body[a:b]}, nil
 	case 'n':
@@ -500,9 +560,10 @@ func selectShaped(body []byte, selector string, shape *jsonshape.Shape) ([]json.
 
 // jscan walks JSON structure without decoding values.
 type jscan struct {
-	b     []byte
-	i     int
-	shape *jsonshape.Shape // observes list elements, when set
+	b        []byte
+	i        int
+	shape    *jsonshape.Shape // observes list elements, when set
+	maxDepth int
 }
 
 func (s *jscan) ws() {
@@ -543,7 +604,9 @@ func (s *jscan) value() (int, int, error) {
 				}
 				continue
 			case '{', '[':
-				depth++
+				if depth++; depth > s.maxDepth {
+					return 0, 0, &jsonshape.DepthError{Limit: s.maxDepth}
+				}
 			case '}', ']':
 				depth--
 				if depth == 0 {
@@ -655,7 +718,7 @@ func (s *jscan) list() ([]json.RawMessage, error) {
 			a, b, err = s.value()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("malformed JSON in the reply: %v", err)
+			return nil, fmt.Errorf("malformed JSON in the reply: %w", err)
 		}
 		out = append(out, s.b[a:b])
 	}

@@ -21,7 +21,8 @@ func NewSpool(dir string, emit func(*batch.Scan, *jsonshape.Shape) error) *Spool
 	return &spool{dir: dir, batchBytes: 256 << 20, emit: emit}
 }
 
-// WriteRaw appends one JSON record.
+// WriteRaw appends one JSON record. A record nested deeper than jsonshape.DefaultMaxDepth
+// is refused with an error wrapping a *jsonshape.DepthError, and nothing is written.
 func (s *spool) WriteRaw(rec []byte) error { return s.writeRaw(rec) }
 
 // Flush hands the current file over.
@@ -48,6 +49,11 @@ type spool struct {
 
 // writeRaw appends one record given as JSON, compacted onto one line.
 func (s *spool) writeRaw(rec []byte) error {
+	// Checked before anything is written or observed, so a caller may skip the record and go
+	// on: DuckDB would spend minutes and gigabytes on it.
+	if err := jsonshape.CheckDepth(rec, 0); err != nil {
+		return fmt.Errorf("a record is refused: %w", err)
+	}
 	if err := s.open(); err != nil {
 		return err
 	}

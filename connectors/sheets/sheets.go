@@ -46,6 +46,10 @@ var Spec = config.Spec{Type: "google_sheets", Summary: "Google Sheets: one table
 		{Name: "api_key", Kind: config.String, Doc: "API key, for sheets shared publicly (use api_key_env)."},
 		{Name: "requests_per_second", Kind: config.Float, Default: 1.0, Doc: "Google allows 60 reads a minute per user."},
 		{Name: "api_base", Kind: config.String, Default: "https://sheets.googleapis.com", Doc: "API host (tests point it elsewhere)."},
+		{Name: "timeout", Kind: config.String, Default: "60s", Doc: "Per-request timeout (a reply must be complete within it)."},
+		{Name: "max_retry_time", Kind: config.String, Default: "5m", Doc: "How long one request may keep retrying."},
+		{Name: "max_response_size", Kind: config.String, Default: "100MB", Doc: "Largest reply accepted."},
+		{Name: "allow_cross_host", Kind: config.Bool, Default: false, Doc: "Follow redirects to another host than api_base's, without credentials. Off: such a redirect fails."},
 	}}
 
 func init() {
@@ -82,8 +86,33 @@ func New(job connectors.Job) (connectors.Connector, error) {
 	default:
 		return nil, fmt.Errorf("source %s: set credentials_env (a service account key) or api_key_env", job.Source.Name)
 	}
-	c.client = &restapi.Client{HTTP: &http.Client{Timeout: time.Minute, Transport: restapi.Transport(2)}, Auth: auth, Headers: map[string]string{},
-		Limiter: rate.NewLimiter(rate.Limit(s.Float("requests_per_second")), 1), MaxElapsed: 5 * time.Minute}
+	base, err := url.Parse(c.base)
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		return nil, fmt.Errorf("source %s: api_base %q is not an absolute http(s) URL", job.Source.Name, c.base)
+	}
+	durations := map[string]time.Duration{"timeout": time.Minute, "max_retry_time": 5 * time.Minute}
+	for k := range durations {
+		if v := s.String(k); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %s %q: %w", job.Source.Name, k, v, err)
+			}
+			durations[k] = d
+		}
+	}
+	maxSize := int64(restapi.DefaultMaxResponseSize)
+	if v := s.String("max_response_size"); v != "" {
+		if maxSize, err = humanize.ParseBytes(v); err != nil {
+			return nil, fmt.Errorf("source %s: max_response_size: %w", job.Source.Name, err)
+		}
+	}
+	rps := s.Float("requests_per_second")
+	if rps <= 0 {
+		rps = 1
+	}
+	c.client = &restapi.Client{HTTP: &http.Client{Timeout: durations["timeout"], Transport: restapi.Transport(2)}, Auth: auth, Headers: map[string]string{},
+		Limiter: rate.NewLimiter(rate.Limit(rps), 1), MaxElapsed: durations["max_retry_time"],
+		Base: base, AllowCrossHost: s.Bool("allow_cross_host"), Source: job.Source.Name, MaxResponseSize: maxSize, Timeout: durations["timeout"]}
 	return c, nil
 }
 
@@ -328,4 +357,6 @@ func (sa *serviceAccount) Secrets() []string {
 	return []string{sa.token, sa.KeyPEM, sa.KeyID}
 }
 
-var tokenClient = &http.Client{Timeout: 30 * time.Second}
+// tokenClient sends the signed assertion only to the token URI's host (no cross-host
+// redirects).
+var tokenClient = restapi.TokenClient(&http.Client{Timeout: 30 * time.Second})

@@ -28,6 +28,9 @@ var Spec = config.Spec{Type: "stripe", Summary: "Stripe: the listed endpoints la
 		{Name: "requests_per_second", Kind: config.Float, Default: 20.0, Doc: "Most requests per second (Stripe allows 25 in live mode)."},
 		{Name: "api_base", Kind: config.String, Default: "https://api.stripe.com", Doc: "API host; point it at stripe-mock or a proxy."},
 		{Name: "max_retry_time", Kind: config.String, Default: "5m", Doc: "How long one request may keep retrying."},
+		{Name: "timeout", Kind: config.String, Default: "60s", Doc: "Per-request timeout (a reply must be complete within it)."},
+		{Name: "max_response_size", Kind: config.String, Default: "100MB", Doc: "Largest reply accepted."},
+		{Name: "allow_cross_host", Kind: config.Bool, Default: false, Doc: "Follow redirects to another host than api_base's, without the secret key. Off: such a redirect fails."},
 	}}
 
 func init() {
@@ -61,11 +64,13 @@ func New(job connectors.Job) (connectors.Connector, error) {
 		})
 	}
 	rest := config.Values{
-		"base_url":       strings.TrimRight(s.String("api_base"), "/") + "/v1",
-		"auth":           config.Values{"type": "bearer", "token": key.Reveal()},
-		"timeout":        "60s",
-		"max_retry_time": s.String("max_retry_time"),
-		"resources":      resources,
+		"base_url":          strings.TrimRight(s.String("api_base"), "/") + "/v1",
+		"auth":              config.Values{"type": "bearer", "token": key.Reveal()},
+		"timeout":           or(s.String("timeout"), "60s"),
+		"max_retry_time":    s.String("max_retry_time"),
+		"max_response_size": s.String("max_response_size"),
+		"allow_cross_host":  s.Bool("allow_cross_host"),
+		"resources":         resources,
 	}
 	if s.Float("rate_limit_delay") > 0 {
 		rest["rate_limit_delay"] = s.Float("rate_limit_delay")
@@ -84,4 +89,11 @@ type connector struct{ *restapi.Connector }
 func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 	out.Logf("Connecting to Stripe API")
 	return c.Connector.Extract(ctx, out)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
