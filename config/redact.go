@@ -38,6 +38,36 @@ const Redacted = "[redacted]"
 // everywhere would garble every message while protecting nothing real.
 const minSecretLen = 3
 
+// wordSecretLen: a secret shorter than this is replaced only where it stands alone (not
+// inside a longer word), so a three-letter token does not turn "api_token_env" into
+// "api_[redacted]en_env".
+const wordSecretLen = 8
+
+// replaceWord replaces the occurrences of sec in s that no letter or digit adjoins.
+func replaceWord(s, sec string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, sec)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := i + len(sec)
+		alone := (i == 0 || !wordByte(s[i-1])) && (j == len(s) || !wordByte(s[j]))
+		b.WriteString(s[:i])
+		if alone {
+			b.WriteString(Redacted)
+		} else {
+			b.WriteString(sec)
+		}
+		s = s[j:]
+	}
+}
+
+func wordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
 var registry = struct {
 	sync.RWMutex
 	set    map[string]struct{}
@@ -110,8 +140,8 @@ func jsonEscaped(v string) string {
 // registerSetting registers what a configuration value holds of secrets: all of it when the
 // key names a secret, and the password or token of every URL in it whatever the key.
 func registerSetting(key, value string) {
-	if value == "" {
-		return
+	if value == "" || strings.HasSuffix(key, "_env") {
+		return // the name of a variable; its value is registered when resolved
 	}
 	if SecretKey(key) {
 		RegisterSecret(value)
@@ -215,8 +245,13 @@ func Redact(s string) string {
 	secrets := registry.sorted
 	registry.RUnlock()
 	for _, sec := range secrets {
-		if strings.Contains(s, sec) {
+		if !strings.Contains(s, sec) {
+			continue
+		}
+		if len(sec) >= wordSecretLen {
 			s = strings.ReplaceAll(s, sec, Redacted)
+		} else {
+			s = replaceWord(s, sec)
 		}
 	}
 	if strings.Contains(s, "://") {

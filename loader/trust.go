@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -174,13 +175,13 @@ func regularWithin(root, f string) error {
 // sourceFile checks that f is a file the file source's configured path names (a file, a
 // folder or a glob, as the file connector resolves it).
 func (l *Loader) sourceFile(src config.Source, format, f string) error {
-	if src.Type != "csv" && src.Type != "json" && src.Type != "parquet" {
+	pattern, typ := ownFiles(src)
+	if typ == "" {
 		return fmt.Errorf("source %s reads no files of its own; only spooled files are accepted", src.Name)
 	}
-	if format != src.Type {
-		return fmt.Errorf("source %s reads %s files, not %s", src.Name, src.Type, batch.Short(format))
+	if typ != "any" && format != typ {
+		return fmt.Errorf("source %s reads %s files, not %s", src.Name, typ, batch.Short(format))
 	}
-	pattern := src.Settings.String("path")
 	if pattern == "" {
 		return fmt.Errorf("source %s has no path", src.Name)
 	}
@@ -219,6 +220,33 @@ func (l *Loader) sourceFile(src config.Source, format, f string) error {
 		return fmt.Errorf("is not inside %s (path of source %s)", pattern, src.Name)
 	}
 	return regularWithin(root, f)
+}
+
+// ownFiles is the path (a file, folder or glob) a source reads files from, and their format:
+// path for csv, json and parquet sources; bucket_url/file_glob for a dlt_native filesystem
+// source, as connectors/dltnative maps it (its reader decides the format: "any"). typ is ""
+// for a source that reads no files of its own.
+func ownFiles(src config.Source) (pattern, typ string) {
+	switch src.Type {
+	case "csv", "json", "parquet":
+		return src.Settings.String("path"), src.Type
+	case "dlt_native":
+		if src.Settings.String("source_module") != "filesystem" {
+			return "", ""
+		}
+		kw, _ := src.Settings["function_kwargs"].(map[string]any)
+		bucket, _ := kw["bucket_url"].(string)
+		bucket = strings.TrimPrefix(bucket, "file://")
+		if bucket == "" || strings.Contains(bucket, "://") {
+			return "", ""
+		}
+		glob, _ := kw["file_glob"].(string)
+		if glob == "" {
+			glob = "*"
+		}
+		return path.Join(bucket, glob), "any"
+	}
+	return "", ""
 }
 
 // label is a file's project-relative path, as the file connector records it.

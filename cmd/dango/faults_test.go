@@ -113,7 +113,7 @@ func TestFaultsWorkersKilled(t *testing.T) {
 			w.kill()
 		}
 	}()
-	_, m := s.do(t, "POST", "/api/v1/sync", "", []byte(`{}`), nil)
+	_, m := s.do(t, "POST", "/api/v1/sync", s.tok, []byte(`{}`), nil)
 	id, _ := m["run_id"].(string)
 	if id == "" {
 		t.Fatalf("POST sync: %v", m)
@@ -167,14 +167,14 @@ func (s *server) waitRunWithin(t *testing.T, id string, d time.Duration) map[str
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		_, m := s.do(t, "GET", "/api/v1/runs/"+id, "", nil, nil)
+		_, m := s.do(t, "GET", "/api/v1/runs/"+id, s.tok, nil, nil)
 		switch m["status"] {
 		case "success", "partial", "failed":
 			return m
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_, m := s.do(t, "GET", "/api/v1/runs/"+id, "", nil, nil)
+	_, m := s.do(t, "GET", "/api/v1/runs/"+id, s.tok, nil, nil)
 	t.Fatalf("run %s did not finish in %s: %v\n%s", id, d, m, s.out.String())
 	return nil
 }

@@ -375,12 +375,12 @@ sources:
 	// dango serve: run records and events carry the same errors.
 	serveRecord := func() {
 		s := startServe(t, dir, "--workers", "4")
-		code, m := s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["rest_bearer", "my_malformed", "my_dsn", "pg_malformed", "nats_userpass", "rest_oauth", "sheets_sa"]}`), nil)
+		code, m := s.do(t, "POST", "/api/v1/sync", s.tok, []byte(`{"sources": ["rest_bearer", "my_malformed", "my_dsn", "pg_malformed", "nats_userpass", "rest_oauth", "sheets_sa"]}`), nil)
 		if code != http.StatusAccepted {
 			t.Fatalf("POST /api/v1/sync: %d %v\n%s", code, m, s.out.String())
 		}
 		id, _ := m["run_id"].(string)
-		run := s.waitRun(t, id, "")
+		run := s.waitRun(t, id, s.tok)
 		if run["status"] != "failed" {
 			t.Errorf("serve run: status %v, want failed", run["status"])
 		}
