@@ -18,7 +18,7 @@ var ProjectFields = []Field{
 	{Name: "dbt_project_dir", Kind: String, Default: "dbt", Doc: "Folder of the dbt project."},
 	{Name: "auto_generate", Kind: Bool, Default: false, Doc: "Regenerate staging models after a sync that changed a raw schema."},
 	{Name: "auto_run", Kind: Bool, Default: false, Doc: "Run the models downstream of a source after it syncs."},
-	{Name: "sync_memory_limit", Kind: String, Doc: "DuckDB's memory_limit while syncing (e.g. 2GB); unset, DuckDB's default (80% of RAM). Loads stream from files and use little; a limit makes large merges spill to disk."},
+	{Name: "sync_memory_limit", Kind: String, Default: "512MB", Doc: "DuckDB's memory_limit while syncing (e.g. 2GB). Loads stream from files and need little; the limit keeps DuckDB's buffer pool from growing with every table a long sync or dango serve writes (1,000 re-synced small sources: 1.9 GB RSS without it, 0.9 GB with it), and makes large merges spill to disk instead."},
 	{Name: "api_token_env", Kind: String, Doc: "dango serve: a variable holding a further bearer token the HTTP API accepts (at least 16 bytes), beside the generated one in .dango/api_token."},
 	{Name: "webhooks", Kind: Any, Doc: "dango serve: webhooks as a list of {name, secret_env, sync: [sources], run: true|false}; POST /hooks/<name> signed with the secret (at least 16 bytes) queues the syncs (and the run)."},
 	{Name: "engine", Kind: String, Default: "dango", Enum: []string{"dango", "dbt-core"}, Doc: "What runs dbt commands: dango's own engine, or real dbt-core (installed separately)."},
