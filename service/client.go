@@ -18,6 +18,7 @@ import (
 	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/dispatcher"
 	"github.com/dangohq/dango/events"
+	"github.com/dangohq/dango/node"
 )
 
 // InfoFile is where a running dango serve tells the project's CLI how to reach it.
@@ -40,6 +41,7 @@ func RemoveInfo(p *config.Project) { os.Remove(filepath.Join(p.Root, InfoFile)) 
 type Client struct {
 	Info  Info
 	token string
+	nats  events.Credentials // the trigger identity, to follow the server's events
 	http  *http.Client
 }
 
@@ -60,6 +62,7 @@ func FindServer(p *config.Project) *Client {
 			c.token = v.Reveal()
 		}
 	}
+	c.nats, _, _ = node.Credentials(p, events.RoleTrigger)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if code, _, err := c.Call(ctx, "GET", "/healthz", nil); err != nil || code != 200 {
@@ -140,7 +143,7 @@ func (c *Client) Wait(ctx context.Context, id string) (Run, error) {
 // FollowSync subscribes to the server's events before a sync is submitted, and after
 // submit hands back those of the run until every source has finished.
 func (c *Client) FollowSync(ctx context.Context, sources []string, submit func() (string, error)) (<-chan events.Event, string, func(), error) {
-	nc, err := nats.Connect(c.Info.NATS, nats.Name("dango sync (client)"))
+	nc, err := events.Dial(c.Info.NATS, "dango sync (client)", events.RoleTrigger, c.nats)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("dango serve's NATS at %s: %w", c.Info.NATS, err)
 	}

@@ -160,9 +160,6 @@ uses and send what they extract to its writer. The project folder must hold the 
 redelivered to another.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if natsURL == "" {
-				return usageErr(errors.New("--nats is required (the URL dango serve printed, e.g. nats://127.0.0.1:4222)"))
-			}
 			if workers < 1 {
 				return usageErr(fmt.Errorf("--workers must be at least 1, got %d", workers))
 			}
@@ -170,12 +167,22 @@ redelivered to another.`,
 			if err != nil {
 				return err
 			}
+			creds, blockURL, err := node.Credentials(p, events.RoleWorker)
+			if err != nil {
+				return usageErr(err)
+			}
+			if natsURL == "" {
+				natsURL = blockURL
+			}
+			if natsURL == "" {
+				return usageErr(errors.New("--nats is required (the URL dango serve printed, e.g. nats://127.0.0.1:4222), or set url in the nats: block of .dango/project.yml"))
+			}
 			if name == "" {
 				host, _ := os.Hostname()
 				name = fmt.Sprintf("%s/%d", host, os.Getpid())
 			}
 			ctx := cmd.Context()
-			bus, err := events.Connect(ctx, natsURL, "dango-worker "+name)
+			bus, err := events.Connect(ctx, natsURL, events.ConnectOptions{Name: "dango-worker " + name, Role: events.RoleWorker, Creds: creds})
 			if err != nil {
 				return failed(err)
 			}
@@ -188,10 +195,10 @@ redelivered to another.`,
 			return pool.Run(ctx, workers)
 		},
 	}
-	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS URL of the dango serve (required)")
+	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS URL of the dango serve (default: url in the nats: block of .dango/project.yml)")
 	cmd.Flags().IntVarP(&workers, "workers", "w", 4, "jobs extracted at once")
 	cmd.Flags().StringVar(&name, "name", "", "name in events and logs (default host/pid)")
-	cmd.Flags().DurationVar(&jobTimeout, "job-timeout", worker.DefaultJobTimeout, "a job whose worker sends no heartbeat this long goes to another worker (give every process the same)")
+	cmd.Flags().DurationVar(&jobTimeout, "job-timeout", worker.DefaultJobTimeout, "kept for compatibility: workers take the job timeout from dango serve's --job-timeout")
 	return cmd
 }
 
@@ -204,7 +211,24 @@ func newEventsCmd(g *globals) *cobra.Command {
 		Short: "Tail the events of a running dango serve (syncs, generate, runs)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			nc, err := nats.Connect(natsURL, nats.Name("dango events"))
+			// In a project, log in as its nats: block says, or with the credentials its
+			// dango serve generated; elsewhere, as nobody.
+			var creds events.Credentials
+			if _, err := config.FindRoot(g.projectDir); err == nil {
+				p, err := g.loadProjectForReading()
+				if err != nil {
+					return err
+				}
+				c, blockURL, err := node.Credentials(p, events.RoleTrigger)
+				if err != nil {
+					return usageErr(err)
+				}
+				creds = c
+				if blockURL != "" && !cmd.Flags().Changed("nats") {
+					natsURL = blockURL
+				}
+			}
+			nc, err := events.Dial(natsURL, "dango events", events.RoleTrigger, creds)
 			if err != nil {
 				return failed(fmt.Errorf("connect to %s (is dango serve running?): %w", natsURL, err))
 			}
