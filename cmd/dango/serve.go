@@ -99,6 +99,10 @@ api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 			if natsURL != "" {
 				where = natsURL
 			}
+			if natsURL == "" {
+				fmt.Fprintf(out, "dango serve: NATS credentials in %s (dango worker logs in as %s, triggers as %s)\n",
+					node.AuthFile, events.UserName(events.RoleWorker), events.UserName(events.RoleTrigger))
+			}
 			fmt.Fprintf(out, "dango serve: API on http://%s, NATS on %s, %d local workers, %d schedules, %d webhooks (project %s)\n",
 				ln.Addr(), where, workers, len(scheds), len(hooks), p.Name)
 			if natsURL == "" {
