@@ -97,6 +97,9 @@ func startBus(ctx context.Context, p *config.Project, o Options) (*events.Bus, e
 		if err != nil {
 			return nil, err
 		}
+		if c.Empty() {
+			o.Log.Warn().Str("nats", o.NATSURL).Msg("joining NATS without credentials: whoever reaches that server can queue runs and send batches; set the nats: block of .dango/project.yml and the server's deploy/nats/auth.conf")
+		}
 		return events.Connect(ctx, o.NATSURL, events.ConnectOptions{Name: "dango-serve", Role: events.RoleServe, Creds: c})
 	}
 	eo := events.EmbeddedOptions{Listen: o.NATSListen, StoreDir: o.StoreDir}
