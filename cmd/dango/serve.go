@@ -33,8 +33,10 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long: `Run the dispatcher and the warehouse's single writer with an HTTP API (POST /api/v1/sync,
 POST /api/v1/run, GET /api/v1/runs/{id}, GET /healthz, GET /metrics) and the webhooks of
 .dango/project.yml (POST /hooks/{name}). NATS JetStream is embedded and listens for
-` + "`dango worker`" + ` processes (its data kept in .dango/nats, so queued jobs survive a restart), or
---nats joins an external server or cluster. The API needs the bearer token named by
+` + "`dango worker`" + ` processes (its data kept in .dango/nats, so queued jobs survive a restart),
+requiring a login: the users dango-serve, dango-worker and dango-trigger, with passwords
+generated at the first start into .dango/nats-auth.json (mode 0600). Or --nats joins an
+external server or cluster, logging in as the nats: block of .dango/project.yml says. The API needs the bearer token named by
 api_token_env in .dango/project.yml; without one it only listens on loopback.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
