@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,18 +30,36 @@ import (
 	"github.com/dangohq/dango/service"
 )
 
+// lockedBuffer is a process's output, read while the process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // startWorker runs `dango worker` in dir until the test ends.
-func startWorker(t *testing.T, dir string, args ...string) *bytes.Buffer {
+func startWorker(t *testing.T, dir string, args ...string) *lockedBuffer {
 	t.Helper()
 	w := exec.Command(dangoBin, append([]string{"worker", "--workers", "2"}, args...)...)
 	w.Dir = dir
-	var out bytes.Buffer
-	w.Stdout, w.Stderr = &out, &out
+	out := &lockedBuffer{}
+	w.Stdout, w.Stderr = out, out
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Process.Signal(syscall.SIGTERM); w.Wait() })
-	return &out
+	return out
 }
 
 func connectAs(t *testing.T, url string, c events.Credentials, opts ...nats.Option) *nats.Conn {
@@ -87,6 +106,16 @@ func TestServeNATSAuth(t *testing.T) {
 	remote := newProject(t, serveSources)
 	if r := dango(t, remote, "worker", "--nats", s.nats); r.code == 0 || !strings.Contains(r.stderr, "nats: block of .dango/project.yml") {
 		t.Errorf("worker without credentials: %+v", r)
+	}
+
+	// One in the server's own folder logs in with the generated worker identity.
+	local := startWorker(t, dir, "--nats", s.nats, "--name", "local-w")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(local.String(), "dango worker local-w: 2 workers on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a worker in the project folder did not start:\n%s", local.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	runs := func() int {
