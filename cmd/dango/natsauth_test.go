@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -256,7 +257,7 @@ func TestExternalNATSAuth(t *testing.T) {
 	}
 }
 
-// TestExternalNATSTokenAndNKey: token and nkey logins from the nats: block.
+// TestExternalNATSTokenAndNKey: token, nkey and .creds (JWT) logins from the nats: block.
 func TestExternalNATSTokenAndNKey(t *testing.T) {
 	kp, err := nkeys.CreateUser()
 	if err != nil {
@@ -264,7 +265,9 @@ func TestExternalNATSTokenAndNKey(t *testing.T) {
 	}
 	pub, _ := kp.PublicKey()
 	seed, _ := kp.Seed()
+	opConf, creds := operatorMode(t)
 	for name, tc := range map[string]struct{ conf, block, env string }{
+		"creds": {opConf, "nats:\n  creds_file: dango.creds\n", ""},
 		"token": {"authorization {token: $TOK}\n", "nats:\n  token_env: NATS_TOKEN\n", "NATS_TOKEN=tok-0123456789\n"},
 		"nkey":  {"authorization {users = [{nkey: " + pub + "}]}\n", "nats:\n  nkey_seed_file: nats.nk\n", ""},
 	} {
@@ -280,6 +283,7 @@ func TestExternalNATSTokenAndNKey(t *testing.T) {
 			writeFile(t, dir, ".dango/project.yml", tc.block)
 			writeFile(t, dir, ".env", tc.env)
 			writeFile(t, dir, "nats.nk", string(seed))
+			writeFile(t, dir, "dango.creds", string(creds))
 			s := startServe(t, dir, "--nats", url, "--workers", "1")
 			_, m := s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["sales"]}`), nil)
 			if run := s.waitRun(t, m["run_id"].(string), ""); run["status"] != "success" {
@@ -287,6 +291,46 @@ func TestExternalNATSTokenAndNKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// operatorMode is a nats-server config in JWT (operator) mode with one JetStream account, and
+// a .creds file of a user of that account.
+func operatorMode(t *testing.T) (string, []byte) {
+	t.Helper()
+	op, _ := nkeys.CreateOperator()
+	acct, _ := nkeys.CreateAccount()
+	sys, _ := nkeys.CreateAccount() // JetStream needs a system account in operator mode
+	sysPub, _ := sys.PublicKey()
+	user, _ := nkeys.CreateUser()
+	opPub, _ := op.PublicKey()
+	acctPub, _ := acct.PublicKey()
+	userPub, _ := user.PublicKey()
+	oc := jwt.NewOperatorClaims(opPub)
+	oc.SystemAccount = sysPub
+	opJWT, err := oc.Encode(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sysJWT, err := jwt.NewAccountClaims(sysPub).Encode(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := jwt.NewAccountClaims(acctPub)
+	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	acctJWT, err := ac.Encode(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	userJWT, err := jwt.NewUserClaims(userPub).Encode(acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := user.Seed()
+	creds, err := jwt.FormatUserConfig(userJWT, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "operator: " + opJWT + "\nsystem_account: " + sysPub + "\nresolver: MEMORY\nresolver_preload: {" + acctPub + ": " + acctJWT + ", " + sysPub + ": " + sysJWT + "}\n", creds
 }
 
 // TestServeNATSTLS: the embedded listener with a certificate from the project's nats.tls (a
