@@ -10,8 +10,6 @@ package batch
 
 import (
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -106,42 +104,20 @@ type Column struct {
 	Inline bool `json:"inline,omitempty"`
 }
 
-// Validate checks what the writer relies on.
-func (b *Batch) Validate() error {
-	if b.Table == "" {
-		return fmt.Errorf("batch has no table name")
-	}
-	if b.Scan == nil {
-		return fmt.Errorf("batch for %s carries no data", b.Table)
-	}
-	if len(b.Scan.Files) == 0 {
-		return fmt.Errorf("scan batch for %s names no files", b.Table)
-	}
-	if len(b.Scan.Columns) == 0 {
-		return fmt.Errorf("scan batch for %s has no columns", b.Table)
-	}
-	if b.Scan.Track && (len(b.Scan.Labels) != len(b.Scan.Files) || len(b.Scan.Versions) != len(b.Scan.Files)) {
-		return fmt.Errorf("scan batch for %s: tracked files need a label and a version each", b.Table)
-	}
-	switch b.Resource.Disposition {
-	case Append, Replace, Merge:
-	default:
-		return fmt.Errorf("batch for %s: unknown write disposition %q", b.Table, b.Resource.Disposition)
-	}
-	switch b.Scan.Format {
-	case "csv", "json", "parquet":
-	default:
-		return fmt.Errorf("scan batch for %s: unknown format %q", b.Table, b.Scan.Format)
-	}
-	return nil
-}
-
 // ReaderSQL renders the DuckDB table function call that reads the scan's files, e.g.
-// read_csv(['/a.csv','/b.csv'], header = true, union_by_name = true).
-func (s *Scan) ReaderSQL() string {
+// read_csv(['/a.csv','/b.csv'], header = true, union_by_name = true). Options are checked
+// against the format's allowlist and reader column types re-rendered from their parsed form.
+func (s *Scan) ReaderSQL() (string, error) {
+	if _, ok := readerOptions[s.Format]; !ok {
+		return "", fmt.Errorf("unknown reader format %s (csv, json or parquet)", Short(s.Format))
+	}
+	opts, err := OptionsSQL(s.Format, s.Options)
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	b.WriteString("read_")
-	b.WriteString(s.Format)
+	b.WriteString(s.Format) // one of the allowlist's keys, checked above
 	b.WriteString("([")
 	for i, f := range s.Files {
 		if i > 0 {
@@ -150,33 +126,23 @@ func (s *Scan) ReaderSQL() string {
 		b.WriteString(naming.Literal(f))
 	}
 	b.WriteString("]")
-	b.WriteString(OptionsSQL(s.Options))
+	b.WriteString(opts)
 	if len(s.ReaderColumns) > 0 {
 		b.WriteString(", columns = {")
 		for i, c := range s.ReaderColumns {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(naming.Literal(c.Name) + ": " + naming.Literal(c.Type))
+			t, err := SQLType(c.Type)
+			if err != nil {
+				return "", fmt.Errorf("reader column %s: %w", Short(c.Name), err)
+			}
+			b.WriteString(naming.Literal(c.Name) + ": " + naming.Literal(t))
 		}
 		b.WriteString("}")
 	}
 	b.WriteString(")")
-	return b.String()
-}
-
-// OptionsSQL renders reader options as ", key = value" pairs, sorted by key.
-func OptionsSQL(opts map[string]any) string {
-	keys := make([]string, 0, len(opts))
-	for k := range opts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, ", %s = %s", k, literal(opts[k]))
-	}
-	return b.String()
+	return b.String(), nil
 }
 
 // Expr renders the SQL expression that reads the column from the reader's output.
@@ -186,45 +152,4 @@ func (c Column) Expr() string {
 		e = "struct_extract(" + e + ", " + naming.Literal(p) + ")"
 	}
 	return e
-}
-
-func literal(v any) string {
-	switch x := v.(type) {
-	case bool:
-		if x {
-			return "true"
-		}
-		return "false"
-	case int:
-		return fmt.Sprint(x)
-	case int64:
-		return fmt.Sprint(x)
-	case float64: // numbers arrive as float64 after the JSON round trip: no exponent form
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case []string:
-		parts := make([]string, len(x))
-		for i, s := range x {
-			parts[i] = naming.Literal(s)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case []any: // after a JSON round trip
-		parts := make([]string, len(x))
-		for i, s := range x {
-			parts[i] = literal(s)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case map[string]any: // a struct literal: {'zip': 'VARCHAR'}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = naming.Literal(k) + ": " + literal(x[k])
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	default:
-		return naming.Literal(fmt.Sprint(x))
-	}
 }

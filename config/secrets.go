@@ -37,7 +37,10 @@ func (r *SecretResolver) load() error {
 	if m, err := godotenv.Read(envPath); err == nil {
 		r.dotenv = m
 	} else if !errors.Is(err, os.ErrNotExist) {
-		r.loadErr = &Error{File: ".env", Msg: fmt.Sprintf("cannot parse: %v", err), Err: err}
+		// godotenv's messages quote the text they choke on, which is a secret's value: say
+		// where instead.
+		r.loadErr = &Error{File: ".env", Line: dotenvBadLine(envPath), Msg: "cannot parse this line (is a quote left open? " +
+			"quote values that hold spaces or #)", Err: errors.New("invalid .env syntax")}
 		return r.loadErr
 	}
 	tomlPath := filepath.Join(r.root, ".dlt", "secrets.toml")
@@ -49,7 +52,10 @@ func (r *SecretResolver) load() error {
 			if errors.As(err, &perr) {
 				line = perr.Position.Line
 			}
-			r.loadErr = &Error{File: ".dlt/secrets.toml", Line: line, Msg: fmt.Sprintf("cannot parse: %v", err), Err: err}
+			// The parser's message quotes the offending text (`expected value but found
+			// "s3cr3t…"` for an unquoted value): only the line is given.
+			r.loadErr = &Error{File: ".dlt/secrets.toml", Line: line, Msg: `cannot parse this line (is it key = "value", with the value quoted?)`,
+				Err: errors.New("invalid TOML")}
 			return r.loadErr
 		}
 		r.secrets = m
@@ -58,7 +64,19 @@ func (r *SecretResolver) load() error {
 }
 
 // Lookup returns the value of the named variable or an error naming it and where it looked.
+// The value is registered for redaction (see Redact): whoever asks for a variable by name
+// holds a credential.
 func (r *SecretResolver) Lookup(name string) (Secret, error) {
+	v, err := r.lookup(name)
+	if err == nil {
+		RegisterSecret(v.Reveal())
+	}
+	return v, err
+}
+
+// lookup is Lookup without registering: sources.yml's *_env keys register by what the key
+// names (a user name or host given as user_env is not a secret to hide everywhere).
+func (r *SecretResolver) lookup(name string) (Secret, error) {
 	if name == "" {
 		return "", fmt.Errorf("names no environment variable")
 	}
@@ -119,4 +137,23 @@ func scalarString(v any) (string, bool) {
 		return fmt.Sprint(x), true
 	}
 	return "", false
+}
+
+// dotenvBadLine is the line after the longest start of the file that parses: where the
+// syntax breaks (0 when it cannot tell).
+func dotenvBadLine(path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	if len(lines) > 5000 {
+		return 0
+	}
+	for k := len(lines) - 1; k >= 0; k-- {
+		if _, err := godotenv.Unmarshal(strings.Join(lines[:k], "")); err == nil {
+			return k + 1
+		}
+	}
+	return 0
 }

@@ -65,6 +65,9 @@ type Secret string
 func (s Secret) String() string   { return "[redacted]" }
 func (s Secret) GoString() string { return "[redacted]" }
 
+// MarshalJSON keeps the value out of JSON (events, records, logs) too.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+
 // Reveal returns the secret's value, for the one place that must send it.
 func (s Secret) Reveal() string { return string(s) }
 
@@ -160,6 +163,14 @@ func (d *decoder) decodeBlock(node *yaml.Node, path string, fields []Field) (Val
 			return nil, err
 		}
 		out[key] = v
+		switch x := v.(type) {
+		case string:
+			registerSetting(key, x)
+		case map[string]any:
+			registerAny(key, x)
+		case []any:
+			registerAny(key, x)
+		}
 		if strings.HasSuffix(key, "_env") {
 			if err := d.resolveEnv(out, key, val, path); err != nil {
 				return nil, err
@@ -189,11 +200,13 @@ func (d *decoder) resolveEnv(out Values, key string, val *yaml.Node, path string
 	if d.secrets == nil {
 		return nil
 	}
-	secret, err := d.secrets.Lookup(val.Value)
+	secret, err := d.secrets.lookup(val.Value)
 	if err != nil {
 		return errorf(d.file, val.Line, "%s.%s: %v", path, key, err)
 	}
-	out[strings.TrimSuffix(key, "_env")] = secret
+	base := strings.TrimSuffix(key, "_env")
+	registerSetting(base, secret.Reveal())
+	out[base] = secret
 	return nil
 }
 

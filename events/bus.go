@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dangohq/dango/batch"
 	"os"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dangohq/dango/config"
 )
 
 // Bus is a connection to JetStream with dango's streams in place.
@@ -149,20 +152,22 @@ func Connect(ctx context.Context, url string, o ConnectOptions) (*Bus, error) {
 	}
 	if err := b.setup(ctx); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("%w (is JetStream enabled on %s, and may %s manage streams there?)", err, url, o.Creds)
+		return nil, config.RedactError(fmt.Errorf("%w (is JetStream enabled on %s, and may %s manage streams there?)", err, config.Redact(url), o.Creds))
 	}
 	return b, nil
 }
 
-// connectErr explains a refused connection without repeating any secret.
+// connectErr explains a refused connection without repeating any secret (nats.go quotes a
+// URL it cannot parse, user:password and all).
 func connectErr(url string, c Credentials, err error) error {
+	url = config.Redact(url)
 	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
 		if c.Empty() {
-			return fmt.Errorf("connect to NATS at %s: %w: the server requires credentials; set them in the nats: block of .dango/project.yml (user and password_env, token_env, creds_file or nkey_seed_file)", url, err)
+			return config.RedactError(fmt.Errorf("connect to NATS at %s: %w: the server requires credentials; set them in the nats: block of .dango/project.yml (user and password_env, token_env, creds_file or nkey_seed_file)", url, err))
 		}
-		return fmt.Errorf("connect to NATS at %s as %s: %w: check the credentials in the nats: block of .dango/project.yml", url, c, err)
+		return config.RedactError(fmt.Errorf("connect to NATS at %s as %s: %w: check the credentials in the nats: block of .dango/project.yml", url, c, err))
 	}
-	return fmt.Errorf("connect to NATS at %s: %w", url, err)
+	return config.RedactError(fmt.Errorf("connect to NATS at %s: %w", url, err))
 }
 
 // Dial is a plain NATS connection of a role that is not a bus: a trigger, dango events, the
@@ -182,7 +187,7 @@ func Dial(url, name, role string, c Credentials) (*nats.Conn, error) {
 
 // ObjectPrefix marks a scan file that travels in the spool object store: a worker on another
 // machine uploads its files there, and the writer downloads them before loading.
-const ObjectPrefix = "nats-object://"
+const ObjectPrefix = batch.ObjectPrefix
 
 // SpoolBucket is the object store bucket of files in transit.
 const SpoolBucket = "dango_spool"
@@ -280,9 +285,12 @@ func (b *Bus) Publish(ctx context.Context, subject string, v any) error {
 	return nil
 }
 
-// Emit publishes an event, stamping its version and time.
+// Emit publishes an event, stamping its version and time. Its message and error are
+// redacted here, the one way every event leaves a process: events are stored in JetStream,
+// followed by CLIs and copied into run records.
 func (b *Bus) Emit(ctx context.Context, e Event) error {
 	e.V = Version
+	e.Message, e.Error = config.Redact(e.Message), config.Redact(e.Error)
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
@@ -315,4 +323,18 @@ func (b *Bus) cleanup() {
 	if b.tempDir != "" {
 		os.RemoveAll(b.tempDir)
 	}
+}
+
+// FailedLoadsBucket remembers loads the writer failed, so their leftover batches are dropped
+// after a restart instead of starting a load that can never complete.
+const FailedLoadsBucket = "dango_failed_loads"
+
+// FailedLoads opens (creating) the bucket of failed loads: key the load id, value the reason.
+func (b *Bus) FailedLoads(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: FailedLoadsBucket, TTL: 7 * 24 * time.Hour,
+		Storage: b.storage, Replicas: b.replicas, Description: "loads the writer failed; their late batches are dropped"})
+	if err != nil {
+		return nil, fmt.Errorf("failed-loads store: %w", err)
+	}
+	return kv, nil
 }

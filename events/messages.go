@@ -75,6 +75,10 @@ type SyncOptions struct {
 
 // BatchMsg carries one batch of a load to the writer, or the marker that ends it: End when the
 // connector finished (with the number of batches sent), Abort when it failed.
+//
+// The writer trusts nothing in it: every field is checked when the message arrives (source and
+// schema against sources.yml, names, types, reader options, files; see loader/trust.go and
+// batch.Batch.Validate) and a message that fails fails its load.
 type BatchMsg struct {
 	V      int    `json:"v"`
 	RunID  string `json:"run_id"`

@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/spool"
@@ -41,14 +42,27 @@ type Loader struct {
 	// SpoolDir is where files shipped by remote workers are downloaded (default: the
 	// system's temporary folder).
 	SpoolDir string
+	// StallTimeout bounds how long a load whose end marker has arrived waits for batches it
+	// announced but has not received (default DefaultStallTimeout). They can only be missing
+	// when an earlier writer failed the load and acknowledged them before a restart: the load
+	// then fails instead of holding its messages and its slot forever.
+	StallTimeout time.Duration
+	// Project is what batches are checked against (see trust.go): a batch of a source it does
+	// not configure, or into another schema, is refused. Without it every batch is refused.
+	Project *config.Project
 
 	mu       sync.Mutex
 	active   map[string]*inbox    // load id → its goroutine's inbox
 	finished map[string]time.Time // load ids done recently: late messages are dropped
 	wg       sync.WaitGroup
 	cons     jetstream.Consumer
-	slots    chan struct{} // one token per running load when MaxLoads > 0
+	slots    chan struct{}      // one token per running load when MaxLoads > 0
+	failed   jetstream.KeyValue // loads failed by this or an earlier writer
 }
+
+// DefaultStallTimeout is StallTimeout's default: after a restart every unacknowledged batch is
+// delivered again at once, so a minute without any is conclusive.
+const DefaultStallTimeout = time.Minute
 
 // Start creates the writer's durable consumer; Run then consumes from it.
 func (l *Loader) Start(ctx context.Context) error {
@@ -70,6 +84,9 @@ func (l *Loader) Start(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("writer consumer: %w", err)
+	}
+	if l.failed, err = l.Bus.FailedLoads(ctx); err != nil {
+		return err
 	}
 	l.cons = cons
 	return nil
@@ -125,7 +142,7 @@ func (l *Loader) route(ctx context.Context, msg jetstream.Msg) {
 	l.mu.Lock()
 	if _, done := l.finished[head.LoadID]; done {
 		l.mu.Unlock()
-		msg.Ack()
+		l.drop(msg)
 		return
 	}
 	in, ok := l.active[head.LoadID]
@@ -135,16 +152,56 @@ func (l *Loader) route(ctx context.Context, msg jetstream.Msg) {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			defer close(in.done)
 			l.process(ctx, head.LoadID, in.ch)
+			close(in.done)
+			l.drainFinished(head.LoadID, in)
 		}()
 	}
 	l.mu.Unlock()
 	select {
 	case in.ch <- msg:
+		// The load may have ended just before the message was queued: with one sender (this
+		// loop), draining here or in the load's goroutine after done closed misses none.
+		select {
+		case <-in.done:
+			l.drainFinished(head.LoadID, in)
+		default:
+		}
 	case <-in.done: // the load ended meanwhile: this is a late duplicate
-		msg.Ack()
+		l.drop(msg)
 	}
+}
+
+// drainFinished drops the messages still queued for a load that is over. A load that stopped
+// because the writer is shutting down keeps them unacknowledged, for the next writer.
+func (l *Loader) drainFinished(loadID string, in *inbox) {
+	l.mu.Lock()
+	_, over := l.finished[loadID]
+	l.mu.Unlock()
+	if !over {
+		return
+	}
+	for {
+		select {
+		case m, ok := <-in.ch:
+			if !ok {
+				return
+			}
+			l.drop(m)
+		default:
+			return
+		}
+	}
+}
+
+// drop acknowledges a message of a load that is over (committed or failed), deleting the
+// files it names that will now never be loaded.
+func (l *Loader) drop(msg jetstream.Msg) {
+	var m events.BatchMsg
+	if json.Unmarshal(msg.Data(), &m) == nil {
+		l.discard(&m)
+	}
+	msg.Ack()
 }
 
 // inbox is a load goroutine's queue; done closes when the goroutine returns.
@@ -256,6 +313,10 @@ func (l *Loader) discard(m *events.BatchMsg) {
 	if m.Batch == nil || m.Batch.Scan == nil {
 		return
 	}
+	if err := l.vetFiles(m); err != nil { // delete nothing a refused batch names
+		l.Log.Warn().Err(err).Str("load", m.LoadID).Msg("not removing the files of a stale batch")
+		return
+	}
 	r := &loadRun{}
 	for _, f := range m.Batch.Scan.Files {
 		if name, shipped := strings.CutPrefix(f, events.ObjectPrefix); shipped {
@@ -295,6 +356,11 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 	var cur *loadRun
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
+	stallAfter := l.StallTimeout
+	if stallAfter <= 0 {
+		stallAfter = DefaultStallTimeout
+	}
+	var stall <-chan time.Time // armed while the end marker waits for missing batches
 	defer func() {
 		if cur != nil && cur.load != nil {
 			cur.load.Rollback() // shutdown: JetStream redelivers the unacked messages later
@@ -311,6 +377,14 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 				cur.heartbeat()
 			}
 			continue
+		case <-stall:
+			l.fail(ctx, cur, fmt.Sprintf("load %s is incomplete: its end marker announced %d batches, %d arrived and no more came for %s "+
+				"(an earlier writer failed or lost the rest); nothing of it was committed, sync the source again",
+				loadID, cur.end, cur.applied, stallAfter))
+			l.release(cur)
+			cur = nil
+			l.markFinished(loadID)
+			return
 		case m, ok := <-inbox:
 			if !ok {
 				return
@@ -319,9 +393,20 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 		}
 		var m events.BatchMsg
 		if err := json.Unmarshal(msg.Data(), &m); err != nil {
-			l.Log.Error().Err(err).Str("load", loadID).Msg("dropping malformed batch message")
-			msg.Term()
-			continue
+			// Malformed: the load it names fails, like a forged one (refuse acknowledges it).
+			l.refuse(ctx, cur, &events.BatchMsg{LoadID: loadID, Source: m.Source, RunID: m.RunID, Attempt: m.Attempt},
+				msg, fmt.Errorf("%w: malformed batch message: %v", ErrForged, err))
+			cur = nil
+			l.markFinished(loadID)
+			return
+		}
+		if err := l.vetHeader(msg.Subject(), &m); err != nil {
+			// The load this message claims to belong to fails: whatever it holds is rolled
+			// back and acknowledged, so neither it nor the next run waits on it.
+			l.refuse(ctx, cur, &m, msg, err)
+			cur = nil
+			l.markFinished(loadID)
+			return
 		}
 		if cur != nil && m.Attempt < cur.attempt {
 			l.discard(&m)
@@ -338,9 +423,10 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 				l.removeObjects(cur)
 				l.release(cur)
 			}
-			if done, err := l.Writer.LoadCommitted(ctx, m.Schema, m.LoadID); err == nil && done {
-				msg.Ack() // redelivered after its load committed
-				continue
+			if l.over(ctx, msg, &m) {
+				cur = nil
+				l.markFinished(loadID)
+				return
 			}
 			cur = &loadRun{attempt: m.Attempt, end: -1, head: m}
 		}
@@ -349,12 +435,70 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 			return
 		}
 		if finished := l.step(ctx, cur, &m); finished {
+			l.markFinished(loadID) // before release: no message of this load starts a new one
 			l.release(cur)
 			cur = nil
-			l.markFinished(loadID)
 			return
 		}
+		stall = nil
+		if cur.end >= 0 && cur.applied < cur.end {
+			stall = time.After(stallAfter)
+		}
 	}
+}
+
+// over handles the first message of a load attempt whose load already ended before this
+// writer saw it — committed, or failed by an earlier writer that was then restarted. Its end is
+// announced again (the first announcement may have been lost with the crash, and a restarted
+// server follows unfinished runs by these events), and the message is acknowledged.
+func (l *Loader) over(ctx context.Context, msg jetstream.Msg, m *events.BatchMsg) bool {
+	r := &loadRun{head: *m}
+	if rows, done, err := l.Writer.CommittedLoad(ctx, m.Schema, m.LoadID); err == nil && done {
+		l.emit(ctx, r, events.Event{Type: events.SyncCompleted, Rows: rows, Message: "committed before the writer restarted"})
+		l.drop(msg)
+		return true
+	}
+	if e, err := l.failed.Get(ctx, m.LoadID); err == nil {
+		l.emit(ctx, r, events.Event{Type: events.SyncFailed, Error: string(e.Value())})
+		l.drop(msg)
+		return true
+	}
+	return false
+}
+
+// fail abandons a load: nothing of it is committed, its files are deleted, the failure is
+// remembered (so batches arriving after a restart are dropped) and announced, and every
+// message it holds is acknowledged.
+func (l *Loader) fail(ctx context.Context, r *loadRun, reason string) {
+	if r.load != nil {
+		r.load.Rollback()
+		r.load = nil
+	}
+	r.removeTemp()
+	l.removeObjects(r)
+	if _, err := l.failed.Put(context.WithoutCancel(ctx), r.head.LoadID, []byte(reason)); err != nil {
+		l.Log.Warn().Err(err).Str("load", r.head.LoadID).Msg("could not record the failed load")
+	}
+	l.emit(ctx, r, events.Event{Type: events.SyncFailed, Error: reason, DurationMS: sinceMS(r.head.Start)})
+	r.ackAll()
+}
+
+// refuse fails a load because of a message that did not pass vetHeader: the message and
+// everything the load holds are acknowledged (a forged message redelivered would only be
+// refused again), its spooled files removed, and sync.failed published for the load.
+func (l *Loader) refuse(ctx context.Context, cur *loadRun, m *events.BatchMsg, msg jetstream.Msg, err error) {
+	l.Log.Error().Err(err).Str("load", batch.Short(m.LoadID)).Str("source", batch.Short(m.Source)).
+		Str("subject", batch.Short(msg.Subject())).Msg("refusing batch message; failing its load")
+	if cur == nil {
+		cur = &loadRun{attempt: m.Attempt, end: -1, head: *m}
+		cur.head.Batch, cur.head.Resources = nil, nil
+		if !sourceRE.MatchString(cur.head.Source) {
+			cur.head.Source = "" // not a subject token: report on the project's subject
+		}
+	}
+	cur.hold(msg)
+	l.fail(ctx, cur, err.Error())
+	l.release(cur)
 }
 
 // acquire takes a slot for the load before its first step, heartbeating its messages while it
@@ -386,13 +530,7 @@ func (l *Loader) release(r *loadRun) {
 // step applies one message to the load; it reports whether the load is over.
 func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool {
 	fail := func(reason string) bool {
-		if r.load != nil {
-			r.load.Rollback()
-		}
-		r.removeTemp()
-		l.removeObjects(r)
-		l.emit(ctx, r, events.Event{Type: events.SyncFailed, Error: reason, DurationMS: sinceMS(r.head.Start)})
-		r.ackAll()
+		l.fail(ctx, r, reason)
 		return true
 	}
 	switch {
@@ -402,6 +540,10 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		r.end = m.Seq
 		r.resources = m.Resources
 	case m.Batch != nil:
+		if err := l.vetFiles(m); err != nil {
+			l.Log.Error().Err(err).Str("load", m.LoadID).Str("source", m.Source).Msg("refusing batch; failing its load")
+			return fail(err.Error())
+		}
 		if r.load == nil {
 			ld, err := l.Writer.Begin(ctx, loadInfo(m))
 			if err != nil {

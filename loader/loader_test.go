@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dangohq/dango/batch"
+	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/loader"
 	"github.com/dangohq/dango/warehouse"
@@ -25,9 +26,15 @@ type harness struct {
 	w      *warehouse.Writer
 	dir    string
 	events chan events.Event
+	stall  time.Duration
+	stop   func() // stops the running loader and waits for it
+	proj   *config.Project
 }
 
-func start(t *testing.T) *harness {
+func start(t *testing.T) *harness { return startWith(t, 0) }
+
+// startWith starts a loader whose StallTimeout is stall (0: the default).
+func startWith(t *testing.T, stall time.Duration) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	bus, err := events.StartEmbedded(ctx, events.EmbeddedOptions{})
@@ -39,7 +46,7 @@ func start(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, ctx: ctx, bus: bus, w: w, dir: dir, events: make(chan events.Event, 100)}
+	h := &harness{t: t, ctx: ctx, bus: bus, w: w, dir: dir, events: make(chan events.Event, 100), stall: stall}
 	bus.NC.Subscribe(events.AllEvents, func(m *nats.Msg) {
 		var e events.Event
 		if json.Unmarshal(m.Data, &e) == nil && e.Terminal() {
@@ -47,19 +54,38 @@ func start(t *testing.T) *harness {
 		}
 	})
 	bus.NC.Flush()
-	l := &loader.Loader{Bus: bus, Writer: w, Log: zerolog.Nop()}
-	if err := l.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { l.Run(ctx); close(done) }()
+	h.proj = &config.Project{Root: dir, Sources: []config.Source{
+		{Name: "src", Type: "csv", Schema: "raw_src", Settings: config.Values{"path": "*.csv"}},
+	}}
+	h.run()
 	t.Cleanup(func() {
+		h.stop()
 		cancel()
-		<-done
 		w.Close()
 		bus.Close()
 	})
 	return h
+}
+
+// run starts a loader, as a writer process does at start.
+func (h *harness) run() {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(h.ctx)
+	l := &loader.Loader{Bus: h.bus, Writer: h.w, Log: zerolog.Nop(), StallTimeout: h.stall, Project: h.proj}
+	if err := l.Start(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	h.stop = func() { cancel(); <-done }
+}
+
+// restart stops the loader and starts a new one, as a restarted writer process would: what
+// the old one had not acknowledged is delivered to the new one.
+func (h *harness) restart() {
+	h.t.Helper()
+	h.stop()
+	h.run()
 }
 
 // scan writes a CSV of n rows and returns a batch that loads it.

@@ -29,6 +29,7 @@ func Credentials(p *config.Project, role string) (events.Credentials, string, er
 	}
 	c := events.Credentials{User: a.User, Password: a.Password.Reveal(), Token: a.Token.Reveal(), CredsFile: a.CredsFile, NKeyFile: a.NKeySeedFile,
 		TLS: events.TLSFiles{CAFile: a.CAFile, CertFile: a.CertFile, KeyFile: a.KeyFile}}
+	config.RegisterSecret(c.Password, c.Token) // never printed, even in a wrapped error
 	if a.Configured() {
 		return c, a.URL, nil
 	}
@@ -41,6 +42,7 @@ func Credentials(p *config.Project, role string) (events.Credentials, string, er
 	}
 	u := f.Users[role]
 	c.User, c.Password = u.User, u.Password
+	config.RegisterSecret(u.Password)
 	return c, a.URL, nil
 }
 

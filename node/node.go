@@ -75,7 +75,7 @@ func Start(ctx context.Context, p *config.Project, o Options) (*Node, error) {
 	if maxLoads < 1 {
 		maxLoads = 4 // remote workers only: loads still overlap
 	}
-	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: maxLoads, SpoolDir: spool.Dir(p.Root)}
+	ld := &loader.Loader{Bus: bus, Writer: w, Log: o.Log, MaxLoads: maxLoads, SpoolDir: spool.Dir(p.Root), Project: p}
 	pool := &worker.Pool{Bus: bus, Registry: o.Registry, Project: p, Name: "local", Log: o.Log, JobTimeout: o.JobTimeout}
 	if err := errors.Join(ld.Start(ctx), pool.Start(ctx)); err != nil {
 		cancel()
@@ -107,6 +107,9 @@ func startBus(ctx context.Context, p *config.Project, o Options) (*events.Bus, e
 		a, err := events.LoadOrCreateAuth(AuthPath(p))
 		if err != nil {
 			return nil, err
+		}
+		for _, u := range a.Users {
+			config.RegisterSecret(u.Password)
 		}
 		eo.Auth, eo.TLS = a, serverTLS(p)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/staging"
 )
@@ -50,7 +51,7 @@ func (s *Service) reply(m *nats.Msg, run *Run, err error) {
 	}
 	body := map[string]string{}
 	if err != nil {
-		body["error"] = err.Error()
+		body["error"] = config.Redact(err.Error())
 	} else {
 		body["run_id"] = run.ID
 	}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,7 +32,11 @@ type Info struct {
 	PID  int    `json:"pid"`
 }
 
+// WriteInfo writes the file, without credentials: a NATS URL's user and password (or token)
+// stay out of it, so a CLI reaching a server whose NATS needs them follows runs through the
+// HTTP API instead (see FollowSync).
 func WriteInfo(p *config.Project, info Info) error {
+	info.NATS = withoutCredentials(info.NATS)
 	data, _ := json.MarshalIndent(info, "", "  ")
 	return os.WriteFile(filepath.Join(p.Root, InfoFile), data, 0o644)
 }
@@ -145,7 +151,9 @@ func (c *Client) Wait(ctx context.Context, id string) (Run, error) {
 func (c *Client) FollowSync(ctx context.Context, sources []string, submit func() (string, error)) (<-chan events.Event, string, func(), error) {
 	nc, err := events.Dial(c.Info.NATS, "dango sync (client)", events.RoleTrigger, c.nats)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("dango serve's NATS at %s: %w", c.Info.NATS, err)
+		// serve.json carries no NATS credentials: without the events, follow the run
+		// through the API, reporting each source's end.
+		return c.pollSync(ctx, submit)
 	}
 	raw := make(chan *nats.Msg, 8192)
 	sub, err := nc.ChanSubscribe(events.AllEvents, raw)
@@ -163,4 +171,46 @@ func (c *Client) FollowSync(ctx context.Context, sources []string, submit func()
 	}
 	out := dispatcher.Follow(ctx, raw, id, sources, func() { sub.Unsubscribe() })
 	return out, id, nc.Close, nil
+}
+
+// pollSync submits the sync and reports its sources' ends from the run record.
+func (c *Client) pollSync(ctx context.Context, submit func() (string, error)) (<-chan events.Event, string, func(), error) {
+	id, err := submit()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	out := make(chan events.Event, 64)
+	go func() {
+		defer close(out)
+		r, err := c.Wait(ctx, id)
+		if err != nil {
+			return
+		}
+		for _, sr := range r.Sources {
+			e := events.Event{Type: events.SyncCompleted, RunID: id, Source: sr.Source, Time: time.Now(), Rows: sr.Rows, DurationMS: sr.DurationMS}
+			if sr.Status != Success {
+				e.Type, e.Error = events.SyncFailed, sr.Error
+			}
+			out <- e
+		}
+	}()
+	return out, id, func() {}, nil
+}
+
+// withoutCredentials drops the user information of each comma-separated URL.
+func withoutCredentials(urls string) string {
+	if urls == "" {
+		return ""
+	}
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = config.Redact(p)
+			continue
+		}
+		u.User = nil
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
 }

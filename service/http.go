@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/events"
 )
 
@@ -89,6 +90,9 @@ func (a *API) auth(next http.Handler) http.Handler {
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	if m, ok := v.(map[string]string); ok && m["error"] != "" {
+		m["error"] = config.Redact(m["error"])
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)

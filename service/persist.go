@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/events"
 )
 
@@ -25,8 +26,10 @@ func (s *Service) openRuns(ctx context.Context) error {
 	return nil
 }
 
-// save writes a run's record; the caller holds s.mu.
+// save writes a run's record; the caller holds s.mu. Every change of a record passes here,
+// so its errors are redacted here, for the API as for the stored copy.
 func (s *Service) save(r *Run) {
+	redactRun(r)
 	if s.kv == nil {
 		return
 	}
@@ -154,4 +157,15 @@ func (s *Service) finishRecovered(r *Run) {
 		bad++ // an interrupted model run
 	}
 	s.finish(r, ok, bad)
+}
+
+// redactRun removes secrets from a run's error texts (they come from connectors, drivers and
+// dbt, which may quote credentials).
+func redactRun(r *Run) {
+	for i := range r.Errors {
+		r.Errors[i] = config.Redact(r.Errors[i])
+	}
+	for i := range r.Sources {
+		r.Sources[i].Error = config.Redact(r.Sources[i].Error)
+	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/nikolalohinski/gonja/v2/loaders"
 	"go.yaml.in/yaml/v3"
+
+	dconfig "github.com/dangohq/dango/config"
 )
 
 //go:embed macros/*.sql
@@ -106,6 +108,9 @@ func renderConfigJinja(src string) string {
 
 func envVar(name string, def ...any) (any, error) {
 	if v, ok := os.LookupEnv(name); ok {
+		if strings.HasPrefix(name, "DBT_ENV_SECRET_") {
+			dconfig.RegisterSecret(v) // dbt's convention: scrubbed from every message
+		}
 		return v, nil
 	}
 	if len(def) > 0 {

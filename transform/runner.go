@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dangohq/dango/config"
 )
 
 // Statuses of a node's execution, as dbt names them in run_results.json.
@@ -487,6 +489,8 @@ func cleanDBError(err error) string {
 func (e *Engine) WriteRunResults(results []Result, elapsed time.Duration, command string) error {
 	var out []map[string]any
 	for _, r := range results {
+		// A database error may quote a connection string (ATTACH 'postgres://u:pw@h').
+		msg := config.Redact(r.Message)
 		var failures any
 		if r.Node.ResourceType == "test" && r.Status != StatusError && r.Status != StatusSkipped {
 			failures = r.Failures
@@ -496,8 +500,8 @@ func (e *Engine) WriteRunResults(results []Result, elapsed time.Duration, comman
 			"timing":           []any{map[string]any{"name": "execute", "started_at": r.Started.UTC().Format(time.RFC3339Nano), "completed_at": r.Completed.UTC().Format(time.RFC3339Nano)}},
 			"thread_id":        fmt.Sprintf("Thread-%d", r.Thread),
 			"execution_time":   r.Duration().Seconds(),
-			"adapter_response": map[string]any{"_message": r.Message},
-			"message":          r.Message,
+			"adapter_response": map[string]any{"_message": msg},
+			"message":          msg,
 			"failures":         failures,
 			"unique_id":        r.Node.UniqueID,
 			"compiled":         r.Node.CompiledCode != "",

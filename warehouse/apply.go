@@ -41,8 +41,12 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 	if res.Disposition == batch.Merge && len(keys) == 0 {
 		return 0, fmt.Errorf("resource %s uses write_disposition merge but has no primary_key; set primary_key in sources.yml", res.Name)
 	}
+	reader, err := s.ReaderSQL()
+	if err != nil {
+		return 0, err
+	}
 	if res.Disposition != batch.Merge && res.Incremental == nil && len(s.Replaced) == 0 && len(lists) == 0 {
-		r, err := l.tx.ExecContext(ctx, "INSERT INTO "+target+" ("+strings.Join(names, ", ")+") SELECT "+strings.Join(exprs, ", ")+" FROM "+s.ReaderSQL())
+		r, err := l.tx.ExecContext(ctx, "INSERT INTO "+target+" ("+strings.Join(names, ", ")+") SELECT "+strings.Join(exprs, ", ")+" FROM "+reader)
 		if err != nil {
 			return 0, err
 		}
@@ -61,6 +65,13 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 			return 0, err
 		}
 		cursor = cols[0]
+		// The cursor's type comes from the catalog; it is still re-rendered from its parsed
+		// form, like every type the writer puts in SQL.
+		t, err := batch.SQLType(types[cursor])
+		if err != nil {
+			return 0, fmt.Errorf("cursor column %s: %w", cursor, err)
+		}
+		types[cursor] = t
 		if inc.Start != "" {
 			var ok bool
 			if err := l.tx.QueryRowContext(ctx, "SELECT TRY_CAST(? AS "+types[cursor]+") IS NOT NULL", inc.Start).Scan(&ok); err != nil || !ok {
@@ -89,7 +100,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		ord = ", row_number() OVER () AS _dango_ord"
 	}
 	exec := func(q string, args ...any) (sql.Result, error) { return l.tx.ExecContext(ctx, q, args...) }
-	if _, err := exec("CREATE TEMP TABLE " + stage + " AS SELECT " + strings.Join(selects, ", ") + ord + " FROM " + s.ReaderSQL() + where); err != nil {
+	if _, err := exec("CREATE TEMP TABLE " + stage + " AS SELECT " + strings.Join(selects, ", ") + ord + " FROM " + reader + where); err != nil {
 		return 0, err
 	}
 	defer l.tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stage)
@@ -163,6 +174,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		if _, err := exec("DELETE FROM " + target + " t USING " + from + " s WHERE " + match("t", "s", keys)); err != nil {
 			return 0, err
 		}
+		l.deleted[b.Table] = true
 	}
 	if len(s.Replaced) > 0 {
 		labels := make([]string, len(s.Replaced))
@@ -175,6 +187,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		if _, err := exec("DELETE FROM " + target + " WHERE " + ColSourceFile + " IN (" + strings.Join(labels, ", ") + ")"); err != nil {
 			return 0, err
 		}
+		l.deleted[b.Table] = true
 	}
 	r, err := exec("INSERT INTO " + target + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") + " FROM " + from)
 	if err != nil {
@@ -271,6 +284,7 @@ func (l *Load) deleteChildren(ctx context.Context, table string, lists []batch.C
 			" WHERE _dlt_parent_id IN ("+parentIDs+")"); err != nil {
 			return err
 		}
+		l.deleted[childTable(table, c)] = true
 	}
 	return nil
 }

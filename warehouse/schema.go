@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"fmt"
+	"github.com/dangohq/dango/batch"
 	"regexp"
 	"strconv"
 	"strings"
@@ -132,5 +133,8 @@ var canonical = map[string]string{"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "TI
 // canonicalType renders a type as DuckDB's catalog does (TIMESTAMPTZ is TIMESTAMP WITH TIME
 // ZONE), so a connector's spelling never reads as a type change.
 func canonicalType(t string) string {
+	if p, err := batch.ParseType(t); err == nil {
+		return p.String()
+	}
 	return typeAlias.ReplaceAllStringFunc(strings.ToUpper(strings.TrimSpace(t)), func(a string) string { return canonical[a] })
 }

@@ -30,6 +30,11 @@ func TestWiden(t *testing.T) {
 		{"BOOLEAN", "BIGINT", "", false},
 		{"BIGINT", "BOOLEAN", "", false},
 		{"STRUCT(a INTEGER)", "STRUCT(a BIGINT)", "", false},
+		// The catalog's spelling and the writer's re-rendered form are the same type.
+		{"STRUCT(a INTEGER, \"b c\" VARCHAR)", "STRUCT(\"a\" INTEGER, \"b c\" VARCHAR)", "STRUCT(\"a\" INTEGER, \"b c\" VARCHAR)", true},
+		{"STRUCT(a INTEGER)[]", "STRUCT(\"a\" INTEGER)[]", "STRUCT(\"a\" INTEGER)[]", true},
+		{"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE", true},
+		{"DECIMAL(18,3)", "DECIMAL", "DECIMAL(18,3)", true},
 	}
 	for _, c := range cases {
 		got, ok := widen(c.old, c.in)

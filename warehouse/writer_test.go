@@ -186,3 +186,48 @@ func TestFormatValue(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyRefusesForgedBatch: the writer validates every batch itself, whoever sent it, and
+// an injected type or option never reaches DuckDB (it would write the marker file).
+func TestApplyRefusesForgedBatch(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := Open(ctx, filepath.Join(dir, "w.duckdb"), OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	marker := filepath.Join(dir, "pwned.csv")
+	inject := "); COPY (SELECT 1) TO '" + marker + "' (FORMAT csv); --"
+	for name, mutate := range map[string]func(b *batch.Batch){
+		"column type": func(b *batch.Batch) { b.Scan.Columns[0].Type = "BIGINT" + inject },
+		"reader type": func(b *batch.Batch) {
+			b.Scan.ReaderColumns = []batch.ReaderColumn{{Name: "id", Type: "BIGINT'}" + inject}}
+		},
+		"option key":   func(b *batch.Batch) { b.Scan.Options = map[string]any{"header = true" + inject: true} },
+		"option value": func(b *batch.Batch) { b.Scan.Options = map[string]any{"delim": "'" + inject} },
+		"column name":  func(b *batch.Batch) { b.Scan.Columns[0].Name = `id" BIGINT` + inject },
+		"table":        func(b *batch.Batch) { b.Table = `t" (id BIGINT)` + inject },
+		"format":       func(b *batch.Batch) { b.Scan.Format = "csv(['/etc/passwd'])" + inject },
+	} {
+		b := csvBatch(t, dir, "a.csv", "id\n1\n", col("id", "BIGINT"))
+		mutate(&b)
+		ld, err := w.Begin(ctx, LoadInfo{LoadID: "1.1", Source: "s", Schema: "raw_s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ld.Apply(ctx, "1.1/1/1", b); err == nil {
+			t.Errorf("%s: forged batch applied", name)
+		}
+		ld.Rollback()
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("%s: injected SQL ran", name)
+		}
+	}
+	if _, err := w.Begin(ctx, LoadInfo{LoadID: "1.2", Source: "s", Schema: `raw_s"; COPY (SELECT 1) TO '` + marker + `'; --`}); err == nil {
+		t.Error("forged schema accepted")
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("injected SQL ran")
+	}
+}

@@ -188,7 +188,9 @@ func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, workerID string) {
 	}()
 
 	p.Bus.Emit(ctx, events.Event{Type: events.SyncStarted, RunID: job.RunID, Source: job.Source, LoadID: job.LoadID, Worker: workerID})
-	err := p.extract(ctx, src, ok, em)
+	// A connector's error may quote what a driver or server echoed (a DSN, a URL, a key):
+	// it leaves this process only redacted, in the log and in the Abort the writer reports.
+	err := config.RedactError(p.extract(ctx, src, ok, em))
 	switch {
 	case ctx.Err() != nil:
 		// Shutting down: leave the job for another worker (or the next start); the writer
@@ -197,7 +199,7 @@ func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, workerID string) {
 		return
 	case err != nil:
 		p.Log.Debug().Err(err).Str("source", job.Source).Msg("extract failed")
-		if perr := em.publish(events.BatchMsg{Abort: err.Error()}); perr != nil {
+		if perr := em.publish(events.BatchMsg{Abort: config.Redact(err.Error())}); perr != nil {
 			msg.Nak()
 			return
 		}
@@ -320,7 +322,7 @@ func (e *emitter) shipFiles(ctx context.Context, sc *batch.Scan) error {
 	e.storeMu.Unlock()
 	for i, f := range sc.Files {
 		// Unique per job attempt: a source's own files in different folders may share a name.
-		name := fmt.Sprintf("%s/%d/%d-%s", e.job.LoadID, e.attempt, e.shipped.Add(1), filepath.Base(f))
+		name := batch.ObjectName(e.job.LoadID, e.attempt, e.shipped.Add(1), f)
 		fh, err := os.Open(f)
 		if err != nil {
 			return err

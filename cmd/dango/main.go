@@ -62,7 +62,15 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
+func run(args []string) (code int) {
+	// No panic reaches the user as a Go trace (whose message could quote a credential): it
+	// ends the command with a redacted one-line error.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintln(os.Stderr, "Error: internal error (a bug in dango; please report it):", config.Redact(fmt.Sprint(r)))
+			code = exitFailed
+		}
+	}()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g := &globals{}
@@ -86,10 +94,12 @@ func run(args []string) int {
 			if g.verbose {
 				level = zerolog.DebugLevel
 			}
+			// Logs quote errors from drivers and servers: they are redacted on the way out.
+			logOut := config.RedactWriter(os.Stderr)
 			if g.logJSON {
-				g.log = zerolog.New(os.Stderr).Level(level).With().Timestamp().Logger()
+				g.log = zerolog.New(logOut).Level(level).With().Timestamp().Logger()
 			} else {
-				g.log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !colorEnabled(os.Stderr)}).Level(level).With().Timestamp().Logger()
+				g.log = zerolog.New(zerolog.ConsoleWriter{Out: logOut, NoColor: !colorEnabled(os.Stderr)}).Level(level).With().Timestamp().Logger()
 			}
 			return nil
 		},
@@ -106,6 +116,10 @@ func run(args []string) int {
 		newExecCmd(g, "seed", "Load the dbt project's seed CSV files"),
 		newExecCmd(g, "build", "Seed, run and test in dependency order; a failing test skips what depends on it"), newSourceCmd(g), newQueryCmd(g),
 		newServeCmd(g), newWorkerCmd(g), newEventsCmd(g))
+	// Everything commands print passes through redaction (sync blocks, dry-run estimates,
+	// errors from connectors).
+	root.SetOut(config.RedactWriter(os.Stdout))
+	root.SetErr(config.RedactWriter(os.Stderr))
 	root.SetArgs(args)
 	defer func() {
 		if g.cpuProfile != "" {
@@ -119,12 +133,12 @@ func run(args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "Error:", ee.err)
+			fmt.Fprintln(os.Stderr, "Error:", config.Redact(ee.err.Error()))
 		}
 		return ee.code
 	}
 	// cobra's own errors (unknown command, bad args) are usage errors.
-	fmt.Fprintln(os.Stderr, "Error:", err)
+	fmt.Fprintln(os.Stderr, "Error:", config.Redact(err.Error()))
 	return exitUsage
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -39,7 +40,9 @@ func newQueryCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return failed(err)
 			}
-			out := cmd.OutOrStdout()
+			// The warehouse's data is printed as it is (`query --format csv > file` is an
+			// export): the redaction of dango's own messages does not rewrite it.
+			var out io.Writer = os.Stdout
 			switch format {
 			case "csv":
 				w := csv.NewWriter(out)

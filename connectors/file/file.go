@@ -424,7 +424,11 @@ func describe(ctx context.Context, scan *batch.Scan, pinCSV bool, shape *jsonsha
 
 // readerColumns describes the reader's top-level columns.
 func readerColumns(ctx context.Context, db *sql.DB, scan *batch.Scan) ([]batch.ReaderColumn, error) {
-	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM "+scan.ReaderSQL())
+	reader, err := scan.ReaderSQL()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM "+reader)
 	if err != nil {
 		return nil, duckerr.Clean(err)
 	}

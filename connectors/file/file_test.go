@@ -68,9 +68,13 @@ func read(t *testing.T, b batch.Batch) []map[string]string {
 	for _, c := range b.Scan.Columns {
 		exprs = append(exprs, c.Expr()+"::VARCHAR")
 	}
-	rows, err := db.Query("SELECT " + strings.Join(exprs, ", ") + " FROM " + b.Scan.ReaderSQL())
+	reader, err := b.Scan.ReaderSQL()
 	if err != nil {
-		t.Fatalf("read: %v\n%s", err, b.Scan.ReaderSQL())
+		t.Fatal(err)
+	}
+	rows, err := db.Query("SELECT " + strings.Join(exprs, ", ") + " FROM " + reader)
+	if err != nil {
+		t.Fatalf("read: %v\n%s", err, reader)
 	}
 	defer rows.Close()
 	var out []map[string]string

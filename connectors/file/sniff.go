@@ -13,8 +13,12 @@ import (
 // pinCSVDialect runs sniff_csv with the user's options and rewrites the scan to read with the
 // detected dialect and column types and auto-detection off.
 func pinCSVDialect(ctx context.Context, db *sql.DB, scan *batch.Scan) error {
+	optSQL, err := batch.OptionsSQL("csv", scan.Options)
+	if err != nil {
+		return err
+	}
 	q := `SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, HasHeader, Columns, DateFormat, TimestampFormat
-		FROM sniff_csv(` + naming.Literal(scan.Files[0]) + batch.OptionsSQL(scan.Options) + `)`
+		FROM sniff_csv(` + naming.Literal(scan.Files[0]) + optSQL + `)`
 	var delim, quote, escape, newline, comment string
 	var skip int64
 	var header bool
@@ -86,7 +90,11 @@ func countRows(ctx context.Context, scan *batch.Scan, res batch.Resource) (int64
 		}
 		where = " WHERE " + cursor.Expr() + " >= TRY_CAST(" + naming.Literal(inc.Start) + " AS " + cursor.Type + ")"
 	}
+	reader, err := scan.ReaderSQL()
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	err = db.QueryRowContext(ctx, "SELECT count(*) FROM "+scan.ReaderSQL()+where).Scan(&n)
+	err = db.QueryRowContext(ctx, "SELECT count(*) FROM "+reader+where).Scan(&n)
 	return n, duckerr.Clean(err)
 }

@@ -90,7 +90,8 @@ func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 		if errors.Is(err, nats.ErrAuthorization) {
 			return fmt.Errorf("connect to NATS: %w (check the source's user/password_env, token_env, credentials or nkey_seed_file)", err)
 		}
-		return fmt.Errorf("connect to NATS: %w", err)
+		// nats.go quotes a URL it cannot parse, user:password and all.
+		return config.RedactError(fmt.Errorf("connect to NATS: %w", err))
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/dangohq/dango/config"
 )
 
 // AuthenticationError is a 401 or 403: retrying cannot help.
@@ -129,6 +132,7 @@ func (a *oauth2Auth) Apply(ctx context.Context, r *http.Request) error {
 			return fmt.Errorf("OAuth2 token endpoint answered without an access_token")
 		}
 		a.token = tok.AccessToken
+		config.RegisterSecret(a.token)
 		a.expires = time.Now().Add(time.Duration(max(tok.ExpiresIn, 60)) * time.Second)
 	}
 	r.Header.Set("Authorization", "Bearer "+a.token)
@@ -233,7 +237,7 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, parsed.String(), nil)
 		if err != nil {
-			return nil, backoff.Permanent(err)
+			return nil, backoff.Permanent(errors.New(c.redact(err.Error())))
 		}
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set("User-Agent", "dango")
@@ -241,7 +245,9 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 			req.Header.Set(k, v)
 		}
 		if err := c.Auth.Apply(ctx, req); err != nil {
-			return nil, backoff.Permanent(err)
+			// A token request's error quotes the token URL (and what the endpoint said).
+			config.RegisterSecret(c.Auth.Secrets()...)
+			return nil, backoff.Permanent(config.RedactError(err))
 		}
 		resp, err := c.HTTP.Do(req)
 		if err != nil {
@@ -253,7 +259,7 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 		resp.Body.Close()
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", c.redact(parsed.Path), err)
+			return nil, fmt.Errorf("read %s: %s", c.redact(parsed.Path), c.redact(err.Error()))
 		}
 		switch s := resp.StatusCode; {
 		case s/100 == 2:
@@ -335,13 +341,9 @@ func detail(body []byte, status string) string {
 	return s
 }
 
-// redact removes every secret from a message.
+// redact removes every secret from a message: the source's credentials as they are now (an
+// OAuth2 token changes) are registered with config's redaction, which does the replacing.
 func (c *Client) redact(s string) string {
-	for _, sec := range c.Auth.Secrets() {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-			s = strings.ReplaceAll(s, url.QueryEscape(sec), "[redacted]")
-		}
-	}
-	return s
+	config.RegisterSecret(c.Auth.Secrets()...)
+	return config.Redact(s)
 }

@@ -115,8 +115,18 @@ func New(job connectors.Job, s config.Values) (*Connector, error) {
 		}
 	}
 	if h, ok := s["headers"].(map[string]any); ok {
+		// Variables expanded into headers hold credentials (Authorization: Bearer ${TOKEN}):
+		// each value is registered for redaction, as a header named like a secret is whole.
+		expand := func(name string) string {
+			v := os.Getenv(name)
+			config.RegisterSecret(v)
+			return v
+		}
 		for k, v := range h {
-			c.client.Headers[k] = os.Expand(fmt.Sprint(v), os.Getenv)
+			c.client.Headers[k] = os.Expand(fmt.Sprint(v), expand)
+			if config.SecretKey(k) {
+				config.RegisterSecret(c.client.Headers[k])
+			}
 		}
 	}
 	switch {

@@ -224,6 +224,7 @@ func (a *apiKey) Secrets() []string { return []string{a.key} }
 type serviceAccount struct {
 	Email    string `json:"client_email"`
 	KeyPEM   string `json:"private_key"`
+	KeyID    string `json:"private_key_id"`
 	TokenURI string `json:"token_uri"`
 	key      *rsa.PrivateKey
 	mu       sync.Mutex
@@ -247,6 +248,8 @@ func loadServiceAccount(v, root string) (*serviceAccount, error) {
 	if err := json.Unmarshal(data, sa); err != nil {
 		return nil, errors.New("not a service account JSON key")
 	}
+	// The key file may have come from a path: its secrets were never registered.
+	config.RegisterSecret(sa.KeyPEM, sa.KeyID)
 	if sa.Email == "" || sa.KeyPEM == "" {
 		return nil, errors.New("the key lacks client_email or private_key")
 	}
@@ -289,7 +292,9 @@ func (sa *serviceAccount) Apply(ctx context.Context, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {unsigned + "." + enc.EncodeToString(sig)}}
+		assertion := unsigned + "." + enc.EncodeToString(sig)
+		config.RegisterSecret(assertion)
+		form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, sa.TokenURI, strings.NewReader(form.Encode()))
 		if err != nil {
 			return err
@@ -311,6 +316,7 @@ func (sa *serviceAccount) Apply(ctx context.Context, r *http.Request) error {
 			return errors.New("the token endpoint answered without an access_token")
 		}
 		sa.token, sa.expires = tok.AccessToken, now.Add(time.Duration(max(tok.ExpiresIn, 120))*time.Second)
+		config.RegisterSecret(sa.token)
 	}
 	r.Header.Set("Authorization", "Bearer "+sa.token)
 	return nil
@@ -319,7 +325,7 @@ func (sa *serviceAccount) Apply(ctx context.Context, r *http.Request) error {
 func (sa *serviceAccount) Secrets() []string {
 	sa.mu.Lock()
 	defer sa.mu.Unlock()
-	return []string{sa.token}
+	return []string{sa.token, sa.KeyPEM, sa.KeyID}
 }
 
 var tokenClient = &http.Client{Timeout: 30 * time.Second}

@@ -21,6 +21,11 @@ import (
 
 var mysqlDialect = dialect{name: "MySQL", connect: connectMySQL, transient: myTransient}
 
+// The driver logs connection trouble to stderr on its own ("[mysql] packets.go: …"), past
+// dango's log and its redaction; every such failure also comes back as an error, which
+// dango reports.
+func init() { mysql.SetLogger(&mysql.NopLogger{}) }
+
 type mySession struct {
 	db     *sql.DB
 	schema string
@@ -41,7 +46,10 @@ func connectMySQL(ctx context.Context, s config.Values) (session, error) {
 	if raw := s.String("credentials"); raw != "" {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "mysql" && u.Scheme != "mariadb") || u.Host == "" {
-			return nil, backoffPermanent(fmt.Errorf("credentials: want mysql://user:password@host:port/database, got %s", redactErr(errors.New(raw), raw)))
+			// Never quote the value: it is a credential, and one that does not parse cannot
+			// be redacted reliably (an unescaped character in its password).
+			return nil, backoffPermanent(errors.New("credentials: not a mysql://user:password@host:port/database URL " +
+				"(percent-encode special characters of the password, e.g. # as %23)"))
 		}
 		cfg.User = u.User.Username()
 		cfg.Passwd, _ = u.User.Password()
@@ -58,13 +66,14 @@ func connectMySQL(ctx context.Context, s config.Values) (session, error) {
 		cfg.User, cfg.Passwd, cfg.DBName = s.String("user"), s.String("password"), s.String("database")
 		cfg.Addr = net.JoinHostPort(s.String("host"), strconv.Itoa(int(port)))
 	}
+	config.RegisterSecret(cfg.Passwd)
 	cfg.Net = "tcp"
 	cfg.Timeout = 10 * time.Second
 	cfg.InterpolateParams = true // text protocol: values arrive as MySQL prints them
 	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, backoffPermanent(err)
+		return nil, backoffPermanent(config.RedactError(err))
 	}
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(2)

@@ -29,7 +29,10 @@ func connectPostgres(ctx context.Context, s config.Values) (session, error) {
 	if url := s.String("credentials"); url != "" {
 		cfg, err = pgx.ParseConfig(url)
 		if err != nil {
-			return nil, backoffPermanent(fmt.Errorf("credentials: not a PostgreSQL URL: %v", redactErr(err, url)))
+			// pgx hides the password of a URL it can parse, not of one it cannot: the
+			// message is redacted as a whole.
+			return nil, backoffPermanent(config.RedactError(fmt.Errorf("credentials: not a PostgreSQL URL "+
+				"(percent-encode special characters of the password, e.g. # as %%23): %w", err)))
 		}
 	} else {
 		cfg, err = pgx.ParseConfig("")
@@ -43,6 +46,8 @@ func connectPostgres(ctx context.Context, s config.Values) (session, error) {
 		}
 		cfg.User, cfg.Password, cfg.Database = s.String("user"), s.String("password"), s.String("database")
 	}
+	// The password may also come from PGPASSWORD, a key=value string or ~/.pgpass.
+	config.RegisterSecret(cfg.Password)
 	cfg.ConnectTimeout = 10 * time.Second
 	// Text output DuckDB reads back exactly: UTC offsets, ISO dates, shortest exact floats.
 	for k, v := range map[string]string{"TimeZone": "UTC", "DateStyle": "ISO, YMD", "IntervalStyle": "postgres",

@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,7 +187,8 @@ func (c *Connector) list(ctx context.Context, sess session) ([]string, error) {
 func (c *Connector) connect(ctx context.Context) (session, error) {
 	sess, err := c.dialect.connect(ctx, c.job.Source.Settings)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", c.dialect.name, err)
+		// Drivers quote their connection settings in errors: redact before anyone sees it.
+		return nil, config.RedactError(fmt.Errorf("connect to %s: %w", c.dialect.name, err))
 	}
 	return sess, nil
 }
@@ -601,14 +601,3 @@ func (s *spool) discard() {
 
 // backoffPermanent marks an error that retrying cannot fix.
 func backoffPermanent(err error) error { return backoff.Permanent(err) }
-
-// redactErr removes a URL's password from an error message.
-func redactErr(err error, rawURL string) error {
-	msg := err.Error()
-	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "[redacted]")
-		}
-	}
-	return errors.New(msg)
-}
