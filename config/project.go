@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // ProjectFile is the project settings file inside a project.
@@ -21,6 +23,7 @@ var ProjectFields = []Field{
 	{Name: "sync_memory_limit", Kind: String, Default: "512MB", Doc: "DuckDB's memory_limit while syncing (e.g. 2GB). Loads stream from files and need little; the limit keeps DuckDB's buffer pool from growing with every table a long sync or dango serve writes (1,000 re-synced small sources: 1.9 GB RSS without it, 0.9 GB with it), and makes large merges spill to disk instead."},
 	{Name: "api_token_env", Kind: String, Doc: "dango serve: a variable holding a further bearer token the HTTP API accepts (at least 16 bytes), beside the generated one in .dango/api_token."},
 	{Name: "webhooks", Kind: Any, Doc: "dango serve: webhooks as a list of {name, secret_env, sync: [sources], run: true|false}; POST /hooks/<name> signed with the secret (at least 16 bytes) queues the syncs (and the run)."},
+	{Name: "nats", Kind: Object, Fields: natsFields, Doc: "How this project's processes log in to NATS (dango serve --nats, dango worker, dango events): url, user with password_env, token_env, creds_file or nkey_seed_file, tls {ca_file, cert_file, key_file}. dango serve with its embedded server generates credentials in .dango/nats-auth.json when none are set."},
 	{Name: "engine", Kind: String, Default: "dango", Enum: []string{"dango", "dbt-core"}, Doc: "What runs dbt commands: dango's own engine, or real dbt-core (installed separately)."},
 }
 
@@ -35,6 +38,7 @@ type Project struct {
 	SyncMemory   string // DuckDB memory_limit for the writer during syncs
 	APITokenEnv  string // dango serve: variable holding the API's bearer token
 	Webhooks     []Webhook
+	NATS         NATS   // the nats: block
 	Engine       string // "dango" or "dbt-core"
 	Sources      []Source
 	Secrets      *SecretResolver
@@ -77,6 +81,7 @@ func load(root string, specs Specs, lenient bool) (*Project, error) {
 	p := &Project{Root: root, Secrets: NewSecretResolver(root)}
 	p.Secrets.lenient = lenient
 	vals := Values{}
+	var doc *yaml.Node
 	data, err := os.ReadFile(filepath.Join(root, ProjectFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -91,6 +96,7 @@ func load(root string, specs Specs, lenient bool) (*Project, error) {
 		if node == nil {
 			node = emptyMapping()
 		}
+		doc = node
 		if vals, err = (&decoder{file: ProjectFile}).decodeBlock(node, "project", ProjectFields); err != nil {
 			return nil, err
 		}
@@ -122,6 +128,9 @@ func load(root string, specs Specs, lenient bool) (*Project, error) {
 		if _, err := p.checkSecret(h, v); err != nil {
 			return nil, err
 		}
+	}
+	if err := parseNATS(vals, doc, p); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

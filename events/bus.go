@@ -23,7 +23,8 @@ type Bus struct {
 	srv      *server.Server
 	tempDir  string
 	storage  jetstream.StorageType
-	replicas int // copies of each stream (0: the server default, one)
+	replicas int  // copies of each stream (0: the server default, one)
+	admin    bool // this identity sets up streams and stores (serve, the embedded node)
 }
 
 // EmbeddedOptions configure an in-process NATS server.
@@ -31,6 +32,12 @@ type EmbeddedOptions struct {
 	// Listen is HOST:PORT for other processes to connect to; empty means no listener at all
 	// (the one-shot CLI case: nothing to install, nothing exposed).
 	Listen string
+	// Auth are the users other processes log in as; required with Listen (a listener never
+	// goes without authentication). See LoadOrCreateAuth.
+	Auth *AuthFile
+	// TLS, with Listen: the server's certificate and key; with a CAFile, clients must present
+	// a certificate it signed (mutual TLS) besides their password.
+	TLS TLSFiles
 	// StoreDir keeps JetStream data across restarts; empty means memory storage in a
 	// temporary folder removed on Close.
 	StoreDir string
@@ -45,7 +52,31 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Bus, error) {
 		NoSigs:     true,
 		MaxPayload: 8 << 20,
 	}
-	b := &Bus{storage: jetstream.FileStorage}
+	b := &Bus{storage: jetstream.FileStorage, admin: true}
+	if o.Listen == "" {
+		opts.DontListen = true
+	} else {
+		if o.Auth == nil {
+			return nil, errors.New("embedded NATS: refusing to listen on " + o.Listen + " without credentials")
+		}
+		host, port, err := splitHostPort(o.Listen)
+		if err != nil {
+			return nil, err
+		}
+		opts.Host, opts.Port = host, port
+		opts.Users = o.Auth.serverUsers()
+		if o.TLS.Set() {
+			if o.TLS.CertFile == "" || o.TLS.KeyFile == "" {
+				return nil, errors.New("embedded NATS: tls needs cert_file and key_file (the server's certificate); ca_file alone is for clients")
+			}
+			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.TLS.CertFile, KeyFile: o.TLS.KeyFile, CaFile: o.TLS.CAFile, Verify: o.TLS.CAFile != ""})
+			if err != nil {
+				return nil, fmt.Errorf("embedded NATS: tls: %w", err)
+			}
+			opts.TLSConfig, opts.TLS, opts.TLSVerify = tc, true, o.TLS.CAFile != ""
+			opts.TLSTimeout = 5
+		}
+	}
 	if o.StoreDir == "" {
 		dir, err := os.MkdirTemp("", "dango-nats-*")
 		if err != nil {
@@ -54,15 +85,6 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Bus, error) {
 		b.tempDir, opts.StoreDir, b.storage = dir, dir, jetstream.MemoryStorage
 	} else {
 		opts.StoreDir = o.StoreDir
-	}
-	if o.Listen == "" {
-		opts.DontListen = true
-	} else {
-		host, port, err := splitHostPort(o.Listen)
-		if err != nil {
-			return nil, err
-		}
-		opts.Host, opts.Port = host, port
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -76,7 +98,12 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Bus, error) {
 		return nil, errors.New("embedded NATS server did not become ready")
 	}
 	b.srv = srv
-	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("dango"))
+	copts := []nats.Option{nats.InProcessServer(srv), nats.Name("dango"), nats.CustomInboxPrefix(serveInbox)}
+	if o.Auth != nil && o.Listen != "" {
+		c := o.Auth.Users[RoleServe]
+		copts = append(copts, nats.UserInfo(c.User, c.Password))
+	}
+	nc, err := nats.Connect("", copts...)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
@@ -86,32 +113,76 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Bus, error) {
 		b.Close()
 		return nil, err
 	}
-	if err := b.ensureStreams(ctx); err != nil {
+	if err := b.setup(ctx); err != nil {
 		b.Close()
 		return nil, err
 	}
 	return b, nil
 }
 
-// Connect joins an external NATS server or cluster (dango serve --nats, dango worker) and makes
-// sure dango's streams exist there, on file storage.
-func Connect(ctx context.Context, url, name string) (*Bus, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+// ConnectOptions say who connects to an external NATS server or cluster.
+type ConnectOptions struct {
+	Name  string // the connection's name, in the server's monitoring
+	Role  string // RoleServe sets up the streams and stores; RoleWorker only uses them
+	Creds Credentials
+}
+
+// Connect joins a NATS server or cluster: dango serve --nats (RoleServe, which makes sure
+// dango's streams exist there, on file storage) or dango worker (RoleWorker, which never
+// creates or changes streams: its identity may not).
+func Connect(ctx context.Context, url string, o ConnectOptions) (*Bus, error) {
+	opts, err := o.Creds.options()
 	if err != nil {
-		return nil, config.RedactError(fmt.Errorf("connect to NATS at %s: %w", config.Redact(url), err))
+		return nil, err
+	}
+	opts = append(opts, nats.Name(o.Name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false), nats.CustomInboxPrefix(inboxPrefix(o.Role)))
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, connectErr(url, o.Creds, err)
 	}
 	// In a cluster, streams keep three copies (fewer when fewer servers are known), so one
 	// node going down loses no job or batch.
-	b := &Bus{NC: nc, storage: jetstream.FileStorage, replicas: min(3, max(1, len(nc.Servers())))}
+	b := &Bus{NC: nc, storage: jetstream.FileStorage, replicas: min(3, max(1, len(nc.Servers()))), admin: o.Role == RoleServe}
 	if b.JS, err = jetstream.New(nc); err != nil {
 		nc.Close()
 		return nil, err
 	}
-	if err := b.ensureStreams(ctx); err != nil {
+	if !b.admin {
+		return b, nil
+	}
+	if err := b.setup(ctx); err != nil {
 		nc.Close()
-		return nil, config.RedactError(fmt.Errorf("%w (is JetStream enabled on %s?)", err, config.Redact(url)))
+		return nil, config.RedactError(fmt.Errorf("%w (is JetStream enabled on %s, and may %s manage streams there?)", err, config.Redact(url), o.Creds))
 	}
 	return b, nil
+}
+
+// connectErr explains a refused connection without repeating any secret (nats.go quotes a
+// URL it cannot parse, user:password and all).
+func connectErr(url string, c Credentials, err error) error {
+	url = config.Redact(url)
+	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
+		if c.Empty() {
+			return config.RedactError(fmt.Errorf("connect to NATS at %s: %w: the server requires credentials; set them in the nats: block of .dango/project.yml (user and password_env, token_env, creds_file or nkey_seed_file)", url, err))
+		}
+		return config.RedactError(fmt.Errorf("connect to NATS at %s as %s: %w: check the credentials in the nats: block of .dango/project.yml", url, c, err))
+	}
+	return config.RedactError(fmt.Errorf("connect to NATS at %s: %w", url, err))
+}
+
+// Dial is a plain NATS connection of a role that is not a bus: a trigger, dango events, the
+// CLI following a server's events.
+func Dial(url, name, role string, c Credentials) (*nats.Conn, error) {
+	opts, err := c.options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, nats.Name(name), nats.CustomInboxPrefix(inboxPrefix(role)))
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, connectErr(url, c, err)
+	}
+	return nc, nil
 }
 
 // ObjectPrefix marks a scan file that travels in the spool object store: a worker on another
@@ -121,8 +192,16 @@ const ObjectPrefix = batch.ObjectPrefix
 // SpoolBucket is the object store bucket of files in transit.
 const SpoolBucket = "dango_spool"
 
-// SpoolStore opens (creating) the object store for files in transit.
+// SpoolStore opens the object store for files in transit (creating it, for serve; a worker
+// may not, and finds it in place since serve set it up).
 func (b *Bus) SpoolStore(ctx context.Context) (jetstream.ObjectStore, error) {
+	if !b.admin {
+		st, err := b.JS.ObjectStore(ctx, SpoolBucket)
+		if err != nil {
+			return nil, fmt.Errorf("spool object store (is dango serve running on this NATS?): %w", err)
+		}
+		return st, nil
+	}
 	st, err := b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: SpoolBucket, Storage: b.storage, Replicas: b.replicas,
 		Description: "files extracted by dango workers, until the writer has loaded them"})
 	if err != nil {
@@ -141,6 +220,10 @@ func (b *Bus) SeenStore(ctx context.Context, ttl time.Duration) (jetstream.KeyVa
 	}
 	return kv, nil
 }
+
+// Admin reports whether this bus's identity sets up streams, stores and consumers (serve and
+// the embedded node); a worker's only uses what serve set up.
+func (b *Bus) Admin() bool { return b.admin }
 
 // ClientURL is where other processes reach an embedded server that listens ("" otherwise).
 func (b *Bus) ClientURL() string {
@@ -163,6 +246,16 @@ func splitHostPort(hp string) (string, int, error) {
 		}
 	}
 	return "", 0, fmt.Errorf("listen address %q: want HOST:PORT", hp)
+}
+
+// setup creates what the serve identity owns: the streams, and the spool object store that
+// workers put files into (they may not create it).
+func (b *Bus) setup(ctx context.Context) error {
+	if err := b.ensureStreams(ctx); err != nil {
+		return err
+	}
+	_, err := b.SpoolStore(ctx)
+	return err
 }
 
 func (b *Bus) ensureStreams(ctx context.Context) error {

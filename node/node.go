@@ -28,9 +28,10 @@ type Options struct {
 	Log      zerolog.Logger
 	Open     warehouse.OpenOptions // how long to wait for another writer
 
-	// Where NATS lives: NATSURL joins an external server or cluster; otherwise an embedded
-	// server starts, listening on NATSListen (HOST:PORT) when set, keeping JetStream data in
-	// StoreDir when set (else in memory).
+	// Where NATS lives: NATSURL joins an external server or cluster (logging in as the
+	// serve identity, see Credentials); otherwise an embedded server starts, listening on
+	// NATSListen (HOST:PORT) when set — with the users of AuthFile, generated at the first
+	// start — keeping JetStream data in StoreDir when set (else in memory).
 	NATSURL    string
 	NATSListen string
 	StoreDir   string
@@ -63,12 +64,7 @@ func Start(ctx context.Context, p *config.Project, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	var bus *events.Bus
-	if o.NATSURL != "" {
-		bus, err = events.Connect(ctx, o.NATSURL, "dango-serve")
-	} else {
-		bus, err = events.StartEmbedded(ctx, events.EmbeddedOptions{Listen: o.NATSListen, StoreDir: o.StoreDir})
-	}
+	bus, err := startBus(ctx, p, o)
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -92,6 +88,32 @@ func Start(ctx context.Context, p *config.Project, o Options) (*Node, error) {
 		n.goRun(func() error { return pool.Run(bg, o.Workers) })
 	}
 	return n, nil
+}
+
+// startBus joins or starts NATS with authentication: a listener never goes without it.
+func startBus(ctx context.Context, p *config.Project, o Options) (*events.Bus, error) {
+	if o.NATSURL != "" {
+		c, _, err := Credentials(p, events.RoleServe)
+		if err != nil {
+			return nil, err
+		}
+		if c.Empty() {
+			o.Log.Warn().Str("nats", o.NATSURL).Msg("joining NATS without credentials: whoever reaches that server can queue runs and send batches; set the nats: block of .dango/project.yml and the server's deploy/nats/auth.conf")
+		}
+		return events.Connect(ctx, o.NATSURL, events.ConnectOptions{Name: "dango-serve", Role: events.RoleServe, Creds: c})
+	}
+	eo := events.EmbeddedOptions{Listen: o.NATSListen, StoreDir: o.StoreDir}
+	if o.NATSListen != "" {
+		a, err := events.LoadOrCreateAuth(AuthPath(p))
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range a.Users {
+			config.RegisterSecret(u.Password)
+		}
+		eo.Auth, eo.TLS = a, serverTLS(p)
+	}
+	return events.StartEmbedded(ctx, eo)
 }
 
 func (n *Node) goRun(f func() error) {

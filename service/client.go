@@ -20,6 +20,7 @@ import (
 	"github.com/dangohq/dango/config"
 	"github.com/dangohq/dango/dispatcher"
 	"github.com/dangohq/dango/events"
+	"github.com/dangohq/dango/node"
 )
 
 // InfoFile is where a running dango serve tells the project's CLI how to reach it. It holds
@@ -47,6 +48,7 @@ func RemoveInfo(p *config.Project) { os.Remove(filepath.Join(p.Root, InfoFile)) 
 type Client struct {
 	Info  Info
 	token string
+	nats  events.Credentials // the trigger identity, to follow the server's events
 	http  *http.Client
 }
 
@@ -70,6 +72,7 @@ func FindServer(p *config.Project) *Client {
 			c.token = v.Reveal()
 		}
 	}
+	c.nats, _, _ = node.Credentials(p, events.RoleTrigger)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	code, _, err := c.Call(ctx, "GET", "/healthz", nil)
@@ -170,7 +173,7 @@ func (c *Client) Wait(ctx context.Context, id string) (Run, error) {
 // FollowSync subscribes to the server's events before a sync is submitted, and after
 // submit hands back those of the run until every source has finished.
 func (c *Client) FollowSync(ctx context.Context, sources []string, submit func() (string, error)) (<-chan events.Event, string, func(), error) {
-	nc, err := nats.Connect(c.Info.NATS, nats.Name("dango sync (client)"))
+	nc, err := events.Dial(c.Info.NATS, "dango sync (client)", events.RoleTrigger, c.nats)
 	if err != nil {
 		// serve.json carries no NATS credentials: without the events, follow the run
 		// through the API, reporting each source's end.

@@ -27,7 +27,7 @@ import (
 )
 
 // ConsumerName is the durable consumer all workers share.
-const ConsumerName = "dango-workers"
+const ConsumerName = events.WorkersConsumer
 
 // DefaultJobTimeout is how long a job may go without its worker's heartbeat before JetStream
 // gives it to another worker.
@@ -51,10 +51,14 @@ type Pool struct {
 }
 
 // Start creates the shared durable consumer the workers pull from, after removing spool
-// files that crashed processes left in the project.
+// files that crashed processes left in the project. A pool whose bus may not set up the queue
+// (a dango worker's identity) binds to the consumer serve created instead, waiting for it.
 func (p *Pool) Start(ctx context.Context) error {
 	if n := spool.Sweep(spool.Dir(p.Project.Root)); n > 0 {
 		p.Log.Info().Int("files", n).Msg("removed spool files left by processes that are gone")
+	}
+	if !p.Bus.Admin() {
+		return p.bind(ctx)
 	}
 	cons, err := p.Bus.JS.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
@@ -68,6 +72,34 @@ func (p *Pool) Start(ctx context.Context) error {
 	}
 	p.cons = cons
 	return nil
+}
+
+// bind finds the consumer serve created, polling until it exists (a worker may start first).
+// Its AckWait, set by serve's --job-timeout, paces this pool's heartbeats.
+func (p *Pool) bind(ctx context.Context) error {
+	warned := false
+	for {
+		cons, err := p.Bus.JS.Consumer(ctx, events.StreamJobs, ConsumerName)
+		if err == nil {
+			p.cons = cons
+			if ci := cons.CachedInfo(); ci != nil && ci.Config.AckWait > 0 {
+				p.JobTimeout = ci.Config.AckWait
+			}
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("find the job queue on NATS: %w", err)
+		}
+		if !warned {
+			p.Log.Warn().Msg("waiting for dango serve to set up the job queue on NATS")
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no job queue on NATS (is dango serve running?): %w", ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 func (p *Pool) jobTimeout() time.Duration {

@@ -52,6 +52,27 @@ func TestDeployFiles(t *testing.T) {
 		}
 		natsURLs = append(natsURLs, "nats://"+n+":4222")
 	}
+	// Clients must log in (auth.conf, mounted beside cluster.conf, its passwords from every
+	// node's environment), and each dango container logs in as its own identity.
+	if !strings.Contains(string(conf), "include ./auth.conf") {
+		t.Error("cluster.conf does not include auth.conf: the cluster would take anyone")
+	}
+	for _, n := range []string{"nats1", "nats2", "nats3"} {
+		s := doc.Services[n]
+		if !strings.Contains(strings.Join(s.Volumes, " "), "./deploy/nats/auth.conf:/etc/nats/auth.conf") {
+			t.Errorf("%s does not mount auth.conf: %v", n, s.Volumes)
+		}
+		for _, v := range []string{"DANGO_NATS_SERVE_PASSWORD", "DANGO_NATS_WORKER_PASSWORD", "DANGO_NATS_TRIGGER_PASSWORD"} {
+			if s.Environment[v] == "" {
+				t.Errorf("%s lacks %s", n, v)
+			}
+		}
+	}
+	for svc, user := range map[string]string{"dango-serve": "dango-serve", "dango-worker-1": "dango-worker", "dango-worker-2": "dango-worker"} {
+		if got := doc.Services[svc].Environment["DANGO_NATS_USER"]; got != user || doc.Services[svc].Environment["DANGO_NATS_PASSWORD"] == "" {
+			t.Errorf("%s logs in to NATS as %q, want %s with a password", svc, got, user)
+		}
+	}
 	if !strings.Contains(string(conf), "jetstream") || !strings.Contains(string(conf), "store_dir: /data/jetstream") {
 		t.Error("cluster.conf does not enable JetStream on the data volume")
 	}

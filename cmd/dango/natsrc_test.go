@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,7 +17,11 @@ import (
 func TestNATSSource(t *testing.T) {
 	ctx := context.Background()
 	addr := freePort(t)
-	bus, err := events.StartEmbedded(ctx, events.EmbeddedOptions{Listen: addr, StoreDir: t.TempDir()})
+	auth, err := events.LoadOrCreateAuth(filepath.Join(t.TempDir(), "auth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, err := events.StartEmbedded(ctx, events.EmbeddedOptions{Listen: addr, Auth: auth, StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +45,18 @@ func TestNATSSource(t *testing.T) {
 		}
 	}
 	publish(1, 100)
-	dir := newProject(t, "version: 1\nsources:\n  - name: app\n    type: nats\n    nats:\n      url: nats://"+addr+"\n      stream: APP_EVENTS\n")
+	// The source logs in to its upstream NATS with credentials of its own.
+	yml := "version: 1\nsources:\n  - name: app\n    type: nats\n    nats:\n      url: nats://" + addr + "\n      stream: APP_EVENTS\n"
+	dir := newProject(t, strings.Replace(yml, "stream:", "user: dango-serve\n      password_env: UPSTREAM_PW\n      stream:", 1))
+	writeFile(t, dir, ".env", "UPSTREAM_PW="+auth.Users[events.RoleServe].Password+"\n")
+	// Without them, or with a wrong password, the sync fails saying why.
+	for name, y := range map[string]string{"none": yml, "wrong": strings.Replace(yml, "stream:", "user: dango-serve\n      password_env: BAD_PW\n      stream:", 1)} {
+		bad := newProject(t, y)
+		writeFile(t, bad, ".env", "BAD_PW=guess-guess\n")
+		if r := dango(t, bad, "sync"); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "Authorization Violation") {
+			t.Errorf("%s credentials: %+v", name, r)
+		}
+	}
 	r := dango(t, dir, "sync")
 	if r.code != 0 || !strings.Contains(r.stdout, "Skipping event 5 on app.orders: not JSON") || !strings.Contains(r.stdout, "Loaded 99 events") {
 		t.Fatalf("first sync: %+v", r)

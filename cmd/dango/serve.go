@@ -33,8 +33,10 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long: `Run the dispatcher and the warehouse's single writer with an HTTP API (POST /api/v1/sync,
 POST /api/v1/run, GET /api/v1/runs/{id}, GET /healthz, GET /metrics) and the webhooks of
 .dango/project.yml (POST /hooks/{name}). NATS JetStream is embedded and listens for
-` + "`dango worker`" + ` processes (its data kept in .dango/nats, so queued jobs survive a restart), or
---nats joins an external server or cluster.
+` + "`dango worker`" + ` processes (its data kept in .dango/nats, so queued jobs survive a restart),
+requiring a login: the users dango-serve, dango-worker and dango-trigger, with passwords
+generated at the first start into .dango/nats-auth.json (mode 0600). Or --nats joins an
+external server or cluster, logging in as the nats: block of .dango/project.yml says.
 
 Every /api/v1 request needs a bearer token: the one generated at first start in
 .dango/api_token (mode 0600; this project's CLI reads it; ` + "`dango token rotate`" + ` replaces it
@@ -102,6 +104,10 @@ Content-Type: application/json; no cross-origin (CORS) request is allowed. /heal
 			if natsURL != "" {
 				where = natsURL
 			}
+			if natsURL == "" {
+				fmt.Fprintf(out, "dango serve: NATS credentials in %s (dango worker logs in as %s, triggers as %s)\n",
+					node.AuthFile, events.UserName(events.RoleWorker), events.UserName(events.RoleTrigger))
+			}
 			fmt.Fprintf(out, "dango serve: API on http://%s, NATS on %s, %d local workers, %d schedules, %d webhooks (project %s)\n",
 				ln.Addr(), where, workers, len(scheds), len(hooks), p.Name)
 			fmt.Fprintf(out, "dango serve: the API needs the bearer token in %s (replace it with dango token rotate)\n", service.TokenFile)
@@ -158,9 +164,6 @@ uses and send what they extract to its writer. The project folder must hold the 
 redelivered to another.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if natsURL == "" {
-				return usageErr(errors.New("--nats is required (the URL dango serve printed, e.g. nats://127.0.0.1:4222)"))
-			}
 			if workers < 1 {
 				return usageErr(fmt.Errorf("--workers must be at least 1, got %d", workers))
 			}
@@ -168,12 +171,22 @@ redelivered to another.`,
 			if err != nil {
 				return err
 			}
+			creds, blockURL, err := node.Credentials(p, events.RoleWorker)
+			if err != nil {
+				return usageErr(err)
+			}
+			if natsURL == "" {
+				natsURL = blockURL
+			}
+			if natsURL == "" {
+				return usageErr(errors.New("--nats is required (the URL dango serve printed, e.g. nats://127.0.0.1:4222), or set url in the nats: block of .dango/project.yml"))
+			}
 			if name == "" {
 				host, _ := os.Hostname()
 				name = fmt.Sprintf("%s/%d", host, os.Getpid())
 			}
 			ctx := cmd.Context()
-			bus, err := events.Connect(ctx, natsURL, "dango-worker "+name)
+			bus, err := events.Connect(ctx, natsURL, events.ConnectOptions{Name: "dango-worker " + name, Role: events.RoleWorker, Creds: creds})
 			if err != nil {
 				return failed(err)
 			}
@@ -186,10 +199,10 @@ redelivered to another.`,
 			return pool.Run(ctx, workers)
 		},
 	}
-	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS URL of the dango serve (required)")
+	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS URL of the dango serve (default: url in the nats: block of .dango/project.yml)")
 	cmd.Flags().IntVarP(&workers, "workers", "w", 4, "jobs extracted at once")
 	cmd.Flags().StringVar(&name, "name", "", "name in events and logs (default host/pid)")
-	cmd.Flags().DurationVar(&jobTimeout, "job-timeout", worker.DefaultJobTimeout, "a job whose worker sends no heartbeat this long goes to another worker (give every process the same)")
+	cmd.Flags().DurationVar(&jobTimeout, "job-timeout", worker.DefaultJobTimeout, "kept for compatibility: workers take the job timeout from dango serve's --job-timeout")
 	return cmd
 }
 
@@ -202,7 +215,24 @@ func newEventsCmd(g *globals) *cobra.Command {
 		Short: "Tail the events of a running dango serve (syncs, generate, runs)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			nc, err := nats.Connect(natsURL, nats.Name("dango events"))
+			// In a project, log in as its nats: block says, or with the credentials its
+			// dango serve generated; elsewhere, as nobody.
+			var creds events.Credentials
+			if _, err := config.FindRoot(g.projectDir); err == nil {
+				p, err := g.loadProjectForReading()
+				if err != nil {
+					return err
+				}
+				c, blockURL, err := node.Credentials(p, events.RoleTrigger)
+				if err != nil {
+					return usageErr(err)
+				}
+				creds = c
+				if blockURL != "" && !cmd.Flags().Changed("nats") {
+					natsURL = blockURL
+				}
+			}
+			nc, err := events.Dial(natsURL, "dango events", events.RoleTrigger, creds)
 			if err != nil {
 				return failed(fmt.Errorf("connect to %s (is dango serve running?): %w", natsURL, err))
 			}

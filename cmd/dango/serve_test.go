@@ -21,6 +21,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/service"
 )
 
@@ -32,6 +33,16 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// natsAuth reads the credentials a dango serve generated for its embedded NATS server.
+func natsAuth(t *testing.T, dir string) map[string]events.Credentials {
+	t.Helper()
+	a, err := events.LoadAuth(filepath.Join(dir, ".dango", "nats-auth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Users
 }
 
 // server is a `dango serve` process on free ports.
@@ -386,6 +397,9 @@ func TestWorkerProcess(t *testing.T) {
 	dir := newProject(t, sources)
 	s := startServe(t, dir, "--workers", "0")
 	remote := newProject(t, sources)
+	// As on another machine: the worker's password comes through its own config and env.
+	writeFile(t, remote, ".dango/project.yml", "nats:\n  user: dango-worker\n  password_env: DANGO_NATS_PASSWORD\n")
+	writeFile(t, remote, ".env", "DANGO_NATS_PASSWORD="+natsAuth(t, dir)[events.RoleWorker].Password+"\n")
 	writeFile(t, remote, "data/sales.csv", csvRows(50))
 	writeFile(t, remote, "data/other.csv", "a\n1\n2\n")
 	// Same file name in two folders: both must arrive.
@@ -508,7 +522,8 @@ func TestServeChainAndTriggers(t *testing.T) {
 	defer func() { ev.Process.Signal(syscall.SIGTERM); ev.Wait() }()
 	time.Sleep(300 * time.Millisecond) // let it subscribe
 
-	nc, err := nats.Connect(s.nats)
+	trig := natsAuth(t, dir)[events.RoleTrigger]
+	nc, err := nats.Connect(s.nats, nats.UserInfo(trig.User, trig.Password))
 	if err != nil {
 		t.Fatal(err)
 	}

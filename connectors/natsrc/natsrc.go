@@ -40,6 +40,13 @@ var Spec = config.Spec{Type: "nats", Summary: "JSON events from a NATS JetStream
 		{Name: "table", Kind: config.String, Doc: "Warehouse table; default: the stream's name, snake_cased."},
 		{Name: "max_messages", Kind: config.Int, Default: int64(1_000_000), Doc: "Most events one sync takes (the rest wait for the next)."},
 		{Name: "credentials", Kind: config.String, Doc: "Path of a NATS .creds file; may be given as credentials_env."},
+		{Name: "user", Kind: config.String, Doc: "User name (with password); may be given as user_env."},
+		{Name: "password", Kind: config.String, Doc: "The user's password; give it as password_env (the variable holding it)."},
+		{Name: "token", Kind: config.String, Doc: "Authentication token; give it as token_env."},
+		{Name: "nkey_seed_file", Kind: config.String, Doc: "Path of a file holding an nkey seed (SU…)."},
+		{Name: "tls_ca_file", Kind: config.String, Doc: "PEM certificate authority that signed the server's certificate."},
+		{Name: "tls_cert_file", Kind: config.String, Doc: "PEM client certificate (mutual TLS), with tls_key_file."},
+		{Name: "tls_key_file", Kind: config.String, Doc: "PEM private key of tls_cert_file."},
 	}}
 
 func init() {
@@ -61,6 +68,9 @@ func New(job connectors.Job) (connectors.Connector, error) {
 	if s.Int("max_messages") < 1 {
 		return nil, fmt.Errorf("source %s: max_messages must be at least 1", job.Source.Name)
 	}
+	if _, err := authOptions(s, job.ProjectRoot); err != nil {
+		return nil, fmt.Errorf("source %s: %w", job.Source.Name, err)
+	}
 	return &connector{job: job, table: table}, nil
 }
 
@@ -70,12 +80,16 @@ func (c *connector) Resources() []string { return []string{c.table} }
 // as it was when the sync began.
 func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 	s := c.job.Source.Settings
-	opts := []nats.Option{nats.Name("dango source " + c.job.Source.Name), nats.Timeout(10 * time.Second)}
-	if creds := s.String("credentials"); creds != "" {
-		opts = append(opts, nats.UserCredentials(creds))
+	opts, err := authOptions(s, c.job.ProjectRoot)
+	if err != nil {
+		return err
 	}
+	opts = append(opts, nats.Name("dango source "+c.job.Source.Name), nats.Timeout(10*time.Second))
 	nc, err := nats.Connect(s.String("url"), opts...)
 	if err != nil {
+		if errors.Is(err, nats.ErrAuthorization) {
+			return fmt.Errorf("connect to NATS: %w (check the source's user/password_env, token_env, credentials or nkey_seed_file)", err)
+		}
 		// nats.go quotes a URL it cannot parse, user:password and all.
 		return config.RedactError(fmt.Errorf("connect to NATS: %w", err))
 	}
@@ -176,6 +190,54 @@ func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 	}
 	out.Logf("Loaded %d events from %s", n-skipped, s.String("stream"))
 	return nil
+}
+
+// authOptions are the source's own way of logging in to its upstream NATS: one of a user with
+// a password, a token, a .creds file or an nkey seed; and TLS files. Paths are relative to
+// the project root.
+func authOptions(s config.Values, root string) ([]nats.Option, error) {
+	path := func(key string) string {
+		p := s.String(key)
+		if p != "" && !filepath.IsAbs(p) {
+			p = filepath.Join(root, p)
+		}
+		return p
+	}
+	var opts []nats.Option
+	ways := 0
+	if user, pw := s.String("user"), s.String("password"); user != "" || pw != "" {
+		if user == "" || pw == "" {
+			return nil, errors.New("user and password (password_env) go together")
+		}
+		opts, ways = append(opts, nats.UserInfo(user, pw)), ways+1
+	}
+	if tok := s.String("token"); tok != "" {
+		opts, ways = append(opts, nats.Token(tok)), ways+1
+	}
+	if creds := path("credentials"); creds != "" {
+		opts, ways = append(opts, nats.UserCredentials(creds)), ways+1
+	}
+	if seed := path("nkey_seed_file"); seed != "" {
+		o, err := nats.NkeyOptionFromSeed(seed)
+		if err != nil {
+			return nil, fmt.Errorf("nkey_seed_file: %w", err)
+		}
+		opts, ways = append(opts, o), ways+1
+	}
+	if ways > 1 {
+		return nil, errors.New("give one way of logging in to NATS: user with password_env, token_env, credentials or nkey_seed_file")
+	}
+	ca, cert, key := path("tls_ca_file"), path("tls_cert_file"), path("tls_key_file")
+	if (cert == "") != (key == "") {
+		return nil, errors.New("tls_cert_file and tls_key_file go together")
+	}
+	if ca != "" {
+		opts = append(opts, nats.RootCAs(ca))
+	}
+	if cert != "" {
+		opts = append(opts, nats.ClientCert(cert, key))
+	}
+	return opts, nil
 }
 
 // record writes one event as a JSON object with its sequence and subject added: an object's
