@@ -82,7 +82,7 @@ func TestServeNATSAuth(t *testing.T) {
 	writeFile(t, dir, "data/sales.csv", csvRows(20))
 	writeFile(t, dir, "data/other.csv", "a\n1\n")
 	writeFile(t, dir, ".dango/project.yml", "webhooks:\n  - name: orders\n    secret_env: HOOK_SECRET\n    sync: [sales]\n")
-	writeFile(t, dir, ".env", "HOOK_SECRET=s3cr3t\n")
+	writeFile(t, dir, ".env", "HOOK_SECRET=s3cr3t-hook-secret-0123\n")
 	s := startServe(t, dir, "--workers", "1")
 	st, err := os.Stat(filepath.Join(dir, ".dango", "nats-auth.json"))
 	if err != nil || st.Mode().Perm() != 0o600 {
@@ -120,7 +120,7 @@ func TestServeNATSAuth(t *testing.T) {
 	}
 
 	runs := func() int {
-		_, m := s.do(t, "GET", "/api/v1/runs", "", nil, nil)
+		_, m := s.do(t, "GET", "/api/v1/runs", s.tok, nil, nil)
 		return len(m["runs"].([]any))
 	}
 	worker := connectAs(t, s.nats, users[events.RoleWorker], nats.CustomInboxPrefix("_INBOX_dango_worker"))
@@ -133,12 +133,12 @@ func TestServeNATSAuth(t *testing.T) {
 
 	body := []byte(`{"event": "order.created"}`)
 	now := time.Now().Unix()
-	signed := map[string]string{service.HeaderTimestamp: strconv.FormatInt(now, 10), service.HeaderSignature: service.Sign([]byte("s3cr3t"), now, body)}
+	signed := map[string]string{service.HeaderTimestamp: strconv.FormatInt(now, 10), service.HeaderSignature: service.Sign([]byte("s3cr3t-hook-secret-0123"), now, body)}
 	code, m := s.do(t, "POST", "/hooks/orders", "", body, signed)
 	if code != 202 {
 		t.Fatalf("signed webhook: %d %v", code, m)
 	}
-	s.waitRun(t, m["run_id"].(string), "")
+	s.waitRun(t, m["run_id"].(string), s.tok)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	_, err = worker.RequestWithContext(ctx, "$JS.API.STREAM.PURGE.KV_dango_webhook_signatures", nil)
 	cancel()
@@ -159,7 +159,7 @@ func TestServeNATSAuth(t *testing.T) {
 	if rm["run_id"] == "" {
 		t.Fatalf("trigger: %s", reply.Data)
 	}
-	if run := s.waitRun(t, rm["run_id"], ""); run["status"] != "success" {
+	if run := s.waitRun(t, rm["run_id"], s.tok); run["status"] != "success" {
 		t.Fatalf("triggered run: %v", run)
 	}
 	// A forged batch from the trigger identity never reaches the stream.
@@ -243,8 +243,8 @@ func TestExternalNATSAuth(t *testing.T) {
 	wout := startWorker(t, remote)
 	time.Sleep(500 * time.Millisecond)
 	s := startServe(t, dir, "--nats", url, "--workers", "0")
-	_, m := s.do(t, "POST", "/api/v1/sync", "", []byte(`{}`), nil)
-	run := s.waitRun(t, m["run_id"].(string), "")
+	_, m := s.do(t, "POST", "/api/v1/sync", s.tok, []byte(`{}`), nil)
+	run := s.waitRun(t, m["run_id"].(string), s.tok)
 	if run["status"] != "success" {
 		t.Fatalf("run: %v\nworker:\n%s\nserve:\n%s", run, wout.String(), s.out.String())
 	}
@@ -285,8 +285,8 @@ func TestExternalNATSTokenAndNKey(t *testing.T) {
 			writeFile(t, dir, "nats.nk", string(seed))
 			writeFile(t, dir, "dango.creds", string(creds))
 			s := startServe(t, dir, "--nats", url, "--workers", "1")
-			_, m := s.do(t, "POST", "/api/v1/sync", "", []byte(`{"sources": ["sales"]}`), nil)
-			if run := s.waitRun(t, m["run_id"].(string), ""); run["status"] != "success" {
+			_, m := s.do(t, "POST", "/api/v1/sync", s.tok, []byte(`{"sources": ["sales"]}`), nil)
+			if run := s.waitRun(t, m["run_id"].(string), s.tok); run["status"] != "success" {
 				t.Fatalf("run: %v", run)
 			}
 		})
@@ -354,8 +354,8 @@ func TestServeNATSTLS(t *testing.T) {
 	writeFile(t, remote, "data/sales.csv", csvRows(7))
 	writeFile(t, remote, "data/other.csv", "a\n1\n")
 	wout := startWorker(t, remote, "--nats", s.nats)
-	_, m := s.do(t, "POST", "/api/v1/sync", "", []byte(`{}`), nil)
-	if run := s.waitRun(t, m["run_id"].(string), ""); run["status"] != "success" {
+	_, m := s.do(t, "POST", "/api/v1/sync", s.tok, []byte(`{}`), nil)
+	if run := s.waitRun(t, m["run_id"].(string), s.tok); run["status"] != "success" {
 		t.Fatalf("run over TLS: %v\nworker:\n%s", run, wout.String())
 	}
 }
