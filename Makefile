@@ -10,7 +10,7 @@ VENV     := .venv-dbt
 # (1.5.6), so both sides read and write the same file format.
 DBT_PINS := "dbt-core==1.9.*" "dbt-duckdb==1.9.*" "duckdb==1.5.6"
 
-.PHONY: build demo test test-short bench bench-files bench-transform bench-rest bench-sql bench-serve vet clean
+.PHONY: build demo test test-short soak bench bench-files bench-transform bench-rest bench-sql bench-serve vet clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dango
@@ -43,6 +43,11 @@ test: $(VENV)/bin/dbt bin/stripe-mock bin/nats-server
 	$(GO) vet ./...
 	scripts/testdb.sh run -- env DANGO_DBT=$(CURDIR)/$(VENV)/bin/dbt DANGO_STRIPE_MOCK=$(CURDIR)/bin/stripe-mock \
 		DANGO_NATS_SERVER=$(CURDIR)/bin/nats-server $(GO) test -count=1 ./...
+
+# The long fault run: 200 SIGKILLs of dango sync at random moments, each followed by a read
+# that must see whole loads only (make test runs a few of the same trials).
+soak:
+	DANGO_KILL_TRIALS=200 $(GO) test -count=1 -timeout 60m -run 'TestKillTrials' -v ./cmd/dango
 
 # Unit tests only: no dbt, no multi-million-row files.
 test-short:
