@@ -23,7 +23,14 @@ func startNATS(t *testing.T) string {
 	bin := requireTool(t, "DANGO_NATS_SERVER", "nats-server")
 	addr := freePort(t)
 	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "-js", "-a", host, "-p", port, "-sd", t.TempDir())
+	runNATSServer(t, addr, exec.Command(bin, "-js", "-a", host, "-p", port, "-sd", t.TempDir()))
+	return "nats://" + addr
+}
+
+// runNATSServer starts cmd, a nats-server listening on addr, stops it when the test ends,
+// and waits until it accepts connections.
+func runNATSServer(t *testing.T, addr string, cmd *exec.Cmd) {
+	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -34,7 +41,7 @@ func startNATS(t *testing.T) string {
 	for {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return "nats://" + addr
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("nats-server did not start:\n%s", out.String())

@@ -59,7 +59,7 @@ sources:
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(rng.IntN(900)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.IntN(450)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		if err := cmd.Wait(); err == nil {
 			completed++

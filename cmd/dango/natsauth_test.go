@@ -201,23 +201,8 @@ func startNATSConf(t *testing.T, conf string, env ...string) string {
 	os.WriteFile(filepath.Join(dir, "test.conf"), []byte(conf), 0o600)
 	cmd := exec.Command(bin, "-c", filepath.Join(dir, "test.conf"))
 	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "nats://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nats-server did not start:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runNATSServer(t, addr, cmd)
+	return "nats://" + addr
 }
 
 // TestExternalNATSAuth: an external nats-server configured with deploy/nats/auth.conf; dango

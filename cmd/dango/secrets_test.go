@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -529,22 +528,6 @@ func startAuthNATS(t *testing.T, bin, user, pass string) string {
 	t.Helper()
 	addr := freePort(t)
 	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "-js", "-a", host, "-p", port, "-sd", t.TempDir(), "--user", user, "--pass", pass)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "nats://" + user + ":" + pass + "@" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nats-server did not start:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runNATSServer(t, addr, exec.Command(bin, "-js", "-a", host, "-p", port, "-sd", t.TempDir(), "--user", user, "--pass", pass))
+	return "nats://" + user + ":" + pass + "@" + addr
 }
