@@ -279,7 +279,7 @@ func postsAPI() http.Handler {
 	var posts []post
 	for i := 1; i <= 25; i++ {
 		posts = append(posts, post{"id": i, "title": fmt.Sprintf("Post %d", i), "body": fmt.Sprintf("Body of post %d", i),
-			"author": map[string]any{"id": i%3 + 1, "login": fmt.Sprintf("writer%d", i%3+1)},
+			"author":     map[string]any{"id": i%3 + 1, "login": fmt.Sprintf("writer%d", i%3+1)},
 			"created_at": fmt.Sprintf("2024-01-%02dT10:00:00Z", i)})
 	}
 	page := func(w http.ResponseWriter, r *http.Request, all []post, size int) {
@@ -394,7 +394,7 @@ func cursorAPI() http.Handler {
 		evs := []map[string]any{}
 		for i := from; i < min(from+100, 1000); i++ {
 			evs = append(evs, map[string]any{"id": fmt.Sprintf("evt_%04d", i+1), "type": []string{"login", "logout", "purchase"}[i%3],
-				"payload": map[string]any{"user": map[string]any{"id": i % 50}, "amount": i % 13},
+				"payload":     map[string]any{"user": map[string]any{"id": i % 50}, "amount": i % 13},
 				"occurred_at": time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute).Format(time.RFC3339)})
 		}
 		var next any
@@ -422,7 +422,7 @@ func headerLinkAPI() http.Handler {
 		users := []map[string]any{}
 		for i := (p - 1) * 30; i < min(p*30, 90); i++ {
 			users = append(users, map[string]any{"id": 500 + i, "login": fmt.Sprintf("user-%d", i), "site_admin": i%10 == 0,
-				"plan": map[string]any{"name": []string{"free", "pro"}[i%2], "space": 1000 * (i%4 + 1)},
+				"plan":       map[string]any{"name": []string{"free", "pro"}[i%2], "space": 1000 * (i%4 + 1)},
 				"created_at": time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i*3).Format(time.RFC3339)})
 		}
 		if p*30 < 90 {

@@ -32,13 +32,13 @@ type sideBySide struct {
 	// copy of the API (with a trailing slash), {{DATA}} by the input folder relative to the
 	// project root (data/input).
 	sources string
-	files   map[string]string    // input files, relative to the input folder
-	api     func() http.Handler  // a fresh copy for each side; nil when the case has no API
-	db      string               // "postgres" or "mysql": the case needs a database
-	setup   []string             // statements run in that database first
-	runs    int                  // syncs in a row (default 1); the API advances between them
-	keys    map[string][]string  // natural keys of top-level tables (see Options.Keys)
-	restCfg bool                 // sources[0].rest_api must equal the dict the dlt script ran
+	files   map[string]string   // input files, relative to the input folder
+	api     func() http.Handler // a fresh copy for each side; nil when the case has no API
+	db      string              // "postgres" or "mysql": the case needs a database
+	setup   []string            // statements run in that database first
+	runs    int                 // syncs in a row (default 1); the API advances between them
+	keys    map[string][]string // natural keys of top-level tables (see Options.Keys)
+	restCfg bool                // sources[0].rest_api must equal the dict the dlt script ran
 }
 
 func (c sideBySide) schema() string { return "raw_" + c.source }
