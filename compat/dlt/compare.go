@@ -330,16 +330,29 @@ func (c *comparer) values(t string) ([]Diff, error) {
 	if err := c.conn.QueryRowContext(c.ctx, "SELECT (SELECT count(*) FROM "+k.l+"), (SELECT count(*) FROM "+k.r+")").Scan(&nl, &nr); err != nil {
 		return nil, err
 	}
-	if nl != nr {
-		out = append(out, Diff{Table: t, Kind: KindRows, DLT: fmt.Sprintf("%d rows", nl), Dango: fmt.Sprintf("%d rows", nr)})
-	}
 	key := "NULL"
 	if k.byKey {
 		key = "__key"
+		// Rows one side lacks, by key; the columns are then compared on the rows both have,
+		// so a missing row is reported once, not once per column.
+		only, err := c.except(k, "__key, NULL", false)
+		if err != nil {
+			return nil, err
+		}
+		if only[0].n > 0 || only[1].n > 0 {
+			out = append(out, Diff{Table: t, Kind: KindRows,
+				DLT:    fmt.Sprintf("%d rows (%d dango lacks)", nl, only[0].n),
+				Dango:  fmt.Sprintf("%d rows (%d dlt lacks)", nr, only[1].n),
+				Detail: sampleKeys(only)})
+		} else if nl != nr {
+			out = append(out, Diff{Table: t, Kind: KindRows, DLT: fmt.Sprintf("%d rows", nl), Dango: fmt.Sprintf("%d rows", nr)})
+		}
+	} else if nl != nr {
+		out = append(out, Diff{Table: t, Kind: KindRows, DLT: fmt.Sprintf("%d rows", nl), Dango: fmt.Sprintf("%d rows", nr)})
 	}
 	for i, n := range k.cols {
 		v := fmt.Sprintf("c%d", i)
-		only, err := c.except(k, key+", "+v)
+		only, err := c.except(k, key+", "+v, k.byKey)
 		if err != nil {
 			return nil, err
 		}
@@ -357,7 +370,7 @@ func (c *comparer) values(t string) ([]Diff, error) {
 		for i := range k.cols {
 			all = append(all, fmt.Sprintf("c%d", i))
 		}
-		only, err := c.except(k, key+", concat_ws(' | ', "+strings.Join(coalesced(all), ", ")+")")
+		only, err := c.except(k, key+", concat_ws(' | ', "+strings.Join(coalesced(all), ", ")+")", k.byKey)
 		if err != nil {
 			return nil, err
 		}
@@ -384,11 +397,18 @@ type onlyIn struct {
 	rows [][2]sql.NullString
 }
 
-// except counts and samples the (key, value) pairs of one side the other lacks (multisets).
-func (c *comparer) except(k *keyed, cols string) ([2]onlyIn, error) {
+// except counts and samples the (key, value) pairs of one side the other lacks (multisets);
+// with common, only on the keys both sides have.
+func (c *comparer) except(k *keyed, cols string, common bool) ([2]onlyIn, error) {
 	var res [2]onlyIn
 	for i, pair := range [][2]string{{k.l, k.r}, {k.r, k.l}} {
-		diff := fmt.Sprintf("SELECT %[1]s FROM %[2]s EXCEPT ALL SELECT %[1]s FROM %[3]s", cols, pair[0], pair[1])
+		from := func(a, b string) string {
+			if common {
+				return a + " WHERE __key IN (SELECT __key FROM " + b + ")"
+			}
+			return a
+		}
+		diff := fmt.Sprintf("SELECT %[1]s FROM %[2]s EXCEPT ALL SELECT %[1]s FROM %[3]s", cols, from(pair[0], pair[1]), from(pair[1], pair[0]))
 		if err := c.conn.QueryRowContext(c.ctx, "SELECT count(*) FROM ("+diff+")").Scan(&res[i].n); err != nil {
 			return res, fmt.Errorf("%s: %w", diff, err)
 		}
@@ -428,6 +448,24 @@ func sample(only [2]onlyIn, byKey bool) string {
 		if extra := only[i].n - int64(len(only[i].rows)); extra > 0 {
 			fmt.Fprintf(&b, "    %s … and %d more\n", who, extra)
 		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func sampleKeys(only [2]onlyIn) string {
+	var b strings.Builder
+	for i, who := range []string{"dlt  ", "dango"} {
+		if only[i].n == 0 {
+			continue
+		}
+		b.WriteString("    only in " + who + ":")
+		for _, r := range only[i].rows {
+			b.WriteString(" [" + show(r[0]) + "]")
+		}
+		if extra := only[i].n - int64(len(only[i].rows)); extra > 0 {
+			fmt.Fprintf(&b, " … and %d more", extra)
+		}
+		b.WriteString("\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
