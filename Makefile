@@ -1,6 +1,7 @@
 # dango — the two commands the README promises:
 #   make demo   builds dango and runs the whole loop on a demo project with bundled sample data
-#   make test   runs every test (installs the dbt-core reference into .venv-dbt first)
+#   make test   runs every test (installs the dbt-core and dlt references into .venv-dbt and
+#               .venv-dlt first)
 
 GO       ?= go
 BIN      := bin/dango
@@ -9,8 +10,12 @@ VENV     := .venv-dbt
 # The reference engine for tests. duckdb is pinned to the engine the Go driver bundles
 # (1.5.6), so both sides read and write the same file format.
 DBT_PINS := "dbt-core==1.9.*" "dbt-duckdb==1.9.*" "duckdb==1.5.6"
+# The dlt reference for the side-by-side suite (compat/dlt): dlt 1.31 on the same engine, with
+# the drivers its sql_database source needs and the readers of its filesystem source.
+DLT_VENV := .venv-dlt
+DLT_PINS := "dlt[duckdb]==1.31.*" "duckdb==1.5.6" sqlalchemy psycopg2-binary pymysql pandas pyarrow
 
-.PHONY: build demo test test-short soak bench bench-files bench-transform bench-rest bench-sql bench-serve vet clean
+.PHONY: build demo test test-dlt test-short soak bench bench-files bench-transform bench-rest bench-sql bench-serve vet clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dango
@@ -28,6 +33,12 @@ $(VENV)/bin/dbt:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(DBT_PINS)
 
+# A failed install leaves no venv behind, so the next run tries again.
+$(DLT_VENV)/bin/python:
+	rm -rf $(DLT_VENV)
+	python3 -m venv $(DLT_VENV)
+	$(DLT_VENV)/bin/pip install --quiet --disable-pip-version-check $(DLT_PINS) || { rm -rf $(DLT_VENV); exit 1; }
+
 # stripe-mock is Stripe's own API simulator, a Go module: the tests run dango against it.
 bin/stripe-mock:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/stripe/stripe-mock@v0.203.0
@@ -39,10 +50,16 @@ bin/nats-server:
 
 # PostgreSQL and MariaDB run for the duration of the tests on loopback (scripts/testdb.sh
 # installs them from Debian's packages when missing).
-test: $(VENV)/bin/dbt bin/stripe-mock bin/nats-server
+test: $(VENV)/bin/dbt $(DLT_VENV)/bin/python bin/stripe-mock bin/nats-server
 	$(GO) vet ./...
 	scripts/testdb.sh run -- env DANGO_DBT=$(CURDIR)/$(VENV)/bin/dbt DANGO_STRIPE_MOCK=$(CURDIR)/bin/stripe-mock \
-		DANGO_NATS_SERVER=$(CURDIR)/bin/nats-server $(GO) test -count=1 ./...
+		DANGO_NATS_SERVER=$(CURDIR)/bin/nats-server DANGO_DLT_PYTHON=$(CURDIR)/$(DLT_VENV)/bin/python \
+		$(GO) test -count=1 ./...
+
+# Only the side-by-side suite against dlt (CASE=rest_offset for one case).
+test-dlt: $(DLT_VENV)/bin/python
+	scripts/testdb.sh run -- env DANGO_DLT_PYTHON=$(CURDIR)/$(DLT_VENV)/bin/python \
+		$(GO) test -count=1 -v ./compat/dlt -run 'TestSideBySide/$(CASE)'
 
 # The long fault run: 200 SIGKILLs of dango sync at random moments, each followed by a read
 # that must see whole loads only (make test runs a few of the same trials).
