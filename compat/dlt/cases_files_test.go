@@ -24,6 +24,23 @@ sources:
       path: "{{DATA}}/orders.csv"
 `},
 		{
+			// A folder of daily exports: the newer file gains a column, one file has only its
+			// header.
+			name: "csv_folder", source: "daily_sales",
+			files: map[string]string{
+				"2024-01-01.csv": "sale_id,amount,region\n1,10.5,north\n2,7.25,south\n",
+				"2024-01-02.csv": "sale_id,amount,region,channel\n3,3.0,north,web\n4,12.75,east,store\n5,1.5,west,web\n",
+				"2024-01-03.csv": "sale_id,amount,region,channel\n",
+			},
+			keys: map[string][]string{"daily_sales": {"sale_id"}},
+			sources: `version: 1
+sources:
+  - name: daily_sales
+    type: csv
+    csv:
+      path: "{{DATA}}"
+`},
+		{
 			name: "csv_empty", source: "empty_files",
 			files: map[string]string{"empty.csv": "", "header_only.csv": "id,name\n"},
 			sources: `version: 1
