@@ -189,6 +189,22 @@ sources:
               initial_value: "2024-01-05T00:00:00Z"
 `},
 		{
+			// A misspelt key: dlt's config validation refuses it, and so must dango.
+			name: "rest_misspelt_key", source: "typo", api: dataSelectorAPI, rejects: "data_selectr",
+			sources: `version: 1
+sources:
+  - name: typo
+    type: rest_api
+    rest_api:
+      client:
+        base_url: "{{API}}"
+      resources:
+        - name: search
+          endpoint:
+            path: search
+            data_selectr: "$.data.items"
+`},
+		{
 			// The example in dlt's rest_api_resources docstring (GitHub issues and their
 			// comments), on GitHub-shaped records: nested objects, lists, reactions keyed
 			// "+1"/"-1", a field null until the second run, synced three times.

@@ -39,6 +39,9 @@ type sideBySide struct {
 	runs    int                 // syncs in a row (default 1); the API advances between them
 	keys    map[string][]string // natural keys of top-level tables (see Options.Keys)
 	restCfg bool                // sources[0].rest_api must equal the dict the dlt script ran
+	// rejects is set for a configuration dlt refuses: the dlt script must fail naming it, and
+	// dango must stop with exit code 2 naming it and its line in sources.yml; nothing is loaded.
+	rejects string
 }
 
 func (c sideBySide) schema() string { return "raw_" + c.source }
@@ -263,6 +266,10 @@ func runCase(t *testing.T, c sideBySide) {
 	}
 	script, _ := filepath.Abs(filepath.Join("testdata", "pipelines", c.name+".py"))
 	start := time.Now()
+	if c.rejects != "" {
+		checkRejected(t, c, proj, bin, dangoURL, func() (string, error) { return command(t, work, env, py, script) })
+		return
+	}
 	if out, err := command(t, work, env, py, script); err != nil {
 		t.Fatalf("the dlt pipeline failed (a broken case or venv, not a dango difference): %v\n%s", err, out)
 	}
@@ -342,6 +349,26 @@ func runCase(t *testing.T, c sideBySide) {
 	if len(failures) > 0 {
 		t.Errorf("%d differences from dlt not listed in docs/dlt-differences.md (schema %s):\n%s",
 			len(failures), c.schema(), strings.Join(failures, "\n"))
+	}
+}
+
+// checkRejected: dlt refuses the configuration, and so must dango, before loading anything.
+func checkRejected(t *testing.T, c sideBySide, proj, bin, dangoURL string, runDLT func() (string, error)) {
+	out, err := runDLT()
+	if err == nil || !strings.Contains(out, c.rejects) {
+		t.Fatalf("the case expects dlt to refuse %q, but it did not (err %v):\n%s", c.rejects, err, out)
+	}
+	write(t, filepath.Join(proj, ".dango", "sources.yml"), strings.NewReplacer("{{API}}", dangoURL, "{{DATA}}", "data/input").Replace(c.sources))
+	out, err = command(t, proj, []string{"NO_COLOR=1"}, bin, "sync")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(out, c.rejects) || !strings.Contains(out, ".dango/sources.yml:") {
+		t.Fatalf("dlt refuses %q; dango sync must stop with exit code 2 naming it and its sources.yml line, got %v:\n%s", c.rejects, err, out)
+	}
+	if _, err := os.Stat(filepath.Join(proj, "data", "warehouse.duckdb")); err == nil {
+		n, err := Counts(context.Background(), filepath.Join(proj, "data", "warehouse.duckdb"), c.schema())
+		if err == nil && len(n) > 0 {
+			t.Errorf("dango refused the configuration but created tables: %v", n)
+		}
 	}
 }
 
