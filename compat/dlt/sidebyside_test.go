@@ -55,6 +55,9 @@ func allCases() []sideBySide {
 }
 
 func TestSideBySide(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the side-by-side suite runs dlt and dango; skipped under -short")
+	}
 	cases := allCases()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
