@@ -52,7 +52,7 @@ type Connector struct {
 func New(job connectors.Job, s config.Values) (*Connector, error) {
 	// One spool file per 256 MB of records: each file costs a schema sniff and a statement,
 	// so fewer, larger batches load faster (measured 4 × 50,000 records → 1 × 200,000).
-	c := &Connector{job: job, base: strings.TrimRight(s.String("base_url"), "/"), batchBytes: 256 << 20, prefetch: int(s.Int("parallel_pages"))}
+	c := &Connector{job: job, base: strings.TrimRight(baseURL(s), "/"), batchBytes: 256 << 20, prefetch: int(s.Int("parallel_pages"))}
 	timeout, err := time.ParseDuration(s.String("timeout"))
 	if err != nil {
 		return nil, fmt.Errorf("source %s: timeout %q: %w", job.Source.Name, s.String("timeout"), err)
