@@ -30,15 +30,18 @@ func (v Values) Plain() map[string]any {
 }
 
 // check runs a Field.Check and places its error.
-func (d *decoder) check(fn func(any) error, v any, line int, path string) error {
+func (d *decoder) check(fn func(any) error, v any, node *yaml.Node, path string) error {
 	err := fn(v)
 	if err == nil {
 		return nil
 	}
+	line := node.Line
 	var ce *CheckError
 	if errors.As(err, &ce) {
 		if ce.Line > 0 {
 			line = ce.Line
+		} else if l := nodeLine(node, ce.Path); l > 0 {
+			line = l
 		}
 		p := path
 		if ce.Path != "" {
@@ -51,6 +54,46 @@ func (d *decoder) check(fn func(any) error, v any, line int, path string) error 
 		return err
 	}
 	return errorf(d.file, line, "%s: %v", path, err)
+}
+
+// nodeLine finds the line of path ("a.b[2].c", relative to n) in a YAML tree: the key's
+// line for a mapping member, the item's for a list element; 0 when it is not there.
+func nodeLine(n *yaml.Node, path string) int {
+	line := 0
+	for _, part := range strings.Split(path, ".") {
+		if part == "" {
+			continue
+		}
+		key, rest, _ := strings.Cut(part, "[")
+		if key != "" {
+			n = resolveAlias(n)
+			if n == nil || n.Kind != yaml.MappingNode {
+				return line
+			}
+			var next *yaml.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					line, next = n.Content[i].Line, n.Content[i+1]
+				}
+			}
+			if next == nil {
+				return line
+			}
+			n = next
+		}
+		for rest != "" {
+			idx, after, _ := strings.Cut(rest, "]")
+			i, err := strconv.Atoi(idx)
+			n = resolveAlias(n)
+			if err != nil || n == nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n = resolveAlias(n.Content[i])
+			line = n.Line
+			rest = strings.TrimPrefix(after, "[")
+		}
+	}
+	return line
 }
 
 // shorthand turns a plain value into the one-key mapping {key: value}.

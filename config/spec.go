@@ -211,7 +211,7 @@ func (d *decoder) decodeBlock(node *yaml.Node, path string, fields []Field) (Val
 			return nil, err
 		}
 		if f.Check != nil {
-			if err := d.check(f.Check, v, val.Line, path+"."+key); err != nil {
+			if err := d.check(f.Check, v, val, path+"."+key); err != nil {
 				return nil, err
 			}
 		}
