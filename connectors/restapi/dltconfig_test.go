@@ -1,0 +1,210 @@
+package restapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dangohq/dango/connectors"
+)
+
+// recorder keeps what each request asked for.
+type recorder struct {
+	mu     sync.Mutex
+	reqs   []*http.Request
+	bodies map[*http.Request]string // JSON bodies
+}
+
+func (rc *recorder) add(r *http.Request) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if r.Header.Get("Content-Type") == "application/json" {
+		b, _ := io.ReadAll(r.Body)
+		if rc.bodies == nil {
+			rc.bodies = map[*http.Request]string{}
+		}
+		rc.bodies[r] = string(b)
+	}
+	if err := r.ParseForm(); err != nil {
+		panic(err)
+	}
+	rc.reqs = append(rc.reqs, r)
+}
+
+func (rc *recorder) find(path string) []*http.Request {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var out []*http.Request
+	for _, r := range rc.reqs {
+		if r.URL.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func runYAML(t *testing.T, block string) (*capture, error) {
+	t.Helper()
+	srcs, err := parse(t, "sources:\n  - name: api\n    type: rest_api\n    rest_api:\n"+block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(connectors.Job{Source: srcs[0], ProjectRoot: t.TempDir()}, srcs[0].Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cap := &capture{t: t, ids: map[string]bool{}}
+	return cap, c.Extract(context.Background(), cap)
+}
+
+// TestIncrementalAndAuthAsDlt: dlt's endpoint incremental (start_param, end_param,
+// {incremental.start_value} in path, params, json and headers), dlt's oauth2 (credentials
+// in the form body, access_token_request_data) and an api_key cookie.
+func TestIncrementalAndAuthAsDlt(t *testing.T) {
+	rec := &recorder{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/oauth/token", func(w http.ResponseWriter, r *http.Request) {
+		rec.add(r)
+		fmt.Fprint(w, `{"access_token": "tok-from-form"}`)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		rec.add(r)
+		fmt.Fprint(w, `[{"id": 1, "updated_at": "2024-02-01T00:00:00Z"}]`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	t.Setenv("CLIENT_SECRET", "cs-123")
+	_, err := runYAML(t, `      client:
+        base_url: `+srv.URL+`
+        auth:
+          type: oauth2_client_credentials
+          access_token_url: `+srv.URL+`/oauth/token
+          client_id: my-client
+          client_secret_env: CLIENT_SECRET
+          access_token_request_data: {scope: read, audience: api}
+      resources:
+        - name: events
+          endpoint:
+            path: events/{incremental.start_value}
+            method: POST
+            params: {q: "after {incremental.start_value}"}
+            json: {from: "{incremental.start_value}", literal: "{{braces}}"}
+            headers: {X-From: "{incremental.start_value}"}
+            paginator: single_page
+            incremental:
+              cursor_path: updated_at
+              initial_value: "2024-01-01"
+              start_param: since
+              end_param: until
+              end_value: "2024-12-31"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := rec.find("/oauth/token")
+	if len(tok) != 1 {
+		t.Fatalf("%d token requests", len(tok))
+	}
+	if f := tok[0].PostForm; f.Get("client_id") != "my-client" || f.Get("client_secret") != "cs-123" || f.Get("grant_type") != "client_credentials" ||
+		f.Get("scope") != "read" || f.Get("audience") != "api" {
+		t.Errorf("token form %v", f)
+	}
+	if _, _, basic := tok[0].BasicAuth(); basic {
+		t.Error("dlt's oauth2 sends the credentials in the form, not basic auth")
+	}
+	ev := rec.find("/events/2024-01-01")
+	if len(ev) != 1 {
+		t.Fatalf("requests: %d to /events/2024-01-01", len(ev))
+	}
+	r := ev[0]
+	q := r.URL.Query()
+	if r.Method != "POST" || q.Get("since") != "2024-01-01" || q.Get("until") != "2024-12-31" || q.Get("q") != "after 2024-01-01" ||
+		r.Header.Get("X-From") != "2024-01-01" || r.Header.Get("Authorization") != "Bearer tok-from-form" {
+		t.Errorf("request %s %s headers %v", r.Method, r.URL, r.Header)
+	}
+	if b := rec.bodies[r]; b != `{"from":"2024-01-01","literal":"{braces}"}` {
+		t.Errorf("body %s", b)
+	}
+
+	// api_key in a cookie; a resource left unselected is not fetched at all.
+	rec2 := &recorder{}
+	srv2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec2.add(r)
+		fmt.Fprint(w, `[{"id": 1}]`)
+	}))
+	defer srv2.Close()
+	cap, err := runYAML(t, `      client:
+        base_url: `+srv2.URL+`
+        auth: {type: api_key, name: session, api_key: k-1, location: cookie}
+      resources:
+        - things
+        - name: hidden
+          selected: false
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rec2.find("/things")
+	if len(got) != 1 || cap.records != 1 || len(rec2.find("/hidden")) != 0 {
+		t.Fatalf("things %d, records %d, hidden fetched %d times", len(got), cap.records, len(rec2.find("/hidden")))
+	}
+	if c, err := got[0].Cookie("session"); err != nil || c.Value != "k-1" {
+		t.Errorf("cookie %v %v", c, err)
+	}
+}
+
+// TestLegacyParentAndStaticPathParams: dango's older `parent` with {field} paths still works,
+// and a path placeholder naming a static param is filled from it (dlt's _bind_path_params).
+func TestLegacyParentAndStaticPathParams(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.add(r)
+		switch {
+		case r.URL.Path == "/orgs/acme/users":
+			fmt.Fprint(w, `{"data": [{"id": 1, "org": {"slug": "a b"}}, {"id": 2, "org": {"slug": "c"}}]}`)
+		case strings.HasPrefix(r.URL.Path, "/users/"):
+			fmt.Fprint(w, `{"data": [{"id": 10}]}`)
+		default:
+			w.WriteHeader(404)
+		}
+	}))
+	defer srv.Close()
+	cap, err := runYAML(t, `      base_url: `+srv.URL+`
+      resources:
+        - name: users
+          path: orgs/{org}/users
+          params: {org: acme}
+          paginator: none
+        - name: orders
+          parent: users
+          path: users/{id}/orders
+          paginator: none
+        - name: members
+          endpoint:
+            path: users/{resources.users.id}/members
+            params: {slug: "{resources.users.org.slug}"}
+            paginator: none
+          include_from_parent: [id]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.find("/users/1/orders")) + len(rec.find("/users/2/orders")); n != 2 {
+		t.Errorf("%d order requests", n)
+	}
+	m := rec.find("/users/1/members")
+	if len(m) != 1 || m[0].URL.Query().Get("slug") != "a b" {
+		t.Errorf("members requests %v", m)
+	}
+	if q := rec.find("/orgs/acme/users"); len(q) != 1 || q[0].URL.Query().Has("org") {
+		t.Errorf("the static path param is also sent as a query param: %v", q)
+	}
+	if cap.records != 2+2+2 {
+		t.Errorf("%d records", cap.records)
+	}
+}
