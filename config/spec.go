@@ -59,6 +59,8 @@ type Field struct {
 	Check func(v any) error
 	// Elem validates every value of a MapOf.
 	Elem *Field
+	// SeeAlso: the docs list this key's nested keys once, under the key named here.
+	SeeAlso string
 }
 
 // Variant is one `type` of an object whose keys depend on it.
@@ -444,11 +446,20 @@ func writeFields(b *strings.Builder, prefix string, fields []Field) {
 		} else if f.Default != nil {
 			def = fmt.Sprintf("`%v`", f.Default)
 		}
-		doc := f.Doc
+		doc, kind := f.Doc, f.Kind.String()
 		if len(f.Enum) > 0 {
 			doc += " One of: " + strings.Join(f.Enum, ", ") + "."
 		}
-		fmt.Fprintf(b, "| `%s%s` | %s | %s | %s |\n", prefix, f.Name, f.Kind, def, doc)
+		if f.Refuse != "" {
+			doc, kind = "Refused: "+f.Refuse+".", "—"
+		}
+		if f.SeeAlso != "" {
+			doc += " Its keys: see `" + f.SeeAlso + "`."
+		}
+		fmt.Fprintf(b, "| `%s%s` | %s | %s | %s |\n", prefix, f.Name, kind, def, doc)
+		if f.SeeAlso != "" {
+			continue
+		}
 		switch f.Kind {
 		case Object, ObjectList:
 			writeFields(b, prefix+f.Name+".", f.Fields)

@@ -16,7 +16,7 @@ import (
 var authField = config.Field{Name: "auth", Kind: config.Object, DefaultType: "bearer",
 	Doc: "Credentials, as dlt's auth config: `type` (default bearer) and its fields. Secrets belong in `<key>_env` (the variable's name). They are only ever sent to base_url's origin.",
 	Variants: []config.Variant{
-		{Type: "bearer", Doc: "`Authorization: Bearer <token>`.", Fields: []config.Field{
+		{Type: "bearer", Doc: "The token in the Authorization header, bearer scheme.", Fields: []config.Field{
 			{Name: "token", Kind: config.String, Doc: "The token (use token_env)."},
 		}},
 		{Type: "api_key", Doc: "A key in a header, query parameter or cookie.", Fields: []config.Field{
@@ -33,7 +33,7 @@ var authField = config.Field{Name: "auth", Kind: config.Object, DefaultType: "be
 			{Name: "token_url", Kind: config.String, Doc: "dango's older key: token endpoint, client credentials sent as HTTP basic auth."},
 			{Name: "client_id", Kind: config.String, Doc: "Client id (or client_id_env)."},
 			{Name: "client_secret", Kind: config.String, Doc: "Client secret (use client_secret_env)."},
-			{Name: "access_token", Kind: config.String, Doc: "A token to start with (use access_token_env); fetched anew once it expires."},
+			{Name: "access_token", Kind: config.String, Doc: "Accepted as in dlt, which counts it as expired: a token is fetched before the first request."},
 			{Name: "access_token_request_data", Kind: config.Map, Doc: "Extra form fields of the token request (scope, audience…)."},
 			{Name: "default_token_expiration", Kind: config.Int, Default: int64(3600), Doc: "Seconds a token lasts when the endpoint does not say (expires_in)."},
 			{Name: "scope", Kind: config.String, Doc: "dango's older key: the scope form field."},
@@ -152,7 +152,7 @@ func endpointFields() []config.Field {
 		{Name: "json", Kind: config.Map, Doc: "JSON body (POST); placeholders in its strings are filled, a string that is only a placeholder keeps the value's type."},
 		{Name: "data", Kind: config.Any, Refuse: "a form or raw request body (`data`) is not supported by dango; send a JSON body with `json`"},
 		{Name: "headers", Kind: config.Map, Doc: "Headers of this endpoint's requests (placeholders filled)."},
-		paginatorField,
+		see(paginatorField, "client.paginator"),
 		{Name: "data_selector", Kind: config.String, Doc: "JSONPath of the records in the reply (found automatically otherwise)."},
 		{Name: "response_actions", Kind: config.ObjectList, Fields: responseActionFields, Doc: "What to do with some replies: `[{status_code: 404, action: ignore}, {content: \"not found\", action: ignore}]`."},
 		{Name: "incremental", Kind: config.Object, Fields: incrementalFields, Check: checkIncremental, Doc: "Load only records at or past the cursor stored by the last sync."},
@@ -182,11 +182,17 @@ func strategyCheck(v any) error {
 }
 
 var writeDispositionField = config.Field{Name: "write_disposition", Kind: config.Object, Shorthand: "disposition",
-	Doc: "append, replace or merge (by primary_key), or dlt's `{disposition: merge, strategy: delete-insert|upsert}`.",
+	Doc: "append, replace or merge (by primary_key), or dlt's `{disposition: merge, strategy: delete-insert}` (or upsert).",
 	Fields: []config.Field{
 		{Name: "disposition", Kind: config.String, Required: true, Enum: []string{"append", "replace", "merge"}, Doc: "How loads combine."},
 		{Name: "strategy", Kind: config.String, Check: strategyCheck, Doc: "merge: delete-insert or upsert; dango replaces rows by primary_key either way."},
 	}}
+
+// see returns f documented once, under another key.
+func see(f config.Field, where string) config.Field {
+	f.SeeAlso = where
+	return f
+}
 
 func unsupported(key, why string) config.Field {
 	return config.Field{Name: key, Kind: config.Any, Refuse: why}
@@ -215,11 +221,11 @@ func resourceBaseFields() []config.Field {
 		unsupported("nested_hints", "nested_hints are not supported by dango; remove the key"),
 		// dango's older keys, next to dlt's endpoint.
 		{Name: "path", Kind: config.String, Doc: "dango's older key for endpoint.path."},
-		{Name: "params", Kind: config.MapOf, Elem: &paramField, Doc: "dango's older key for endpoint.params."},
+		see(config.Field{Name: "params", Kind: config.MapOf, Elem: &paramField, Doc: "dango's older key for endpoint.params."}, "resources.endpoint.params"),
 		{Name: "data_selector", Kind: config.String, Doc: "dango's older key for endpoint.data_selector."},
-		{Name: "incremental", Kind: config.Object, Fields: incrementalFields, Check: checkIncremental, Doc: "dango's older key for endpoint.incremental."},
+		see(config.Field{Name: "incremental", Kind: config.Object, Fields: incrementalFields, Check: checkIncremental, Doc: "dango's older key for endpoint.incremental."}, "resources.endpoint.incremental"),
 		{Name: "parent", Kind: config.String, Doc: "dango's older parent binding: one request per record of this resource, `{field}` in the path filled from it."},
-		paginatorField,
+		see(paginatorField, "client.paginator"),
 	}
 }
 
@@ -238,10 +244,10 @@ var Spec = config.Spec{Type: "rest_api", Summary: "Any JSON REST API, described 
 			paginatorField,
 			{Name: "session", Kind: config.Any, Refuse: "a requests Session is a Python object; dango has its own HTTP client, remove this key"},
 		}},
-		{Name: "resource_defaults", Kind: config.Object, Fields: resourceBaseFields(), Doc: "Merged into every resource, as dlt does: the resource's keys win; endpoint keys merge, params and json one level deep."},
+		{Name: "resource_defaults", Kind: config.Object, Fields: resourceBaseFields(), SeeAlso: "resources (all but name)", Doc: "Merged into every resource, as dlt does: the resource's keys win; endpoint keys merge, params and json one level deep."},
 		{Name: "resources", Kind: config.ObjectList, Required: true, Shorthand: "name", Fields: resourceFields(), Doc: "The resources: a name (its path too) or a mapping."},
 		{Name: "base_url", Kind: config.String, Doc: "dango's older key for client.base_url."},
-		authField,
+		see(authField, "client.auth"),
 		{Name: "headers", Kind: config.Map, Doc: "dango's older key for client.headers."},
 		{Name: "requests_per_second", Kind: config.Float, Doc: "Most requests per second for this source, whatever --workers is."},
 		{Name: "rate_limit_delay", Kind: config.Float, Doc: "Seconds between requests (the spec's Stripe option)."},
