@@ -334,6 +334,9 @@ func parseResource(m map[string]any, idx, line int) (Resource, error) {
 		}
 		r.Paginator["type"] = paginatorType(str(pm["type"]))
 	}
+	if t := str(r.Paginator["type"]); unimplementedPaginators[t] {
+		return fail("endpoint.paginator", "paginator %s is not supported by dango yet; use json_link, header_link, offset, page_number, cursor or single_page", t)
+	}
 	if h, ok := asMap(ep["headers"]); ok {
 		r.Headers = map[string]string{}
 		for k, v := range h {
@@ -513,6 +516,10 @@ func appendBind(bs []Bind, b Bind) []Bind {
 	}
 	return append(bs, b)
 }
+
+// unimplementedPaginators are dlt types the page loop does not run (yet): refused rather
+// than fetching one page and calling it done.
+var unimplementedPaginators = map[string]bool{"header_cursor": true}
 
 // paginatorType normalises dango's older paginator names to dlt's.
 func paginatorType(t string) string {

@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -274,6 +275,16 @@ func checkSpec(v config.Values) error {
 	if a := authValues(v); a != nil && a.String("type") == "oauth2_client_credentials" {
 		if (a.String("access_token_url") == "") == (a.String("token_url") == "") {
 			return config.CheckErrorf(0, "auth", "oauth2_client_credentials needs access_token_url (or dango's older token_url), exactly one")
+		}
+	}
+	if c := v.Object("client"); c != nil && c.Has("paginator") {
+		if _, err := parseResource(map[string]any{"name": "client", "endpoint": map[string]any{"paginator": c["paginator"]}}, 0, 0); err != nil {
+			msg := err.Error()
+			var ce *config.CheckError
+			if errors.As(err, &ce) {
+				msg = ce.Msg
+			}
+			return config.CheckErrorf(0, "client.paginator", "%s", msg)
 		}
 	}
 	_, err := buildResources(v)

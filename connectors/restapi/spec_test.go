@@ -241,3 +241,15 @@ func TestOtherTopLevelErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestUnimplementedPaginatorRefused(t *testing.T) {
+	for _, y := range []string{
+		"      client: {base_url: 'http://x', paginator: header_cursor}\n      resources: [r]\n",
+		"      client: {base_url: 'http://x'}\n      resources:\n        - name: r\n          endpoint: {paginator: {type: header_cursor, cursor_key: next}}\n",
+	} {
+		_, err := parse(t, "sources:\n  - name: a\n    type: rest_api\n    rest_api:\n"+y)
+		if err == nil || !strings.Contains(err.Error(), "paginator header_cursor is not supported by dango yet") {
+			t.Errorf("error %v", err)
+		}
+	}
+}
