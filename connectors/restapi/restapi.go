@@ -240,6 +240,9 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 			rq.Headers = map[string]string{}
 			for k, v := range r.Headers {
 				rq.Headers[k] = expand(v, vals, nil)
+				if config.SecretKey(k) { // an Authorization header is a credential: never printed
+					config.RegisterSecret(rq.Headers[k])
+				}
 			}
 		}
 		path := expand(r.Path, vals, url.PathEscape)

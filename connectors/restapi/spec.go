@@ -301,6 +301,9 @@ func authValues(v config.Values) config.Values {
 // resourceError locates a resource's configuration problem for config's messages.
 func resourceError(line, idx int, sub, format string, args ...any) error {
 	p := fmt.Sprintf("resources[%d]", idx)
+	if idx < 0 {
+		p = "resource_defaults"
+	}
 	if sub != "" {
 		p += "." + sub
 	}

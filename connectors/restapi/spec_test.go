@@ -253,3 +253,10 @@ func TestUnimplementedPaginatorRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestResourceDefaultsErrorPath(t *testing.T) {
+	_, err := parse(t, "sources:\n  - name: a\n    type: rest_api\n    rest_api:\n      client: {base_url: 'http://x'}\n      resource_defaults:\n        path: a\n        endpoint: {path: b}\n      resources: [r]\n")
+	if err == nil || !strings.Contains(err.Error(), "sources[0].rest_api.resource_defaults.path: set either endpoint.path or path") {
+		t.Errorf("error %v", err)
+	}
+}
