@@ -265,3 +265,31 @@ for (t,) in con.execute("select table_name from information_schema.tables where 
     out[t] = {"rows": con.execute(f'select count(*) from raw_blog."{t}"').fetchone()[0], "columns": cols}
 print(json.dumps(out))
 `
+
+// TestRestAPIDltConfigMistakes: a misspelt key and a Python-only key in a pasted dlt config
+// stop the sync before any request, with the file and line, as one line on stderr.
+func TestRestAPIDltConfigMistakes(t *testing.T) {
+	api := newBlogAPI(t)
+	cfg := blogConfig(api.srv.URL)
+	cases := []struct{ from, to, want string }{
+		{"    data_selector: data\n", "    data_selectr: data\n", `.dango/sources.yml:15: sources[0].rest_api.resource_defaults.endpoint: unknown key "data_selectr" (did you mean "data_selector"?`},
+		{"    include_from_parent: [title]\n", "    include_from_parent: [title]\n    processing_steps:\n      - map: my_module.fix\n", `.dango/sources.yml:23: sources[0].rest_api.resources[1].processing_steps: processing_steps are Python callables; dango cannot run them`},
+		{"  paginator:\n    type: json_link\n", "  paginator:\n    type: jsonlink\n", `.dango/sources.yml:9: sources[0].rest_api.client.paginator.type: unknown type "jsonlink" (did you mean "json_link"?`},
+	}
+	for _, c := range cases {
+		if !strings.Contains(cfg, c.from) {
+			t.Fatalf("config lacks %q", c.from)
+		}
+		dir := newProject(t, "version: 1\nsources:\n  - name: blog\n    type: rest_api\n    rest_api:\n"+indent(strings.Replace(cfg, c.from, c.to, 1), "      "))
+		r := dango(t, dir, "sync")
+		msg := strings.TrimSpace(r.stderr)
+		if r.code != 2 || strings.Contains(msg, "\n") || !strings.Contains(msg, c.want) {
+			t.Errorf("exit %d, stderr %q; want exit 2 and %q", r.code, msg, c.want)
+		}
+	}
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	if api.comments != 0 || len(api.bodies) != 0 {
+		t.Errorf("requests were made: %d comments, %d POSTs", api.comments, len(api.bodies))
+	}
+}
