@@ -134,11 +134,14 @@ func str(v any) string {
 	return fmt.Sprint(v)
 }
 
-// Resources names the source's resources.
+// Resources names the source's resources that load (not those with selected: false, which
+// are fetched only for the resources that depend on them).
 func (c *Connector) Resources() []string {
-	out := make([]string, len(c.resources))
-	for i, r := range c.resources {
-		out[i] = r.Name
+	var out []string
+	for _, r := range c.resources {
+		if r.Selected {
+			out = append(out, r.Name)
+		}
 	}
 	return out
 }

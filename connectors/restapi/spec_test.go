@@ -260,3 +260,59 @@ func TestResourceDefaultsErrorPath(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestDltGithubExample is the GitHub example of dlt's rest_api docs (auth without a type is
+// bearer; a param-bound incremental; a child by {resources.issues.number}).
+func TestDltGithubExample(t *testing.T) {
+	srcs, err := parse(t, `sources:
+  - name: github
+    type: rest_api
+    rest_api:
+      client:
+        base_url: https://api.github.com/repos/dlt-hub/dlt/
+        auth:
+          token_env: BLOG_TOKEN
+      resource_defaults:
+        primary_key: id
+        write_disposition: merge
+        endpoint:
+          params:
+            per_page: 100
+      resources:
+        - name: issues
+          endpoint:
+            path: issues
+            params:
+              sort: updated
+              direction: desc
+              state: open
+              since:
+                type: incremental
+                cursor_path: updated_at
+                initial_value: "2024-01-25T11:21:28Z"
+        - name: issue_comments
+          endpoint:
+            path: issues/{resources.issues.number}/comments
+          include_from_parent: [id]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := buildResources(srcs[0].Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, ic := rs[0], rs[1]
+	if is.StartParam != "since" || is.Incremental == nil || is.Incremental.CursorColumn != "updated_at" || is.Incremental.InitialValue != "2024-01-25T11:21:28Z" {
+		t.Errorf("issues %+v", is)
+	}
+	if _, ok := is.Params["since"]; ok || is.Params["per_page"] != int64(100) || is.Params["state"] != "open" {
+		t.Errorf("issues params %v", is.Params)
+	}
+	if ic.Parent != "issues" || !reflect.DeepEqual(ic.Binds, []Bind{{Key: "resources.issues.number", Field: "number"}}) || ic.Params["per_page"] != int64(100) {
+		t.Errorf("issue_comments %+v", ic)
+	}
+	if a := authValues(srcs[0].Settings); a.String("type") != "bearer" || a.String("token") != "tok-secret" {
+		t.Errorf("auth %v", a)
+	}
+}
