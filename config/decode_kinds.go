@@ -215,6 +215,7 @@ func (d *decoder) decodeMapOf(n *yaml.Node, path string, f *Field) (any, error) 
 			return nil, err
 		}
 		out[k.Value] = v
+		registerAny(k.Value, v) // a query param named like a credential is one
 	}
 	return out, nil
 }
