@@ -208,3 +208,65 @@ func TestLegacyParentAndStaticPathParams(t *testing.T) {
 		t.Errorf("%d records", cap.records)
 	}
 }
+
+// TestResponseActions: a reply matching a response action (by status, by content, or both)
+// yields no records and no error, ends that request's pages, and is logged; other errors
+// still fail. Both page loops (sequential and numbered pages fetched ahead) honour them.
+func TestResponseActions(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/gone":
+			w.WriteHeader(404)
+			fmt.Fprint(w, `{"message": "Not Found"}`)
+		case "/maintenance":
+			fmt.Fprint(w, `{"status": "down for maintenance", "data": [{"id": 1}]}`)
+		case "/numbered":
+			if r.URL.Query().Get("page") == "3" {
+				w.WriteHeader(400)
+				fmt.Fprint(w, `{"message": "page out of range"}`)
+				return
+			}
+			fmt.Fprintf(w, `{"data": [{"id": %s1}, {"id": %s2}]}`, r.URL.Query().Get("page"), r.URL.Query().Get("page"))
+		case "/broken":
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"message": "bad request"}`)
+		}
+	}))
+	defer srv.Close()
+	cap, err := runYAML(t, `      client: {base_url: `+srv.URL+`}
+      parallel_pages: 4
+      resources:
+        - name: gone
+          endpoint:
+            response_actions: [{status_code: 404, action: ignore}]
+        - name: maintenance
+          endpoint:
+            response_actions: [{content: maintenance, action: ignore}]
+        - name: numbered
+          endpoint:
+            paginator: {type: page_number, page: 1, page_param: page}
+            response_actions: [{status_code: 400, content: out of range, action: ignore}]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap.records != 4 || !cap.ids["11"] || !cap.ids["22"] {
+		t.Errorf("records %d %v, want pages 1 and 2 of numbered only", cap.records, cap.ids)
+	}
+	logs := strings.Join(cap.logs, "\n")
+	for _, want := range []string{"Ignoring HTTP 404 from GET /gone (response_actions)", "Ignoring HTTP 200 from GET /maintenance", "Ignoring HTTP 400 from GET /numbered"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	// The same 400 without the text the action names is an error.
+	_, err = runYAML(t, `      client: {base_url: `+srv.URL+`}
+      resources:
+        - name: broken
+          endpoint:
+            response_actions: [{status_code: 400, content: out of range, action: ignore}]
+`)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 400") {
+		t.Errorf("error %v, want the HTTP 400", err)
+	}
+}

@@ -316,3 +316,21 @@ func TestDltGithubExample(t *testing.T) {
 		t.Errorf("auth %v", a)
 	}
 }
+
+func TestChildBeforeParentIsOrdered(t *testing.T) {
+	srcs, err := parse(t, "sources:\n  - name: a\n    type: rest_api\n    rest_api:\n      client: {base_url: 'http://x'}\n      resources:\n        - {name: grandchild, endpoint: 'c/{resources.child.id}/g'}\n        - {name: child, endpoint: 'p/{resources.parent.id}/c'}\n        - parent\n        - other\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := buildResources(srcs[0].Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rs {
+		names = append(names, r.Name)
+	}
+	if strings.Join(names, ",") != "parent,child,grandchild,other" {
+		t.Errorf("order %v", names)
+	}
+}
