@@ -197,6 +197,9 @@ func (d *decoder) decodeMapOf(n *yaml.Node, path string, f *Field) (any, error) 
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return map[string]any{}, nil
 	}
+	if f.ScalarOK && n.Kind == yaml.ScalarNode {
+		return scalarValue(n), nil
+	}
 	if n.Kind != yaml.MappingNode {
 		return nil, errorf(d.file, n.Line, "%s: expected a mapping, got %s", path, describe(n))
 	}

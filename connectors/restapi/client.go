@@ -510,8 +510,10 @@ type Request struct {
 	Method  string // GET when empty
 	URL     string
 	Params  url.Values
-	Body    []byte // JSON
-	Headers map[string]string
+	Body    []byte // JSON, unless ContentType says otherwise
+	// ContentType of Body: application/json when empty; "-" sends none (a raw body).
+	ContentType string
+	Headers     map[string]string
 	Actions []ResponseAction
 }
 
@@ -614,7 +616,13 @@ func (c *Client) Do(ctx context.Context, rq *Request) (*Response, error) {
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set("User-Agent", "dango")
 		if rq.Body != nil {
-			req.Header.Set("Content-Type", "application/json")
+			switch rq.ContentType {
+			case "":
+				req.Header.Set("Content-Type", "application/json")
+			case "-":
+			default:
+				req.Header.Set("Content-Type", rq.ContentType)
+			}
 		}
 		if !foreign {
 			for k, v := range c.Headers {

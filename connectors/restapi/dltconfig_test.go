@@ -270,3 +270,45 @@ func TestResponseActions(t *testing.T) {
 		t.Errorf("error %v, want the HTTP 400", err)
 	}
 }
+
+// TestFormData: dlt's endpoint.data as a mapping is a form body, as a string a raw body;
+// placeholders are filled in both.
+func TestFormData(t *testing.T) {
+	rec := &recorder{}
+	raw := map[string]string{}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/raw" {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			raw[r.Header.Get("Content-Type")] = string(b)
+			mu.Unlock()
+		} else {
+			rec.add(r)
+		}
+		fmt.Fprint(w, `[{"id": 7}]`)
+	}))
+	defer srv.Close()
+	_, err := runYAML(t, `      client: {base_url: `+srv.URL+`}
+      resources:
+        - name: ids
+        - name: form
+          endpoint:
+            method: POST
+            data: {parent: "{resources.ids.id}", kind: all, n: 3}
+        - name: raw
+          endpoint:
+            method: POST
+            data: "id={resources.ids.id}"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rec.find("/form")
+	if len(f) != 1 || f[0].PostForm.Get("parent") != "7" || f[0].PostForm.Get("kind") != "all" || f[0].PostForm.Get("n") != "3" {
+		t.Fatalf("form requests %v", f)
+	}
+	if raw[""] != "id=7" {
+		t.Errorf("raw bodies by content type %q", raw)
+	}
+}

@@ -20,6 +20,7 @@ type Resource struct {
 	Method       string // GET or POST
 	Params       map[string]any
 	JSON         any
+	Data         any // form fields (map) or a raw body (string): dlt's endpoint.data
 	Headers      map[string]string
 	DataSelector string
 	PrimaryKey   []string
@@ -349,6 +350,15 @@ func parseResource(m map[string]any, idx, line int) (Resource, error) {
 		}
 		r.JSON = j
 	}
+	if d, ok := ep["data"]; ok && d != nil {
+		if r.JSON != nil {
+			return fail("endpoint.data", "set either json or data (the request has one body)")
+		}
+		if dm, isMap := asMap(d); isMap {
+			d = dm
+		}
+		r.Data = d
+	}
 	for i, a := range asList(ep["response_actions"]) {
 		am, ok := asMap(a)
 		if !ok {
@@ -482,6 +492,9 @@ func parseResource(m map[string]any, idx, line int) (Resource, error) {
 		}
 	}
 	if err := walkStrings(r.JSON, func(s string) error { _, err := checkTemplate("endpoint.json", s, false); return err }); err != nil {
+		return r, err
+	}
+	if err := walkStrings(r.Data, func(s string) error { _, err := checkTemplate("endpoint.data", s, false); return err }); err != nil {
 		return r, err
 	}
 	for k, v := range r.Headers {

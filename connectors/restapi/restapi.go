@@ -239,6 +239,13 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 			}
 			rq.Body = body
 		}
+		switch d := r.Data.(type) {
+		case map[string]any: // form fields, as requests encodes a dict
+			rq.Body, rq.ContentType = []byte(queryValues(d, vals).Encode()), "application/x-www-form-urlencoded"
+		case nil:
+		default:
+			rq.Body, rq.ContentType = []byte(expand(placeholderText(d), vals, nil)), "-"
+		}
 		if len(r.Headers) > 0 {
 			rq.Headers = map[string]string{}
 			for k, v := range r.Headers {

@@ -151,7 +151,7 @@ func endpointFields() []config.Field {
 		{Name: "method", Kind: config.String, Enum: []string{"GET", "POST"}, Doc: "HTTP method (default GET)."},
 		{Name: "params", Kind: config.MapOf, Elem: &paramField, Doc: "Query parameters."},
 		{Name: "json", Kind: config.Map, Doc: "JSON body (POST); placeholders in its strings are filled, a string that is only a placeholder keeps the value's type."},
-		{Name: "data", Kind: config.Any, Refuse: "a form or raw request body (`data`) is not supported by dango; send a JSON body with `json`"},
+		{Name: "data", Kind: config.MapOf, Elem: &config.Field{Kind: config.Scalar}, ScalarOK: true, Doc: "A form body (a mapping, sent as application/x-www-form-urlencoded) or a raw text body, as requests sends dlt's `data`; placeholders are filled."},
 		{Name: "headers", Kind: config.Map, Doc: "Headers of this endpoint's requests (placeholders filled)."},
 		see(paginatorField, "client.paginator"),
 		{Name: "data_selector", Kind: config.String, Doc: "JSONPath of the records in the reply (found automatically otherwise)."},
