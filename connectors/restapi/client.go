@@ -322,6 +322,10 @@ type Client struct {
 	// Timeout bounds one attempt, reading the body included (HTTP.Timeout when 0).
 	Timeout time.Duration
 
+	// endpointAuth are the resources' own credentials (dlt's endpoint.auth): redacted and
+	// stripped from foreign links like the client's.
+	endpointAuth []Auth
+
 	// initialInterval is the first backoff (tests shorten it).
 	initialInterval time.Duration
 
@@ -437,9 +441,11 @@ func stripQuery(u *url.URL, secrets []string) {
 
 func (c *Client) secrets() []string {
 	var out []string
-	for _, s := range c.Auth.Secrets() {
-		if len(s) >= 4 {
-			out = append(out, s)
+	for _, a := range append([]Auth{c.Auth}, c.endpointAuth...) {
+		for _, s := range a.Secrets() {
+			if len(s) >= 4 {
+				out = append(out, s)
+			}
 		}
 	}
 	for _, v := range c.Headers {
@@ -510,6 +516,7 @@ type Request struct {
 	Method  string // GET when empty
 	URL     string
 	Params  url.Values
+	Auth    Auth   // the endpoint's own credentials instead of the client's (nil: the client's)
 	Body    []byte // JSON, unless ContentType says otherwise
 	// ContentType of Body: application/json when empty; "-" sends none (a raw body).
 	ContentType string
@@ -631,9 +638,13 @@ func (c *Client) Do(ctx context.Context, rq *Request) (*Response, error) {
 			for k, v := range rq.Headers {
 				req.Header.Set(k, v)
 			}
-			if err := c.Auth.Apply(ctx, req); err != nil {
+			auth := c.Auth
+			if rq.Auth != nil {
+				auth = rq.Auth
+			}
+			if err := auth.Apply(ctx, req); err != nil {
 				// A token request's error quotes the token URL (and what the endpoint said).
-				config.RegisterSecret(c.Auth.Secrets()...)
+				config.RegisterSecret(auth.Secrets()...)
 				return nil, backoff.Permanent(config.RedactError(err))
 			}
 		}
@@ -790,5 +801,8 @@ func detail(body []byte, status string) string {
 // OAuth2 token changes) are registered with config's redaction, which does the replacing.
 func (c *Client) redact(s string) string {
 	config.RegisterSecret(c.Auth.Secrets()...)
+	for _, a := range c.endpointAuth {
+		config.RegisterSecret(a.Secrets()...)
+	}
 	return config.Redact(s)
 }

@@ -312,3 +312,48 @@ func TestFormData(t *testing.T) {
 		t.Errorf("raw bodies by content type %q", raw)
 	}
 }
+
+// TestEndpointAuth: a resource's own auth replaces the client's for its requests only, and
+// its secret is redacted like the client's.
+func TestEndpointAuth(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.add(r)
+		if r.URL.Path == "/fails" {
+			w.WriteHeader(400)
+			fmt.Fprintf(w, `{"message": "key %s rejected"}`, r.URL.Query().Get("key"))
+			return
+		}
+		fmt.Fprint(w, `[{"id": 1}]`)
+	}))
+	defer srv.Close()
+	t.Setenv("EP_KEY", "ep-key-777")
+	_, err := runYAML(t, `      client:
+        base_url: `+srv.URL+`
+        auth: {token_env: BLOG_TOKEN}
+      resources:
+        - plain
+        - name: own
+          endpoint:
+            auth: {type: api_key, name: key, api_key_env: EP_KEY, location: query}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, o := rec.find("/plain"), rec.find("/own")
+	if len(p) != 1 || p[0].Header.Get("Authorization") != "Bearer tok-secret" || p[0].URL.Query().Has("key") {
+		t.Errorf("plain %v", p)
+	}
+	if len(o) != 1 || o[0].Header.Get("Authorization") != "" || o[0].URL.Query().Get("key") != "ep-key-777" {
+		t.Errorf("own %v %v", o[0].URL, o[0].Header)
+	}
+	_, err = runYAML(t, `      client: {base_url: `+srv.URL+`}
+      resources:
+        - name: fails
+          endpoint:
+            auth: {type: api_key, name: key, api_key_env: EP_KEY, location: query}
+`)
+	if err == nil || strings.Contains(err.Error(), "ep-key-777") || !strings.Contains(err.Error(), "[redacted]") {
+		t.Errorf("error %v: want the key redacted", err)
+	}
+}

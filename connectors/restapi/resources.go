@@ -21,6 +21,8 @@ type Resource struct {
 	Params       map[string]any
 	JSON         any
 	Data         any // form fields (map) or a raw body (string): dlt's endpoint.data
+	AuthConfig   map[string]any // endpoint.auth: this resource's own credentials
+	auth         Auth
 	Headers      map[string]string
 	DataSelector string
 	PrimaryKey   []string
@@ -349,6 +351,12 @@ func parseResource(m map[string]any, idx, line int) (Resource, error) {
 			j = jm
 		}
 		r.JSON = j
+	}
+	if a, ok := asMap(ep["auth"]); ok {
+		if msg := checkOAuth(config.Values(a)); msg != "" {
+			return fail("endpoint.auth", "%s", msg)
+		}
+		r.AuthConfig = a
 	}
 	if d, ok := ep["data"]; ok && d != nil {
 		if r.JSON != nil {

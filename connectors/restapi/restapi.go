@@ -123,6 +123,12 @@ func New(job connectors.Job, s config.Values) (*Connector, error) {
 			}
 		}
 	}
+	for i := range rs {
+		if rs[i].AuthConfig != nil {
+			rs[i].auth = newAuth(rs[i].AuthConfig, httpc)
+			c.client.endpointAuth = append(c.client.endpointAuth, rs[i].auth)
+		}
+	}
 	c.resources = rs
 	return c, nil
 }
@@ -231,7 +237,7 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		if r.EndParam != "" && r.EndValue != "" {
 			params.Set(r.EndParam, r.EndValue)
 		}
-		rq := &Request{Method: r.Method, Actions: r.Actions}
+		rq := &Request{Method: r.Method, Actions: r.Actions, Auth: r.auth}
 		if r.JSON != nil {
 			body, err := json.Marshal(expandJSON(r.JSON, vals))
 			if err != nil {

@@ -157,7 +157,7 @@ func endpointFields() []config.Field {
 		{Name: "data_selector", Kind: config.String, Doc: "JSONPath of the records in the reply (found automatically otherwise)."},
 		{Name: "response_actions", Kind: config.ObjectList, Fields: responseActionFields, Doc: "What to do with some replies: `[{status_code: 404, action: ignore}, {content: \"not found\", action: ignore}]`."},
 		{Name: "incremental", Kind: config.Object, Fields: incrementalFields, Check: checkIncremental, Doc: "Load only records at or past the cursor stored by the last sync."},
-		{Name: "auth", Kind: config.Any, Refuse: "per-endpoint auth is not supported by dango; set client.auth for the source"},
+		see(authField, "client.auth"),
 	}
 }
 
@@ -272,10 +272,8 @@ func checkSpec(v config.Values) error {
 	if (client == nil || client.String("base_url") == "") && v.String("base_url") == "" {
 		return config.CheckErrorf(0, "", "missing required key \"client\" with base_url (the prefix of every resource path)")
 	}
-	if a := authValues(v); a != nil && a.String("type") == "oauth2_client_credentials" {
-		if (a.String("access_token_url") == "") == (a.String("token_url") == "") {
-			return config.CheckErrorf(0, "auth", "oauth2_client_credentials needs access_token_url (or dango's older token_url), exactly one")
-		}
+	if msg := checkOAuth(authValues(v)); msg != "" {
+		return config.CheckErrorf(0, "auth", "%s", msg)
 	}
 	if c := v.Object("client"); c != nil && c.Has("paginator") {
 		if _, err := parseResource(map[string]any{"name": "client", "endpoint": map[string]any{"paginator": c["paginator"]}}, 0, 0); err != nil {
@@ -289,6 +287,16 @@ func checkSpec(v config.Values) error {
 	}
 	_, err := buildResources(v)
 	return err
+}
+
+// checkOAuth says what an oauth2_client_credentials auth lacks ("" when nothing).
+func checkOAuth(a config.Values) string {
+	if a != nil && a.String("type") == "oauth2_client_credentials" {
+		if (a.String("access_token_url") == "") == (a.String("token_url") == "") {
+			return "oauth2_client_credentials needs access_token_url (or dango's older token_url), exactly one"
+		}
+	}
+	return ""
 }
 
 func authValues(v config.Values) config.Values {
