@@ -513,15 +513,15 @@ type Response struct {
 // Request is one request of a resource: method, URL and params, a JSON body, the endpoint's
 // own headers (sent, like the client's, only to base_url's origin) and its response actions.
 type Request struct {
-	Method  string // GET when empty
-	URL     string
-	Params  url.Values
-	Auth    Auth   // the endpoint's own credentials instead of the client's (nil: the client's)
-	Body    []byte // JSON, unless ContentType says otherwise
+	Method string // GET when empty
+	URL    string
+	Params url.Values
+	Auth   Auth   // the endpoint's own credentials instead of the client's (nil: the client's)
+	Body   []byte // JSON, unless ContentType says otherwise
 	// ContentType of Body: application/json when empty; "-" sends none (a raw body).
 	ContentType string
 	Headers     map[string]string
-	Actions []ResponseAction
+	Actions     []ResponseAction
 }
 
 // Get fetches u with params added.

@@ -20,7 +20,7 @@ type Resource struct {
 	Method       string // GET or POST
 	Params       map[string]any
 	JSON         any
-	Data         any // form fields (map) or a raw body (string): dlt's endpoint.data
+	Data         any            // form fields (map) or a raw body (string): dlt's endpoint.data
 	AuthConfig   map[string]any // endpoint.auth: this resource's own credentials
 	auth         Auth
 	Headers      map[string]string
