@@ -178,7 +178,7 @@ func TestLegacyParentAndStaticPathParams(t *testing.T) {
       resources:
         - name: users
           path: orgs/{org}/users
-          params: {org: acme}
+          params: {org: acme, v: 2}
           paginator: none
         - name: orders
           parent: users
@@ -201,7 +201,7 @@ func TestLegacyParentAndStaticPathParams(t *testing.T) {
 	if len(m) != 1 || m[0].URL.Query().Get("slug") != "a b" {
 		t.Errorf("members requests %v", m)
 	}
-	if q := rec.find("/orgs/acme/users"); len(q) != 1 || q[0].URL.Query().Has("org") {
+	if q := rec.find("/orgs/acme/users"); len(q) != 1 || q[0].URL.Query().Has("org") || q[0].URL.Query().Get("v") != "2" {
 		t.Errorf("the static path param is also sent as a query param: %v", q)
 	}
 	if cap.records != 2+2+2 {

@@ -433,6 +433,7 @@ func parseResource(m map[string]any, idx, line int) (Resource, error) {
 	}
 	hasInc := r.Incremental != nil
 	legacyParent := str(m["parent"])
+	boundStatic := map[string]bool{} // static params the path takes (not sent as query params)
 	// Placeholders: the path binds static params and resolve params; every template may hold
 	// {resources.<r>.<f>} and (with an incremental) {incremental.*}.
 	checkTemplate := func(sub, s string, inPath bool) (string, error) {
@@ -470,16 +471,14 @@ func parseResource(m map[string]any, idx, line int) (Resource, error) {
 			case inPath && resolveParams[name] != "":
 				r.Binds = appendBind(r.Binds, Bind{Key: name, Field: resolveParams[name]})
 				delete(resolveParams, name)
+			case inPath && r.Params[name] != nil: // a static param bound into the path
+				b.WriteString(escapeBraces(placeholderText(r.Params[name])))
+				boundStatic[name] = true
+				continue
 			case inPath && legacyParent != "":
 				r.Binds = appendBind(r.Binds, Bind{Key: name, Field: name})
 			case inPath:
-				v, ok := r.Params[name]
-				if !ok {
-					return "", resourceError(line, idx, sub, "the path %q has a placeholder {%s}, but endpoint.params has no %q (or a resolve param of that name)", s, name, name)
-				}
-				delete(r.Params, name)
-				b.WriteString(escapeBraces(str(v)))
-				continue
+				return "", resourceError(line, idx, sub, "the path %q has a placeholder {%s}, but endpoint.params has no %q (or a resolve param of that name)", s, name, name)
 			default:
 				return "", resourceError(line, idx, sub, "placeholder {%s} is not valid here: expected {resources.<resource>.<field>} or {incremental.start_value}; write {{ and }} for literal braces", name)
 			}
@@ -490,6 +489,9 @@ func parseResource(m map[string]any, idx, line int) (Resource, error) {
 	var err error
 	if r.Path, err = checkTemplate("endpoint.path", r.Path, true); err != nil {
 		return r, err
+	}
+	for k := range boundStatic {
+		delete(r.Params, k)
 	}
 	for k, v := range resolveParams {
 		return fail("endpoint.params."+k, "resolve param %q is not bound in the path %q: put {%s} in the path, or use {resources.%s.%s} in a query param", k, r.Path, k, r.Parent, v)
