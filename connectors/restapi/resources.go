@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -487,6 +489,7 @@ func parseResource(m map[string]any, idx, line int) (Resource, error) {
 		return b.String(), nil
 	}
 	var err error
+	origPath := r.Path
 	if r.Path, err = checkTemplate("endpoint.path", r.Path, true); err != nil {
 		return r, err
 	}
@@ -524,9 +527,15 @@ func parseResource(m map[string]any, idx, line int) (Resource, error) {
 	if r.Parent == r.Name {
 		return fail("", "resource %q cannot be its own parent", r.Name)
 	}
-	// dlt: a path ending in a placeholder is one entity; without a paginator, one page.
-	if r.Paginator == nil && strings.HasSuffix(r.Path, "}") && !strings.HasSuffix(r.Path, "}}") {
-		r.Paginator = map[string]any{"type": "single_page"}
+	// dlt's single_entity_path: a last path segment holding a placeholder names one entity,
+	// the whole reply (data_selector "$") on one page.
+	if singleEntityRE.MatchString(path.Base(origPath)) {
+		if r.Paginator == nil {
+			r.Paginator = map[string]any{"type": "single_page"}
+		}
+		if r.DataSelector == "" {
+			r.DataSelector = "$"
+		}
 	}
 	return r, nil
 }
@@ -539,6 +548,8 @@ func appendBind(bs []Bind, b Bind) []Bind {
 	}
 	return append(bs, b)
 }
+
+var singleEntityRE = regexp.MustCompile(`\{([a-zA-Z0-9.\-_]+)\}`)
 
 // unimplementedPaginators are dlt types the page loop does not run (yet): refused rather
 // than fetching one page and calling it done.

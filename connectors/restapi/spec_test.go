@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -332,5 +333,27 @@ func TestChildBeforeParentIsOrdered(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "parent,child,grandchild,other" {
 		t.Errorf("order %v", names)
+	}
+}
+
+// TestSingleEntityPath: as dlt's single_entity_path, a last path segment with a placeholder
+// is one entity: one page, the whole reply ("$"), unless configured otherwise.
+func TestSingleEntityPath(t *testing.T) {
+	srcs, err := parse(t, "sources:\n  - name: a\n    type: rest_api\n    rest_api:\n      client: {base_url: 'http://x', paginator: json_link}\n      resources:\n        - list\n        - {name: one, endpoint: {path: 'things/{resources.list.id}'}}\n        - {name: two, endpoint: {path: 'pokemon/{name}', params: {name: pikachu}, data_selector: data}}\n        - {name: three, endpoint: 'things/{resources.list.id}/parts'}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(connectors.Job{Source: srcs[0], ProjectRoot: t.TempDir()}, srcs[0].Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range c.resources {
+		got[r.Name] = fmt.Sprintf("%v %s %s", r.Paginator["type"], r.DataSelector, r.Path)
+	}
+	want := map[string]string{"list": "json_link  list", "one": "single_page $ things/{resources.list.id}", "two": "single_page data pokemon/pikachu",
+		"three": "json_link  things/{resources.list.id}/parts"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v\nwant %v", got, want)
 	}
 }
