@@ -129,6 +129,18 @@ func New(job connectors.Job, s config.Values) (*Connector, error) {
 			c.client.endpointAuth = append(c.client.endpointAuth, rs[i].auth)
 		}
 	}
+	// sources.yml's per-resource overrides must name a resource: a misspelt name would do nothing.
+	names := map[string]bool{}
+	var list []string
+	for _, r := range rs {
+		names[r.Name] = true
+		list = append(list, r.Name)
+	}
+	for name, rc := range job.Source.Resources {
+		if !names[name] {
+			return nil, fmt.Errorf("source %s: %s:%d: resources.%s: no resource of this source is named %q (its resources: %s)", job.Source.Name, config.SourcesFile, rc.Line, name, name, strings.Join(list, ", "))
+		}
+	}
 	c.resources = rs
 	return c, nil
 }

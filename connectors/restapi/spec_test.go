@@ -357,3 +357,14 @@ func TestSingleEntityPath(t *testing.T) {
 		t.Errorf("got %v\nwant %v", got, want)
 	}
 }
+
+func TestOverrideOfUnknownResource(t *testing.T) {
+	srcs, err := parse(t, "sources:\n  - name: a\n    type: rest_api\n    resources:\n      postz: {write_disposition: replace}\n    rest_api:\n      client: {base_url: 'http://x'}\n      resources: [posts]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(connectors.Job{Source: srcs[0], ProjectRoot: t.TempDir()}, srcs[0].Settings)
+	if err == nil || !strings.Contains(err.Error(), `.dango/sources.yml:5: resources.postz: no resource of this source is named "postz" (its resources: posts)`) {
+		t.Errorf("error %v", err)
+	}
+}
