@@ -109,7 +109,7 @@ func TestParseSourcesErrors(t *testing.T) {
 		{"tab indentation", "version: 1\nsources:\n\t- name: a\n", 3, "invalid YAML"},
 		{"unknown top key", "version: 1\nsourcez: []\n", 2, `unknown top-level key "sourcez"`},
 		{"unknown source key", "sources:\n  - name: a\n    type: csv\n    enabeld: true\n    csv: {path: x}\n", 4, `unknown key "enabeld"`},
-		{"unknown block key", "sources:\n  - name: a\n    type: csv\n    csv:\n      path: x\n      pth: y\n", 6, `sources[0].csv: unknown key "pth" (valid keys: encoding, header, null_values, path, skip_rows)`},
+		{"unknown block key", "sources:\n  - name: a\n    type: csv\n    csv:\n      path: x\n      pth: y\n", 6, `sources[0].csv: unknown key "pth" (did you mean "path"?; valid keys: encoding, header, null_values, path, skip_rows)`},
 		{"wrong type bool", "sources:\n  - name: a\n    type: csv\n    enabled: yes please\n    csv: {path: x}\n", 4, "sources[0].enabled: expected boolean"},
 		{"wrong type int", "sources:\n  - name: a\n    type: csv\n    csv:\n      path: x\n      skip_rows: two\n", 6, "expected integer"},
 		{"enum", "sources:\n  - name: a\n    type: csv\n    csv:\n      path: x\n      encoding: ebcdic\n", 6, `"ebcdic" is not one of utf-8, latin-1`},

@@ -195,7 +195,12 @@ func (d *decoder) decodeSource(n *yaml.Node, idx int, specs Specs) (Source, erro
 			}
 			return Source{}, errorf(d.file, line, "%s.type: unknown source type %q (known types: %s)", path, typ, strings.Join(specs.Types(), ", "))
 		}
-		fields = append(fields, Field{Name: typ, Kind: Object, Fields: spec.Fields, Doc: spec.Summary})
+		block := Field{Name: typ, Kind: Object, Fields: spec.Fields, Doc: spec.Summary}
+		if spec.Check != nil {
+			check := spec.Check
+			block.Check = func(v any) error { vv, _ := v.(Values); return check(vv) }
+		}
+		fields = append(fields, block)
 	}
 	vals, err := d.decodeBlock(n, path, fields)
 	if err != nil {

@@ -22,10 +22,13 @@ const (
 	Object                 // nested mapping validated against Field.Fields
 	Any                    // anything; decoded as is
 	ObjectMap              // mapping of free names to mappings validated against Field.Fields
+	ObjectList             // list of mappings validated against Field.Fields/Variants (a scalar item sets Field.Shorthand)
+	MapOf                  // mapping of free names, each value validated against Field.Elem
+	Scalar                 // one plain value kept with its YAML type (string, int64, float64, bool)
 )
 
 func (k Kind) String() string {
-	return [...]string{"string", "integer", "number", "boolean", "list of strings", "mapping", "mapping", "any value", "mapping of names to mappings"}[k]
+	return [...]string{"string", "integer", "number", "boolean", "list of strings", "mapping", "mapping", "any value", "mapping of names to mappings", "list of mappings", "mapping", "value"}[k]
 }
 
 // Field declares one key of a Spec.
@@ -37,7 +40,49 @@ type Field struct {
 	Enum     []string // allowed values for String
 	Doc      string
 	Example  string
-	Fields   []Field // for Object
+	Fields   []Field // for Object, ObjectMap and ObjectList items
+	// Shorthand: an Object (or ObjectList item) given as a plain value is read as a mapping
+	// with this one key (`paginator: json_link` is {type: json_link}).
+	Shorthand string
+	// ScalarOK: an Object may also be a plain value (or a list of plain values), kept as is.
+	ScalarOK bool
+	// Variants: the object's keys depend on its `type`, one of Variants' types or aliases
+	// (normalised to the variant's Type). DefaultType applies when `type` is absent; without
+	// one, `type` is required.
+	Variants    []Variant
+	DefaultType string
+	// Refuse: the key is known (usually from dlt) but cannot be honoured; its presence is an
+	// error with this message.
+	Refuse string
+	// Check validates the decoded value further. A *CheckError places the problem at its own
+	// line and sub-path; any other error is reported at the key's value.
+	Check func(v any) error
+	// Elem validates every value of a MapOf.
+	Elem *Field
+	// SeeAlso: the docs list this key's nested keys once, under the key named here.
+	SeeAlso string
+}
+
+// Variant is one `type` of an object whose keys depend on it.
+type Variant struct {
+	Type    string
+	Aliases []string // other names accepted for Type (dango's older names)
+	Doc     string
+	Fields  []Field
+}
+
+// CheckError is a problem a Field.Check found at a line of its own, Path relative to the key.
+type CheckError struct {
+	Line int
+	Path string // e.g. "resources[2].endpoint.params.id"; may be empty
+	Msg  string
+}
+
+func (e *CheckError) Error() string { return e.Path + ": " + e.Msg }
+
+// CheckErrorf builds a CheckError.
+func CheckErrorf(line int, path, format string, args ...any) *CheckError {
+	return &CheckError{Line: line, Path: path, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Spec declares the keys a configuration block accepts. A Spec doubles as documentation.
@@ -45,6 +90,8 @@ type Spec struct {
 	Type    string // the source type (or block name) it belongs to
 	Summary string
 	Fields  []Field
+	// Check validates the whole block after its keys are decoded (relations between keys).
+	Check func(v Values) error
 }
 
 // Specs is what config needs of a connector registry: the Spec of a type, and the list of
@@ -153,7 +200,10 @@ func (d *decoder) decodeBlock(node *yaml.Node, path string, fields []Field) (Val
 				}
 				continue
 			}
-			return nil, errorf(d.file, k.Line, "%s: unknown key %q (valid keys: %s)", path, key, fieldNames(fields))
+			return nil, errorf(d.file, k.Line, "%s: unknown key %q (%svalid keys: %s)", path, key, suggest(key, fields), fieldNames(fields))
+		}
+		if f.Refuse != "" {
+			return nil, errorf(d.file, k.Line, "%s.%s: %s", path, key, f.Refuse)
 		}
 		if seen[key+"_env"] {
 			return nil, errorf(d.file, k.Line, "%s: set either %q or %q, not both", path, key, key+"_env")
@@ -161,6 +211,11 @@ func (d *decoder) decodeBlock(node *yaml.Node, path string, fields []Field) (Val
 		v, err := d.decodeValue(val, path+"."+key, f)
 		if err != nil {
 			return nil, err
+		}
+		if f.Check != nil {
+			if err := d.check(f.Check, v, val, path+"."+key); err != nil {
+				return nil, err
+			}
 		}
 		out[key] = v
 		switch x := v.(type) {
@@ -279,7 +334,16 @@ func (d *decoder) decodeValue(n *yaml.Node, path string, f *Field) (any, error) 
 		}
 		return m, nil
 	case Object:
-		return d.decodeBlock(n, path, f.Fields)
+		return d.decodeObject(n, path, f)
+	case ObjectList:
+		return d.decodeObjectList(n, path, f)
+	case MapOf:
+		return d.decodeMapOf(n, path, f)
+	case Scalar:
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+			return nil, bad()
+		}
+		return scalarValue(n), nil
 	case ObjectMap:
 		if n.Kind != yaml.MappingNode {
 			return nil, bad()
@@ -382,14 +446,29 @@ func writeFields(b *strings.Builder, prefix string, fields []Field) {
 		} else if f.Default != nil {
 			def = fmt.Sprintf("`%v`", f.Default)
 		}
-		doc := f.Doc
+		doc, kind := f.Doc, f.Kind.String()
 		if len(f.Enum) > 0 {
 			doc += " One of: " + strings.Join(f.Enum, ", ") + "."
 		}
-		fmt.Fprintf(b, "| `%s%s` | %s | %s | %s |\n", prefix, f.Name, f.Kind, def, doc)
+		if f.Refuse != "" {
+			doc, kind = "Refused: "+f.Refuse+".", "—"
+		}
+		if f.SeeAlso != "" {
+			doc += " Its keys: see `" + f.SeeAlso + "`."
+		}
+		fmt.Fprintf(b, "| `%s%s` | %s | %s | %s |\n", prefix, f.Name, kind, def, doc)
+		if f.SeeAlso != "" {
+			continue
+		}
 		switch f.Kind {
-		case Object:
+		case Object, ObjectList:
 			writeFields(b, prefix+f.Name+".", f.Fields)
+			writeVariants(b, prefix+f.Name, f.Variants)
+		case MapOf:
+			if f.Elem != nil {
+				writeFields(b, prefix+f.Name+".<name>.", f.Elem.Fields)
+				writeVariants(b, prefix+f.Name+".<name>", f.Elem.Variants)
+			}
 		case ObjectMap:
 			writeFields(b, prefix+f.Name+".<name>.", f.Fields)
 		}

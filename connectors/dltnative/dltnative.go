@@ -16,6 +16,7 @@ package dltnative
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,10 +41,51 @@ func init() {
 			Fields: []config.Field{
 				{Name: "source_module", Kind: config.String, Required: true, Doc: "dlt source module, e.g. filesystem."},
 				{Name: "source_function", Kind: config.String, Doc: "Function of the module, e.g. read_csv."},
-				{Name: "function_kwargs", Kind: config.Map, Doc: "Its keyword arguments; `incremental: {cursor_column|cursor_path, initial_value}` sets the source's incremental loading."},
-			}},
+				{Name: "function_kwargs", Kind: config.Map, Doc: "Its keyword arguments; `incremental: {cursor_column|cursor_path, initial_value}` sets the source's incremental loading. " +
+					"filesystem: bucket_url, file_glob, incremental; sql_database: credentials (or credentials_env), schema, table_names, table, incremental. Any other key is an error."},
+			},
+			Check: checkKwargs},
 		New: build,
 	})
+}
+
+// kwargsByModule are the function_kwargs each module honours; anything else would be
+// ignored, so it is refused.
+var kwargsByModule = map[string][]string{
+	"filesystem":   {"bucket_url", "file_glob", "incremental"},
+	"sql_database": {"credentials", "credentials_env", "schema", "table_names", "table", "incremental"},
+}
+
+var incrementalKwargs = []string{"cursor_column", "cursor_path", "initial_value"}
+
+func checkKwargs(s config.Values) error {
+	valid, ok := kwargsByModule[s.String("source_module")]
+	if !ok {
+		return nil // build names the supported modules
+	}
+	kwargs, _ := s["function_kwargs"].(map[string]any)
+	for _, k := range sortedKeys(kwargs) {
+		if !slices.Contains(valid, k) {
+			return config.CheckErrorf(0, "function_kwargs."+k, "%s does not take %q here (dango honours: %s); remove it", s.String("source_module"), k, strings.Join(valid, ", "))
+		}
+	}
+	if inc, ok := kwargs["incremental"].(map[string]any); ok {
+		for _, k := range sortedKeys(inc) {
+			if !slices.Contains(incrementalKwargs, k) {
+				return config.CheckErrorf(0, "function_kwargs.incremental."+k, "unknown key %q (valid keys: %s)", k, strings.Join(incrementalKwargs, ", "))
+			}
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // build translates the job to the connector that does the work.

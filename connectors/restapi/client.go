@@ -167,6 +167,10 @@ func (a bearerAuth) Secrets() []string { return []string{a.token} }
 type apiKeyAuth struct{ name, value, location string }
 
 func (a apiKeyAuth) Apply(_ context.Context, r *http.Request) error {
+	if a.location == "cookie" {
+		r.AddCookie(&http.Cookie{Name: a.name, Value: a.value})
+		return nil
+	}
 	if a.location == "query" {
 		q := r.URL.Query()
 		q.Set(a.name, a.value)
@@ -191,6 +195,9 @@ func (a basicAuth) Secrets() []string {
 // oauth2Auth fetches a client-credentials token and refreshes it before it expires.
 type oauth2Auth struct {
 	tokenURL, clientID, secret, scope string
+	inBody                            bool              // dlt's access_token_url: credentials in the form, not basic auth
+	extra                             map[string]string // access_token_request_data
+	defaultExpiry                     int               // seconds, when the reply has no expires_in
 	http                              *http.Client
 	mu                                sync.Mutex
 	token                             string
@@ -205,12 +212,21 @@ func (a *oauth2Auth) Apply(ctx context.Context, r *http.Request) error {
 		if a.scope != "" {
 			form.Set("scope", a.scope)
 		}
+		if a.inBody {
+			form.Set("client_id", a.clientID)
+			form.Set("client_secret", a.secret)
+		}
+		for k, v := range a.extra {
+			form.Set(k, v)
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.tokenURL, strings.NewReader(form.Encode()))
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(a.clientID, a.secret)
+		if !a.inBody {
+			req.SetBasicAuth(a.clientID, a.secret)
+		}
 		resp, err := a.http.Do(req)
 		if err != nil {
 			return fmt.Errorf("OAuth2 token request: %w", err)
@@ -221,14 +237,21 @@ func (a *oauth2Auth) Apply(ctx context.Context, r *http.Request) error {
 		}
 		var tok struct {
 			AccessToken string `json:"access_token"`
-			ExpiresIn   int    `json:"expires_in"`
+			ExpiresIn   *int   `json:"expires_in"`
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
 			return fmt.Errorf("OAuth2 token endpoint answered without an access_token")
 		}
 		a.token = tok.AccessToken
 		config.RegisterSecret(a.token)
-		a.expires = time.Now().Add(time.Duration(max(tok.ExpiresIn, 60)) * time.Second)
+		expiresIn := a.defaultExpiry
+		if expiresIn <= 0 {
+			expiresIn = 3600
+		}
+		if tok.ExpiresIn != nil {
+			expiresIn = *tok.ExpiresIn
+		}
+		a.expires = time.Now().Add(time.Duration(max(expiresIn, 60)) * time.Second)
 	}
 	r.Header.Set("Authorization", "Bearer "+a.token)
 	return nil
@@ -298,6 +321,10 @@ type Client struct {
 	MaxResponseSize int64
 	// Timeout bounds one attempt, reading the body included (HTTP.Timeout when 0).
 	Timeout time.Duration
+
+	// endpointAuth are the resources' own credentials (dlt's endpoint.auth): redacted and
+	// stripped from foreign links like the client's.
+	endpointAuth []Auth
 
 	// initialInterval is the first backoff (tests shorten it).
 	initialInterval time.Duration
@@ -414,9 +441,11 @@ func stripQuery(u *url.URL, secrets []string) {
 
 func (c *Client) secrets() []string {
 	var out []string
-	for _, s := range c.Auth.Secrets() {
-		if len(s) >= 4 {
-			out = append(out, s)
+	for _, a := range append([]Auth{c.Auth}, c.endpointAuth...) {
+		for _, s := range a.Secrets() {
+			if len(s) >= 4 {
+				out = append(out, s)
+			}
 		}
 	}
 	for _, v := range c.Headers {
@@ -476,10 +505,36 @@ type Response struct {
 	Body   []byte
 	Header http.Header
 	URL    *url.URL
+	Status int
+	// Ignored: a response action matched; the reply holds no records and ends the pages.
+	Ignored bool
+}
+
+// Request is one request of a resource: method, URL and params, a JSON body, the endpoint's
+// own headers (sent, like the client's, only to base_url's origin) and its response actions.
+type Request struct {
+	Method string // GET when empty
+	URL    string
+	Params url.Values
+	Auth   Auth   // the endpoint's own credentials instead of the client's (nil: the client's)
+	Body   []byte // JSON, unless ContentType says otherwise
+	// ContentType of Body: application/json when empty; "-" sends none (a raw body).
+	ContentType string
+	Headers     map[string]string
+	Actions     []ResponseAction
 }
 
 // Get fetches u with params added.
 func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Response, error) {
+	return c.Do(ctx, &Request{URL: u, Params: params})
+}
+
+// Do makes a request, with the client's credentials, limits and retries.
+func (c *Client) Do(ctx context.Context, rq *Request) (*Response, error) {
+	u, params, method := rq.URL, rq.Params, rq.Method
+	if method == "" {
+		method = http.MethodGet
+	}
 	parsed, err := url.Parse(u)
 	if err != nil {
 		return nil, fmt.Errorf("bad URL %q: %w", c.redact(u), err)
@@ -557,19 +612,39 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 		if shown <= 0 {
 			shown = attempt
 		}
-		req, err := http.NewRequestWithContext(actx, http.MethodGet, parsed.String(), nil)
+		var reqBody io.Reader
+		if rq.Body != nil {
+			reqBody = bytes.NewReader(rq.Body)
+		}
+		req, err := http.NewRequestWithContext(actx, method, parsed.String(), reqBody)
 		if err != nil {
 			return nil, backoff.Permanent(errors.New(c.redact(err.Error())))
 		}
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set("User-Agent", "dango")
+		if rq.Body != nil {
+			switch rq.ContentType {
+			case "":
+				req.Header.Set("Content-Type", "application/json")
+			case "-":
+			default:
+				req.Header.Set("Content-Type", rq.ContentType)
+			}
+		}
 		if !foreign {
 			for k, v := range c.Headers {
 				req.Header.Set(k, v)
 			}
-			if err := c.Auth.Apply(ctx, req); err != nil {
+			for k, v := range rq.Headers {
+				req.Header.Set(k, v)
+			}
+			auth := c.Auth
+			if rq.Auth != nil {
+				auth = rq.Auth
+			}
+			if err := auth.Apply(ctx, req); err != nil {
 				// A token request's error quotes the token URL (and what the endpoint said).
-				config.RegisterSecret(c.Auth.Secrets()...)
+				config.RegisterSecret(auth.Secrets()...)
 				return nil, backoff.Permanent(config.RedactError(err))
 			}
 		}
@@ -584,7 +659,7 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 			case timedOut() || isTimeout(err):
 				return nil, &TimeoutError{Path: path, Timeout: shown}
 			}
-			return nil, fmt.Errorf("GET %s: %s", path, c.redact(err.Error()))
+			return nil, fmt.Errorf("%s %s: %s", method, path, c.redact(err.Error()))
 		}
 		body, err := readBody(resp, limit)
 		resp.Body.Close()
@@ -599,10 +674,15 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 			}
 			return nil, fmt.Errorf("read %s: %s", path, c.redact(err.Error()))
 		}
+		for _, a := range rq.Actions {
+			if (a.Status == 0 || a.Status == resp.StatusCode) && (a.Content == "" || bytes.Contains(body, []byte(a.Content))) {
+				return &Response{Body: body, Header: resp.Header, URL: resp.Request.URL, Status: resp.StatusCode, Ignored: true}, nil
+			}
+		}
 		switch s := resp.StatusCode; {
 		case s/100 == 2:
 			limited = false
-			return &Response{Body: body, Header: resp.Header, URL: resp.Request.URL}, nil
+			return &Response{Body: body, Header: resp.Header, URL: resp.Request.URL, Status: s}, nil
 		case s == 401 || s == 403:
 			return nil, backoff.Permanent(&AuthenticationError{Status: s, Detail: c.redact(detail(body, resp.Status))})
 		case s == 429 || s == 503:
@@ -619,11 +699,11 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 				// The shared pause does the waiting; retry as soon as it is over.
 				return nil, &backoff.RetryAfterError{Duration: time.Millisecond}
 			}
-			return nil, fmt.Errorf("%s from GET %s", resp.Status, path)
+			return nil, fmt.Errorf("%s from %s %s", resp.Status, method, path)
 		case s >= 500:
-			return nil, fmt.Errorf("%s from GET %s", resp.Status, path)
+			return nil, fmt.Errorf("%s from %s %s", resp.Status, method, path)
 		default:
-			return nil, backoff.Permanent(&HTTPError{Method: "GET", URL: path, Status: s, Detail: c.redact(detail(body, resp.Status))})
+			return nil, backoff.Permanent(&HTTPError{Method: method, URL: path, Status: s, Detail: c.redact(detail(body, resp.Status))})
 		}
 	}
 	notify := func(err error, wait time.Duration) {
@@ -631,7 +711,7 @@ func (c *Client) Get(ctx context.Context, u string, params url.Values) (*Respons
 			wait = p // a Retry-After pause: say how long it really is
 		}
 		if c.OnRetry != nil {
-			c.OnRetry(fmt.Sprintf("Retrying GET %s in %s (%s)", path, wait.Round(10*time.Millisecond), c.redact(err.Error())))
+			c.OnRetry(fmt.Sprintf("Retrying %s %s in %s (%s)", method, path, wait.Round(10*time.Millisecond), c.redact(err.Error())))
 		}
 	}
 	resp, err := backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(c.MaxElapsed), backoff.WithNotify(notify))
@@ -721,5 +801,8 @@ func detail(body []byte, status string) string {
 // OAuth2 token changes) are registered with config's redaction, which does the replacing.
 func (c *Client) redact(s string) string {
 	config.RegisterSecret(c.Auth.Secrets()...)
+	for _, a := range c.endpointAuth {
+		config.RegisterSecret(a.Secrets()...)
+	}
 	return config.Redact(s)
 }

@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -30,55 +29,12 @@ import (
 	"github.com/dangohq/dango/connectors/file"
 	"github.com/dangohq/dango/humanize"
 	"github.com/dangohq/dango/jsonshape"
-	"github.com/dangohq/dango/naming"
 )
-
-// Spec is the rest_api configuration block.
-var Spec = config.Spec{Type: "rest_api", Summary: "Any JSON REST API, described declaratively: base URL, auth, and resources with paths, record selectors, paginators and incremental parameters.",
-	Fields: []config.Field{
-		{Name: "base_url", Kind: config.String, Required: true, Doc: "Prefix of every resource path."},
-		{Name: "auth", Kind: config.Object, Doc: "Credentials.", Fields: []config.Field{
-			{Name: "type", Kind: config.String, Required: true, Enum: []string{"bearer", "api_key", "basic", "oauth2_client_credentials"}, Doc: "How to authenticate."},
-			{Name: "token", Kind: config.String, Doc: "Bearer token (use token_env)."},
-			{Name: "name", Kind: config.String, Doc: "api_key: header or query parameter name.", Default: "Authorization"},
-			{Name: "api_key", Kind: config.String, Doc: "api_key: the key (use api_key_env)."},
-			{Name: "location", Kind: config.String, Enum: []string{"header", "query"}, Default: "header", Doc: "api_key: where it goes."},
-			{Name: "username", Kind: config.String, Doc: "basic: user."},
-			{Name: "password", Kind: config.String, Doc: "basic: password (use password_env)."},
-			{Name: "client_id", Kind: config.String, Doc: "oauth2: client id."},
-			{Name: "client_secret", Kind: config.String, Doc: "oauth2: client secret (use client_secret_env)."},
-			{Name: "token_url", Kind: config.String, Doc: "oauth2: token endpoint."},
-			{Name: "scope", Kind: config.String, Doc: "oauth2: scope."},
-		}},
-		{Name: "headers", Kind: config.Map, Doc: "Extra headers; ${VAR} expands from the environment."},
-		{Name: "requests_per_second", Kind: config.Float, Doc: "Most requests per second for this source, whatever --workers is."},
-		{Name: "rate_limit_delay", Kind: config.Float, Doc: "Seconds between requests (the spec's Stripe option)."},
-		{Name: "max_retry_time", Kind: config.String, Default: "5m", Doc: "How long one request may keep retrying (429, 5xx, network)."},
-		{Name: "timeout", Kind: config.String, Default: "60s", Doc: "Per-request timeout."},
-		{Name: "parallel_pages", Kind: config.Int, Default: int64(4), Doc: "With page_number or offset pagination, pages requested ahead (processed in order; the rate limit still holds). 1 turns it off."},
-		{Name: "allow_cross_host", Kind: config.Bool, Default: false, Doc: "Follow next-page links and redirects to another host (scheme, host and port than base_url's) without any credentials or configured headers. Off: such a link or redirect fails the resource."},
-		{Name: "max_response_size", Kind: config.String, Default: "100MB", Doc: "Largest reply accepted (refused while reading, so memory stays bounded)."},
-		{Name: "max_json_depth", Kind: config.Int, Default: int64(jsonshape.DefaultMaxDepth), Doc: "Deepest nesting of objects and lists accepted in a reply."},
-		{Name: "resources", Kind: config.Any, Required: true, Doc: "List of resources: name, path, params, data_selector, primary_key, write_disposition, paginator, incremental, parent."},
-	}}
 
 func init() {
 	connectors.Default.Register(connectors.Registration{Spec: Spec, New: func(job connectors.Job) (connectors.Connector, error) {
 		return New(job, job.Source.Settings)
 	}})
-}
-
-// Resource is one endpoint.
-type Resource struct {
-	Name         string
-	Path         string
-	Params       map[string]string
-	DataSelector string
-	PrimaryKey   []string
-	Disposition  string
-	Paginator    map[string]any
-	Incremental  *config.Incremental
-	Parent       string
 }
 
 // Connector is a configured REST source.
@@ -96,7 +52,7 @@ type Connector struct {
 func New(job connectors.Job, s config.Values) (*Connector, error) {
 	// One spool file per 256 MB of records: each file costs a schema sniff and a statement,
 	// so fewer, larger batches load faster (measured 4 × 50,000 records → 1 × 200,000).
-	c := &Connector{job: job, base: strings.TrimRight(s.String("base_url"), "/"), batchBytes: 256 << 20, prefetch: int(s.Int("parallel_pages"))}
+	c := &Connector{job: job, base: strings.TrimRight(baseURL(s), "/"), batchBytes: 256 << 20, prefetch: int(s.Int("parallel_pages"))}
 	timeout, err := time.ParseDuration(s.String("timeout"))
 	if err != nil {
 		return nil, fmt.Errorf("source %s: timeout %q: %w", job.Source.Name, s.String("timeout"), err)
@@ -119,19 +75,17 @@ func New(job connectors.Job, s config.Values) (*Connector, error) {
 	httpc := &http.Client{Timeout: timeout, Transport: Transport(c.prefetch)}
 	c.client = &Client{HTTP: httpc, Auth: noAuth{}, Headers: map[string]string{}, MaxElapsed: maxRetry,
 		Base: base, AllowCrossHost: s.Bool("allow_cross_host"), Source: job.Source.Name, MaxResponseSize: maxSize, Timeout: timeout}
-	if a := s.Object("auth"); a != nil {
-		switch a.String("type") {
-		case "bearer":
-			c.client.Auth = bearerAuth{token: a.String("token")}
-		case "api_key":
-			c.client.Auth = apiKeyAuth{name: a.String("name"), value: a.String("api_key"), location: a.String("location")}
-		case "basic":
-			c.client.Auth = basicAuth{user: a.String("username"), password: a.String("password")}
-		case "oauth2_client_credentials":
-			c.client.Auth = &oauth2Auth{tokenURL: a.String("token_url"), clientID: a.String("client_id"), secret: a.String("client_secret"), scope: a.String("scope"), http: TokenClient(httpc)}
-		}
+	client, _ := asMap(s["client"])
+	if a, ok := asMap(client["auth"]); ok {
+		c.client.Auth = newAuth(a, httpc)
+	} else if a, ok := asMap(s["auth"]); ok {
+		c.client.Auth = newAuth(a, httpc)
 	}
-	if h, ok := s["headers"].(map[string]any); ok {
+	headers, ok := asMap(client["headers"])
+	if !ok {
+		headers, ok = asMap(s["headers"])
+	}
+	if h := headers; ok {
 		// Variables expanded into headers hold credentials (Authorization: Bearer ${TOKEN}):
 		// each value is registered for redaction, as a header named like a secret is whole.
 		expand := func(name string) string {
@@ -152,77 +106,43 @@ func New(job connectors.Job, s config.Values) (*Connector, error) {
 	case s.Float("rate_limit_delay") > 0:
 		c.client.Limiter = rate.NewLimiter(rate.Every(time.Duration(s.Float("rate_limit_delay")*float64(time.Second))), 1)
 	}
-	list, ok := s["resources"].([]any)
-	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("source %s: resources must be a list of endpoints", job.Source.Name)
-	}
-	for i, item := range list {
-		r, err := parseResource(item)
-		if err != nil {
-			return nil, fmt.Errorf("source %s: resources[%d]: %w", job.Source.Name, i, err)
+	rs, err := buildResources(s)
+	if err != nil {
+		var ce *config.CheckError
+		if errors.As(err, &ce) && ce.Line > 0 {
+			return nil, fmt.Errorf("source %s: %s:%d: %s", job.Source.Name, config.SourcesFile, ce.Line, err)
 		}
-		c.resources = append(c.resources, r)
+		return nil, fmt.Errorf("source %s: %w", job.Source.Name, err)
 	}
+	// client.paginator is every resource's default, as in dlt.
+	if p, ok := client["paginator"]; ok {
+		def, _ := parseResource(map[string]any{"name": "x", "endpoint": map[string]any{"paginator": p}}, 0, 0)
+		for i := range rs {
+			if rs[i].Paginator == nil {
+				rs[i].Paginator = def.Paginator
+			}
+		}
+	}
+	for i := range rs {
+		if rs[i].AuthConfig != nil {
+			rs[i].auth = newAuth(rs[i].AuthConfig, httpc)
+			c.client.endpointAuth = append(c.client.endpointAuth, rs[i].auth)
+		}
+	}
+	// sources.yml's per-resource overrides must name a resource: a misspelt name would do nothing.
+	names := map[string]bool{}
+	var list []string
+	for _, r := range rs {
+		names[r.Name] = true
+		list = append(list, r.Name)
+	}
+	for name, rc := range job.Source.Resources {
+		if !names[name] {
+			return nil, fmt.Errorf("source %s: %s:%d: resources.%s: no resource of this source is named %q (its resources: %s)", job.Source.Name, config.SourcesFile, rc.Line, name, name, strings.Join(list, ", "))
+		}
+	}
+	c.resources = rs
 	return c, nil
-}
-
-func parseResource(item any) (Resource, error) {
-	var r Resource
-	switch x := item.(type) {
-	case string: // just a path: "users"
-		r.Name, r.Path = naming.Snake(strings.Trim(x, "/")), x
-		return r, nil
-	case map[string]any:
-		r.Name = str(x["name"])
-		r.Path = str(x["path"])
-		if ep, ok := x["endpoint"].(map[string]any); ok { // dlt's endpoint: {path, params, …}
-			for k, v := range ep {
-				x[k] = v
-			}
-			r.Path = str(ep["path"])
-		}
-		if r.Path == "" {
-			r.Path = r.Name
-		}
-		if r.Name == "" {
-			r.Name = naming.Snake(strings.Trim(r.Path, "/"))
-		}
-		r.DataSelector = str(x["data_selector"])
-		r.Disposition = str(x["write_disposition"])
-		r.Parent = str(x["parent"])
-		switch pk := x["primary_key"].(type) {
-		case string:
-			r.PrimaryKey = []string{pk}
-		case []any:
-			for _, k := range pk {
-				r.PrimaryKey = append(r.PrimaryKey, str(k))
-			}
-		}
-		if p, ok := x["params"].(map[string]any); ok {
-			r.Params = map[string]string{}
-			for k, v := range p {
-				r.Params[k] = str(v)
-			}
-		}
-		switch p := x["paginator"].(type) {
-		case string:
-			r.Paginator = map[string]any{"type": p}
-		case map[string]any:
-			r.Paginator = p
-		}
-		if inc, ok := x["incremental"].(map[string]any); ok {
-			cursor := str(inc["cursor_column"])
-			if cursor == "" {
-				cursor = str(inc["cursor_path"])
-			}
-			if cursor == "" {
-				return r, fmt.Errorf("incremental needs cursor_column")
-			}
-			r.Incremental = &config.Incremental{CursorColumn: cursor, InitialValue: str(inc["initial_value"])}
-		}
-		return r, nil
-	}
-	return r, fmt.Errorf("expected a path or a mapping, got %v", item)
 }
 
 func str(v any) string {
@@ -232,11 +152,14 @@ func str(v any) string {
 	return fmt.Sprint(v)
 }
 
-// Resources names the source's resources.
+// Resources names the source's resources that load (not those with selected: false, which
+// are fetched only for the resources that depend on them).
 func (c *Connector) Resources() []string {
-	out := make([]string, len(c.resources))
-	for i, r := range c.resources {
-		out[i] = r.Name
+	var out []string
+	for _, r := range c.resources {
+		if r.Selected {
+			out = append(out, r.Name)
+		}
 	}
 	return out
 }
@@ -252,7 +175,7 @@ func (c *Connector) Extract(ctx context.Context, out connectors.Emitter) error {
 	}
 	for _, r := range c.resources {
 		_, needed := parents[r.Name]
-		if !c.job.Selected(r.Name) && !needed {
+		if (!c.job.Selected(r.Name) || !r.Selected) && !needed {
 			continue
 		}
 		if err := c.extractResource(ctx, r, parents, out); err != nil {
@@ -270,8 +193,6 @@ func (c *Connector) Extract(ctx context.Context, out connectors.Emitter) error {
 // pageSeed hashes page bodies to notice a page repeating.
 var pageSeed = maphash.MakeSeed()
 
-var placeholderRE = regexp.MustCompile(`\{([^{}]+)\}`)
-
 func (c *Connector) extractResource(ctx context.Context, r Resource, parents map[string][]map[string]any, out connectors.Emitter) error {
 	// Configuration from sources.yml overrides what the resource declares.
 	src := c.job.Source
@@ -287,8 +208,8 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 	}
 	job := c.job
 	job.Source = src
-	res, mode := job.Plan(r.Name, naming.Snake(r.Name), connectors.Defaults{Disposition: r.Disposition, PrimaryKey: r.PrimaryKey})
-	selected := c.job.Selected(r.Name)
+	res, mode := job.Plan(r.Name, r.Table, connectors.Defaults{Disposition: r.Disposition, PrimaryKey: r.PrimaryKey})
+	selected := c.job.Selected(r.Name) && r.Selected
 	if selected {
 		connectors.LogMode(out, r.Name, mode)
 	}
@@ -307,16 +228,52 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 	_, keep := parents[r.Name]
 	var total int64
 	var bytes int64
-	fetch := func(path string) error {
-		params := url.Values{}
+	// fetch makes the resource's requests with vals filling the placeholders (the parent
+	// record's fields, the incremental values); include is added to every record.
+	fetch := func(vals map[string]any, include []byte) error {
+		vals["incremental.start_value"] = mode.From
+		vals["incremental.initial_value"] = mode.From
+		vals["incremental.last_value"] = mode.From
+		vals["incremental.end_value"] = r.EndValue
+		plain := map[string]any{}
 		for k, v := range r.Params {
-			v = strings.ReplaceAll(v, "{incremental.start_value}", mode.From)
-			v = strings.ReplaceAll(v, "{incremental.initial_value}", mode.From)
-			if strings.Contains(r.Params[k], "{incremental.") && mode.From == "" {
+			if t, ok := v.(string); ok && strings.Contains(t, "{incremental.") && mode.From == "" {
 				continue // first sync without an initial value: fetch everything
 			}
-			params.Set(k, v)
+			plain[k] = v
 		}
+		params := queryValues(plain, vals)
+		if r.StartParam != "" && mode.From != "" {
+			params.Set(r.StartParam, mode.From)
+		}
+		if r.EndParam != "" && r.EndValue != "" {
+			params.Set(r.EndParam, r.EndValue)
+		}
+		rq := &Request{Method: r.Method, Actions: r.Actions, Auth: r.auth}
+		if r.JSON != nil {
+			body, err := json.Marshal(expandJSON(r.JSON, vals))
+			if err != nil {
+				return fmt.Errorf("endpoint.json: %w", err)
+			}
+			rq.Body = body
+		}
+		switch d := r.Data.(type) {
+		case map[string]any: // form fields, as requests encodes a dict
+			rq.Body, rq.ContentType = []byte(queryValues(d, vals).Encode()), "application/x-www-form-urlencoded"
+		case nil:
+		default:
+			rq.Body, rq.ContentType = []byte(expand(placeholderText(d), vals, nil)), "-"
+		}
+		if len(r.Headers) > 0 {
+			rq.Headers = map[string]string{}
+			for k, v := range r.Headers {
+				rq.Headers[k] = expand(v, vals, nil)
+				if config.SecretKey(k) { // an Authorization header is a credential: never printed
+					config.RegisterSecret(rq.Headers[k])
+				}
+			}
+		}
+		path := expand(r.Path, vals, url.PathEscape)
 		next := c.base + "/" + strings.TrimLeft(path, "/")
 		pg := newPaginator(r.Paginator)
 		// handle spools one page's records and returns those a paginator may look at.
@@ -324,6 +281,9 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		// parameter (or clamps it at the last page): it would never end.
 		var lastSum uint64
 		handle := func(p *page) ([]map[string]any, error) {
+			if include != nil {
+				withParentFields(p, include, c.maxDepth)
+			}
 			raw := p.raw
 			if len(raw) > 0 {
 				sum := maphash.Bytes(pageSeed, p.resp.Body)
@@ -359,7 +319,8 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 			return records, nil
 		}
 		if step, ok := pg.numbered(); ok && c.prefetch > 1 {
-			return c.prefetchPages(ctx, next, params, step, r.DataSelector, handle)
+			rq.URL, rq.Params = next, params
+			return c.prefetchPages(ctx, rq, step, r.DataSelector, handle, out)
 		}
 		seen := map[string]bool{}
 		for next != "" {
@@ -373,9 +334,14 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 				return fmt.Errorf("the API returned the same next page %s twice; stopping to avoid a loop", c.client.redact(u))
 			}
 			seen[key] = true
-			resp, err := c.client.Get(ctx, next, params)
+			rq.URL, rq.Params = next, params
+			resp, err := c.client.Do(ctx, rq)
 			if err != nil {
 				return err
+			}
+			if resp.Ignored {
+				logIgnored(out, rq, resp)
+				return nil
 			}
 			p, err := preparePage(resp, r.DataSelector, c.maxDepth)
 			if err != nil {
@@ -391,14 +357,15 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 	}
 	if r.Parent != "" {
 		for _, parent := range parents[r.Parent] {
-			path := placeholderRE.ReplaceAllStringFunc(r.Path, func(m string) string {
-				return url.PathEscape(str(lookup(parent, m[1:len(m)-1])))
-			})
-			if err := fetch(path); err != nil {
+			vals, include, err := r.parentValues(parent)
+			if err != nil {
+				return err
+			}
+			if err := fetch(vals, include); err != nil {
 				return err
 			}
 		}
-	} else if err := fetch(r.Path); err != nil {
+	} else if err := fetch(map[string]any{}, nil); err != nil {
 		return err
 	}
 	if selected {
@@ -435,8 +402,9 @@ func preparePage(resp *Response, selector string, maxDepth int) (*page, error) {
 // prefetchPages fetches numbered pages (page numbers or offsets, step apart) up to c.prefetch
 // ahead, preparing each as it arrives and handling them strictly in order, and stops at the
 // first page without records. Requests past the end are cancelled or ignored.
-func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Values, step numbered, selector string,
-	handle func(*page) ([]map[string]any, error)) error {
+func (c *Connector) prefetchPages(ctx context.Context, rq *Request, step numbered, selector string,
+	handle func(*page) ([]map[string]any, error), out connectors.Emitter) error {
+	params := rq.Params
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -452,9 +420,16 @@ func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Valu
 			np.Set(k, v)
 		}
 		go func() {
-			resp, err := c.client.Get(ctx, u, np)
+			req := *rq
+			req.Params = np
+			resp, err := c.client.Do(ctx, &req)
 			if err != nil {
 				ch <- result{err: err}
+				return
+			}
+			if resp.Ignored {
+				logIgnored(out, &req, resp)
+				ch <- result{}
 				return
 			}
 			p, err := preparePage(resp, selector, c.maxDepth)
@@ -468,6 +443,9 @@ func (c *Connector) prefetchPages(ctx context.Context, u string, params url.Valu
 		delete(inflight, i)
 		if res.err != nil {
 			return res.err
+		}
+		if res.page == nil { // ignored by a response action: the pages end here
+			return nil
 		}
 		records, err := handle(res.page)
 		if err != nil {

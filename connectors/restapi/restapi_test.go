@@ -200,7 +200,7 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 	defer srv.Close()
 	s := config.Values{"base_url": srv.URL, "timeout": "5s", "max_retry_time": "5s",
 		"auth":      config.Values{"type": "oauth2_client_credentials", "client_id": "client", "client_secret": "very-secret", "token_url": srv.URL + "/token"},
-		"resources": []any{"things", "things"}}
+		"resources": []any{"things", map[string]any{"name": "things_again", "path": "things"}}}
 	c, err := New(connectors.Job{Source: config.Source{Name: "api"}, ProjectRoot: t.TempDir()}, s)
 	if err != nil {
 		t.Fatal(err)
