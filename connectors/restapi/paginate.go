@@ -357,13 +357,21 @@ func (p *paginator) setRange(params url.Values, value int) {
 // pageInfo is what a paginator reads from one reply.
 type pageInfo struct {
 	resp    *Response
-	url     string // the request, redacted, for messages
-	n       int    // records on the page
+	url     func(string) string // redacts a URL for messages
+	n       int                 // records on the page
 	last    map[string]any
 	root    *node
 	rootErr error
 	parsed  bool
 	depth   int
+}
+
+// where is the request's URL for messages, secrets redacted.
+func (pi *pageInfo) where() string {
+	if pi.url == nil {
+		return pi.resp.URL.String()
+	}
+	return pi.url(pi.resp.URL.String())
 }
 
 // doc is the reply's skeleton; a reply that is not JSON is an error here.
@@ -372,7 +380,7 @@ func (pi *pageInfo) doc() (*node, error) {
 		pi.parsed = true
 		pi.root, pi.rootErr = parseNode(pi.resp.Body, pi.depth)
 		if pi.rootErr != nil {
-			pi.rootErr = notJSON(pi.resp, pi.url, pi.rootErr)
+			pi.rootErr = notJSON(pi.resp, pi.where(), pi.rootErr)
 		}
 	}
 	return pi.root, pi.rootErr
@@ -400,7 +408,7 @@ type PaginationError struct {
 func (e *PaginationError) Error() string { return e.Msg + " (last page: GET " + e.URL + ")" }
 
 func (p *paginator) fail(pi *pageInfo, format string, a ...any) error {
-	return &PaginationError{URL: pi.url, Msg: fmt.Sprintf(format, a...)}
+	return &PaginationError{URL: pi.where(), Msg: fmt.Sprintf(format, a...)}
 }
 
 // update reads one reply and decides whether a next page follows, with dlt's stop

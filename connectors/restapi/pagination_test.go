@@ -229,7 +229,13 @@ func (c *tableCapture) Progress(int64, int64)   {}
 
 func extractTables(t *testing.T, base string, resources []any, parallel int64) (*tableCapture, error) {
 	t.Helper()
-	s := config.Values{"base_url": base, "timeout": "5s", "max_retry_time": "5s", "resources": resources, "parallel_pages": parallel}
+	// A copy: the connector may rewrite what it is given.
+	var copied []any
+	b, _ := json.Marshal(resources)
+	if err := json.Unmarshal(b, &copied); err != nil {
+		t.Fatal(err)
+	}
+	s := config.Values{"base_url": base, "timeout": "5s", "max_retry_time": "5s", "resources": copied, "parallel_pages": parallel}
 	c, err := New(connectors.Job{Source: config.Source{Name: "api"}, ProjectRoot: t.TempDir()}, s)
 	if err != nil {
 		return nil, err

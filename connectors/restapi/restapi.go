@@ -350,11 +350,17 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		// A page whose content equals the one before means the API ignores the paginator's
 		// parameter (or clamps it at the last page): it would never end.
 		var lastSum uint64
-		var lastURL string
+		var lastResp *Response
+		lastURL := func() string {
+			if lastResp == nil {
+				return ""
+			}
+			return c.client.redact(lastResp.URL.String())
+		}
 		handle := func(p *page) (*pageInfo, error) {
 			raw := p.raw
 			fsel = p.sel
-			lastURL = c.client.redact(p.resp.URL.String())
+			lastResp = p.resp
 			if len(raw) > 0 {
 				sum := maphash.Bytes(pageSeed, p.resp.Body)
 				if sum == lastSum {
@@ -370,7 +376,7 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 			if err := sp.writePage(raw, p.shape); err != nil {
 				return nil, err
 			}
-			pi := &pageInfo{resp: p.resp, url: lastURL, n: len(raw), depth: c.maxDepth, root: p.root, parsed: p.root != nil}
+			pi := &pageInfo{resp: p.resp, url: c.client.redact, n: len(raw), depth: c.maxDepth, root: p.root, parsed: p.root != nil}
 			// Decode records only where something needs their fields: children's paths, and
 			// the last record for id-based pagination.
 			if keep {
@@ -396,7 +402,7 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 			if err := c.prefetchPages(ctx, next, params, pg, fsel, handle); err != nil {
 				return err
 			}
-			return pg.finish(lastURL)
+			return pg.finish(lastURL())
 		}
 		seen := map[string]bool{}
 		for {
@@ -426,11 +432,11 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 				return err
 			}
 			if !pg.more() {
-				return pg.finish(lastURL)
+				return pg.finish(lastURL())
 			}
 			next, params = pg.next(resp.URL, next, params)
 			if next == "" {
-				return fmt.Errorf("the next page link %q from GET %s is not a URL", pg.nextRef, lastURL)
+				return fmt.Errorf("the next page link %q from GET %s is not a URL", c.client.redact(pg.nextRef), lastURL())
 			}
 		}
 	}
@@ -447,7 +453,7 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		return err
 	}
 	if selected {
-		out.Logf("Loaded %s %s", humanize.Thousands(total), r.Name)
+		out.Logf("Fetched %s %s", humanize.Thousands(total), r.Name)
 	}
 	return sp.flush()
 }
@@ -477,10 +483,10 @@ var singleEntityRE = regexp.MustCompile(`\{([a-zA-Z0-9.\-_]+)\}`)
 // does not depend on the pages before it, done as it arrives. With sel nil the records are
 // found as dlt finds them (detectSelector).
 func (c *Connector) preparePage(resp *Response, sel *jpath) (*page, error) {
-	u := c.client.redact(resp.URL.String())
+	u := func() string { return c.client.redact(resp.URL.String()) }
 	body := bytes.TrimLeft(resp.Body, " \t\r\n")
 	if len(body) == 0 || !strings.ContainsRune(`{["-0123456789tfn`, rune(body[0])) {
-		return nil, notJSON(resp, u, errors.New("no JSON value at its start"))
+		return nil, notJSON(resp, u(), errors.New("no JSON value at its start"))
 	}
 	pg := &page{resp: resp, sel: sel}
 	if sel == nil {
@@ -490,7 +496,7 @@ func (c *Connector) preparePage(resp *Response, sel *jpath) (*page, error) {
 			if errors.As(err, &de) {
 				return nil, fmt.Errorf("GET %s: the reply nests JSON deeper than %d levels (max_json_depth); refusing it", c.client.redact(resp.URL.RequestURI()), de.Limit)
 			}
-			return nil, fmt.Errorf("GET %s: malformed JSON in the reply: %w", u, err)
+			return nil, fmt.Errorf("GET %s: malformed JSON in the reply: %w", u(), err)
 		}
 		pg.root, pg.sel = root, detectSelector(root)
 	}
@@ -499,7 +505,7 @@ func (c *Connector) preparePage(resp *Response, sel *jpath) (*page, error) {
 	if err != nil {
 		var miss *SelectorMissError
 		if errors.As(err, &miss) {
-			return nil, fmt.Errorf("GET %s: %w", u, err)
+			return nil, fmt.Errorf("GET %s: %w", u(), err)
 		}
 		return nil, fmt.Errorf("GET %s: %w", c.client.redact(resp.URL.RequestURI()), err)
 	}
