@@ -618,11 +618,21 @@ func (p *paginator) missing(pi *pageInfo, root *node, key string, want *jpath) e
 	if p.detected {
 		return nil
 	}
-	if path, v := findNextPagePath(root, nil); path != nil && v.kind != 'n' {
-		return p.fail(pi, "%s %q is not in the reply, but %q (%.60s) is: the pagination would stop after this page; set %s: %s",
-			key, want.src, strings.Join(path, "."), v.raw, key, strings.Join(path, "."))
+	path, v := findNextPagePath(root, nil)
+	if path == nil || !v.truthy() {
+		return nil
 	}
-	return nil
+	found := strings.Join(path, ".")
+	isURL := v.kind == '"' && (strings.HasPrefix(v.text(), "http") || strings.HasPrefix(v.text(), "/"))
+	fix := fmt.Sprintf("set %s: %s", key, found)
+	switch {
+	case key == "next_url_path" && !isURL:
+		fix = fmt.Sprintf("it holds a cursor, not a link: paginator: {type: cursor, cursor_path: %s, cursor_param: <the API's parameter>}", found)
+	case key == "cursor_path" && isURL:
+		fix = fmt.Sprintf("it holds a link: paginator: {type: json_link, next_url_path: %s}", found)
+	}
+	return p.fail(pi, "%s %q is not in the reply, but %q (%.60s) is: the pagination would stop after this page; %s",
+		key, want.src, found, v.raw, fix)
 }
 
 // more reports whether another page is to be requested.

@@ -340,6 +340,9 @@ var pagCases = []pagCase{
 	{name: "data_selector missing from the reply", shape: "nested", dltShort: true,
 		dango: []any{res("items", "items", "data_selector", "results")},
 		err:   `data_selector "results" matches nothing in the reply (its top-level keys are "data", "meta")`},
+	{name: "cursor configured, the reply has a next link", shape: "wrongpath", dltShort: true,
+		dango: []any{res("items", "items", "paginator", map[string]any{"type": "cursor", "cursor_path": "next_cursor"})},
+		err:   `cursor_path "next_cursor" is not in the reply, but "next_page" ("/s/wrongpath/items?p=2") is: the pagination would stop after this page; it holds a link: paginator: {type: json_link, next_url_path: next_page}`},
 	{name: "reply is not JSON", shape: "html",
 		dango: []any{res("items", "items")},
 		err:   `is not JSON (no JSON value at its start; Content-Type: text/html; it starts with "<!DOCTYPE html>`},
@@ -452,10 +455,19 @@ func TestPaginationMatchesDlt(t *testing.T) {
 				t.Errorf("%s: dlt failed: %s", c.name, d.Error)
 				continue
 			}
-			for table, n := range c.want {
-				if d.Counts[table] != n {
-					t.Errorf("%s: %s: dlt %d, dango %d", c.name, table, d.Counts[table], n)
+			// dango against dlt's own numbers, on the same server.
+			got, err := extractTables(t, hs.URL+"/s/"+c.shape, c.dango, 4)
+			if err != nil {
+				t.Errorf("%s: dango: %v", c.name, err)
+				continue
+			}
+			for table, n := range d.Counts {
+				if got.counts[table] != n {
+					t.Errorf("%s: %s: dlt %d, dango %d", c.name, table, n, got.counts[table])
 				}
+			}
+			if len(d.Counts) != len(c.want) {
+				t.Errorf("%s: dlt loaded %v, the case expects %v", c.name, d.Counts, c.want)
 			}
 		case c.dltShort:
 			if d.Error != "" {
