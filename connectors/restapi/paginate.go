@@ -76,7 +76,8 @@ type paginator struct {
 	pages    int
 	received int
 	reported int  // the last total reported, -1 when none
-	short    int  // records on the last page when it held fewer than limit (offset)
+	short    int  // offset: the size of the last pages when they held fewer than limit
+	shortRun int  // how many pages in a row held exactly short records
 	stopped  bool // ended by its stop condition on an empty page
 	emptyAt  int  // the offset or page number that came back empty
 }
@@ -560,14 +561,20 @@ func (p *paginator) updateRange(pi *pageInfo) error {
 		return nil
 	}
 	if p.kind == "offset" {
-		// A page shorter than limit followed by more records: the API serves fewer per
-		// request than limit asks for, so offsets step over records.
-		if p.short > 0 && pi.n > 0 {
-			return p.fail(pi, "the API returned %d records for limit=%d and then more at offset %d: it caps the page size, so stepping the offset by %d skips records; set limit: %d (or lower) on the paginator",
-				p.short, p.limit, p.current, p.limit, p.short)
+		// Pages that all hold the same number of records, fewer than limit, followed by
+		// more: the API caps the page size below limit, so stepping the offset by limit
+		// skips records. (One short page alone may be an API filtering its pages.)
+		if p.shortRun >= 2 && pi.n > 0 {
+			return p.fail(pi, "the API returned %d records for limit=%d on %d pages in a row and then more at offset %d: it caps the page size, so stepping the offset by %d skips records; set limit: %d (or lower) on the paginator",
+				p.short, p.limit, p.shortRun, p.current, p.limit, p.short)
 		}
-		if pi.n < p.limit {
-			p.short = pi.n
+		switch {
+		case pi.n >= p.limit:
+			p.short, p.shortRun = 0, 0
+		case pi.n == p.short:
+			p.shortRun++
+		default:
+			p.short, p.shortRun = pi.n, 1
 		}
 	}
 	if err := readTotal(); err != nil {

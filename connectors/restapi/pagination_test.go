@@ -145,6 +145,10 @@ func (s *shapeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit, off := qint(r, "limit", 10), qint(r, "offset", 0)
 		end := min(off+limit, 45)
 		body = map[string]any{"data": recs(off, max(off, end), nil), "has_more": end < 45}
+	case "filtered": // offset pages an API filters after paging: one page short, more after it
+		off := qint(r, "offset", 0)
+		sizes := map[int]int{0: 9, 10: 10, 20: 10, 30: 3}
+		body = map[string]any{"data": recs(off, off+sizes[off], nil)}
 	case "single": // one object
 		body = map[string]any{"id": 1, "profile": map[string]any{"plan": "pro"}}
 	case "linknested", "wrongpath": // json_link at pagination.next, relative links
@@ -312,6 +316,8 @@ var pagCases = []pagCase{
 		dango: []any{res("items", "items", "paginator", map[string]any{"type": "offset", "limit": 20, "total_path": nil})}, want: map[string]int{"items": 45}},
 	{name: "offset with maximum_offset", shape: "offset",
 		dango: []any{res("items", "items", "paginator", map[string]any{"type": "offset", "limit": 50, "maximum_offset": 300})}, want: map[string]int{"items": 300}},
+	{name: "offset with one short page in the middle", shape: "filtered",
+		dango: []any{res("items", "items", "paginator", map[string]any{"type": "offset", "limit": 10, "total_path": nil})}, want: map[string]int{"items": 32}},
 	{name: "single object", shape: "single",
 		dango: []any{res("me", "me")}, want: map[string]int{"me": 1}},
 	{name: "json_link at pagination.next, relative", shape: "linknested",
@@ -327,7 +333,7 @@ var pagCases = []pagCase{
 		err:   `the API reports 1,000 records (total_path "total") but 500 arrived`},
 	{name: "offset: the API caps the page size", shape: "capped", dltShort: true,
 		dango: []any{res("items", "items", "paginator", map[string]any{"type": "offset", "limit": 100})},
-		err:   "the API returned 50 records for limit=100 and then more at offset 100: it caps the page size"},
+		err:   "the API returned 50 records for limit=100 on 2 pages in a row and then more at offset 200: it caps the page size"},
 	{name: "page_number: pages empty before the total", shape: "pagesshort", dltShort: true,
 		dango: []any{res("items", "items", "paginator", map[string]any{"type": "page_number"})},
 		err:   `the API reports 10 pages (total_path "total") but page 5 came back empty after 500 records`},
