@@ -642,6 +642,19 @@ func (p *paginator) missing(pi *pageInfo, root *node, key string, want *jpath) e
 		key, want.src, found, v.raw, fix)
 }
 
+// rebaseOne turns a detected page_number pagination into one counting from 1 after page=1
+// repeated the first reply: that page is done, the next is 2, and the reported number of
+// pages now ends at total + 1. It reports whether a page follows.
+func (p *paginator) rebaseOne() bool {
+	p.base = 1
+	p.pages++
+	p.current += p.step
+	if p.reported >= 0 && p.current >= p.reported+p.base {
+		p.hasNext = false
+	}
+	return p.hasNext
+}
+
 // more reports whether another page is to be requested.
 func (p *paginator) more() bool { return p.hasNext }
 

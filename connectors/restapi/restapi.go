@@ -270,7 +270,10 @@ func (c *Connector) Extract(ctx context.Context, out connectors.Emitter) error {
 	return nil
 }
 
-// pageSeed hashes page bodies to notice a page repeating.
+// errOneBased is a detected page_number pagination meeting an API that counts pages from 1.
+var errOneBased = errors.New("pages count from 1")
+
+// pageSeed hashes page records to notice a page repeating.
 var pageSeed = maphash.MakeSeed()
 
 var placeholderRE = regexp.MustCompile(`\{([^{}]+)\}`)
@@ -362,14 +365,22 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 			fsel = p.sel
 			lastResp = p.resp
 			if len(raw) > 0 {
-				sum := maphash.Bytes(pageSeed, p.resp.Body)
+				// The records, not the whole body: a reply may carry a timestamp or request id.
+				var h maphash.Hash
+				h.SetSeed(pageSeed)
+				for _, rec := range raw {
+					h.Write(rec)
+					h.WriteByte(0)
+				}
+				sum := h.Sum64()
 				if sum == lastSum {
-					hint := "it seems to ignore the paginator's parameters"
 					if pg.detected && pg.kind == "page_number" && pg.pages == 1 {
-						hint = "the paginator was detected from the first reply (page numbers from 0, the first request without one); if the API counts pages from 1, configure it: paginator: {type: page_number, base_page: 1, total_path: " + pg.totalPath.src + "}"
+						// dlt's detected page numbers start at 0 with a first request without
+						// one; an API counting from 1 answers page=1 with the first page again.
+						return nil, errOneBased
 					}
-					return nil, fmt.Errorf("the API returned the same page twice (GET %s had the content of the page before); %s; stopping to avoid a loop",
-						c.client.redact(p.resp.URL.RequestURI()), hint)
+					return nil, fmt.Errorf("the API returned the same page twice (GET %s had the records of the page before); it seems to ignore the paginator's parameters; stopping to avoid a loop",
+						c.client.redact(p.resp.URL.RequestURI()))
 				}
 				lastSum = sum
 			}
@@ -425,6 +436,14 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 				return err
 			}
 			pi, err := handle(p)
+			if errors.Is(err, errOneBased) {
+				out.Logf("%s: pages count from 1 (page=1 repeats the first page): skipping the repeat and going on from page 2", r.Name)
+				if !pg.rebaseOne() {
+					return pg.finish(lastURL())
+				}
+				next, params = pg.next(resp.URL, next, params)
+				continue
+			}
 			if err != nil {
 				return err
 			}

@@ -1,5 +1,6 @@
 """Runs dlt's rest_api_source on configurations read as JSON from stdin and prints, for
-each, the number of records every selected resource yields (or the error dlt raised).
+each, the number of records every selected resource yields and how many distinct ids they
+have (or the error dlt raised).
 
 Used by the Go tests to compare dango's paginators with dlt's on the same local server."""
 import json
@@ -16,15 +17,16 @@ def main() -> None:
     for case in json.load(sys.stdin):
         try:
             source = rest_api_source(case)
-            counts = {}
+            counts, distinct = {}, {}
             for name, resource in source.selected_resources.items():
-                n = 0
-                for _ in resource:
+                n, ids = 0, set()
+                for item in resource:
                     n += 1
+                    ids.add(json.dumps(item.get("id") if isinstance(item, dict) else item, default=str))
                     if n > LIMIT:  # a pagination that never ends
                         raise RuntimeError(f"{name}: more than {LIMIT} records, still paginating")
-                counts[name] = n
-            out.append({"counts": counts})
+                counts[name], distinct[name] = n, len(ids)
+            out.append({"counts": counts, "distinct": distinct})
         except Exception as e:  # report, the Go test decides
             out.append({"error": f"{type(e).__name__}: {e}"})
     json.dump(out, sys.stdout)
