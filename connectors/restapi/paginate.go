@@ -32,6 +32,14 @@ var PaginatorKeys = map[string][]string{
 	"last_id":       {"param", "id_field", "has_more_path", "total_path"},
 }
 
+// ValidatePaginator checks a paginator configuration (the mapping under paginator:, or
+// {type: <name>} for a bare name) as the engine will read it: known type, known keys, values
+// of the right kinds, something that ends the pagination.
+func ValidatePaginator(cfg map[string]any) error {
+	_, err := newPaginator(cfg)
+	return err
+}
+
 // paginatorAliases maps dango's older type names (and dlt's deprecated json_response) to
 // dlt's.
 var paginatorAliases = map[string]string{

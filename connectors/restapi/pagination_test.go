@@ -149,6 +149,15 @@ func (s *shapeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		off := qint(r, "offset", 0)
 		sizes := map[int]int{0: 9, 10: 10, 20: 10, 30: 3}
 		body = map[string]any{"data": recs(off, off+sizes[off], nil)}
+	case "hcursor": // the next cursor in a response header
+		from := qint(r, "after", 0)
+		if from+10 < 27 {
+			w.Header().Set("X-Next", strconv.Itoa(from+10))
+		}
+		body = map[string]any{"data": recs(from, min(from+10, 27), nil)}
+	case "cursormore": // a cursor on every page, has_more false on the last
+		from := qint(r, "cursor", 0)
+		body = map[string]any{"items": recs(from, min(from+10, 42), nil), "next": strconv.Itoa(from + 10), "has_more": from+10 < 42}
 	case "single": // one object
 		body = map[string]any{"id": 1, "profile": map[string]any{"plan": "pro"}}
 	case "linknested", "wrongpath": // json_link at pagination.next, relative links
@@ -318,6 +327,10 @@ var pagCases = []pagCase{
 		dango: []any{res("items", "items", "paginator", map[string]any{"type": "offset", "limit": 50, "maximum_offset": 300})}, want: map[string]int{"items": 300}},
 	{name: "offset with one short page in the middle", shape: "filtered",
 		dango: []any{res("items", "items", "paginator", map[string]any{"type": "offset", "limit": 10, "total_path": nil})}, want: map[string]int{"items": 32}},
+	{name: "header_cursor", shape: "hcursor",
+		dango: []any{res("items", "items", "paginator", map[string]any{"type": "header_cursor", "cursor_key": "X-Next", "cursor_param": "after"})}, want: map[string]int{"items": 27}},
+	{name: "cursor with has_more_path", shape: "cursormore",
+		dango: []any{res("items", "items", "paginator", map[string]any{"type": "cursor", "cursor_path": "next", "has_more_path": "has_more"})}, want: map[string]int{"items": 42}},
 	{name: "single object", shape: "single",
 		dango: []any{res("me", "me")}, want: map[string]int{"me": 1}},
 	{name: "json_link at pagination.next, relative", shape: "linknested",
@@ -493,6 +506,37 @@ func TestPaginationMatchesDlt(t *testing.T) {
 			t.Logf("%s: dlt loads %v records, %v distinct; dango %v, each once", c.name, d.Counts, d.Distinct, c.want)
 		default:
 			t.Logf("%s: dlt: %v %s", c.name, d.Counts, d.Error)
+		}
+	}
+}
+
+func TestPaginatorConfigErrors(t *testing.T) {
+	cases := []struct {
+		cfg  map[string]any
+		want string // "" : valid
+	}{
+		{map[string]any{"type": "offset", "limit": 100}, ""},
+		{map[string]any{"type": "next_url", "next_url_path": "links.next"}, ""},
+		{map[string]any{"type": "link_header"}, ""},
+		{map[string]any{"type": "none"}, ""},
+		{map[string]any{"type": "page_number", "initial_page": 1, "total_pages_path": "meta.pages"}, ""},
+		{map[string]any{"type": "offset"}, "paginator offset needs limit"},
+		{map[string]any{"type": "offset", "limit": "ten"}, "limit must be an integer"},
+		{map[string]any{"type": "offset", "limit": 10, "limt": 5}, `paginator offset has no key "limt"; its keys are limit, offset`},
+		{map[string]any{"type": "page_number", "total_path": nil, "stop_after_empty_page": false}, "paginator page_number would never stop: set total_path, maximum_page, has_more_path or stop_after_empty_page: true"},
+		{map[string]any{"type": "cursor", "cursor_body_path": "next"}, "cursor_body_path puts the value into a JSON request body"},
+		{map[string]any{"type": "json_link", "next_url_path": "$.a[?(@.x)]"}, "filter and script expressions"},
+		{map[string]any{"type": "jsonlink"}, `paginator type "jsonlink" is not known; use one of auto, cursor, header_cursor, header_link, json_link, last_id, offset, page_number, single_page`},
+		{map[string]any{"type": "single_page", "limit": 1}, `paginator single_page takes no keys besides type, got "limit"`},
+		{map[string]any{"type": "cursor", "stop_after_empty_page": "maybe"}, `"maybe" is not a boolean`},
+	}
+	for _, c := range cases {
+		err := ValidatePaginator(c.cfg)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.cfg, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: err = %v, want %q", c.cfg, err, c.want)
 		}
 	}
 }
