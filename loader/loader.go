@@ -657,6 +657,10 @@ func keptMessage(table string, res batch.Resource, fetched, written int64) strin
 	if len(why) == 0 {
 		why = append(why, "already in the table")
 	}
-	return fmt.Sprintf("Kept %s of %s fetched rows in %s: %s were %s",
-		humanize.Thousands(written), humanize.Thousands(fetched), table, humanize.Thousands(fetched-written), strings.Join(why, ", or "))
+	verb := "were"
+	if fetched-written == 1 {
+		verb = "was"
+	}
+	return fmt.Sprintf("Kept %s of %s fetched rows in %s: %s %s %s",
+		humanize.Thousands(written), humanize.Thousands(fetched), table, humanize.Thousands(fetched-written), verb, strings.Join(why, ", or "))
 }

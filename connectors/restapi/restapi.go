@@ -503,6 +503,7 @@ var singleEntityRE = regexp.MustCompile(`\{([a-zA-Z0-9.\-_]+)\}`)
 // found as dlt finds them (detectSelector).
 func (c *Connector) preparePage(resp *Response, sel *jpath) (*page, error) {
 	u := func() string { return c.client.redact(resp.URL.String()) }
+	resp.Body = bytes.TrimPrefix(resp.Body, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark, as Python's requests reads it
 	body := bytes.TrimLeft(resp.Body, " \t\r\n")
 	if len(body) == 0 || !strings.ContainsRune(`{["-0123456789tfn`, rune(body[0])) {
 		return nil, notJSON(resp, u(), errors.New("no JSON value at its start"))
