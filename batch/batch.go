@@ -75,6 +75,9 @@ type Scan struct {
 	// Columns maps what the reader yields to the table's columns, in order.
 	Columns []Column `json:"columns"`
 	Bytes   int64    `json:"bytes"` // total size of Files
+	// Records is how many records the connector wrote to Files, when it counted them (0:
+	// not counted), so the writer can say how many it kept and why the rest were not.
+	Records int64 `json:"records,omitempty"`
 	// Track, when set, records which file each row came from (column _dango_source_file,
 	// project-relative) and the version of every file loaded, so later syncs skip unchanged
 	// files and replace the rows of changed ones. Labels are the project-relative paths of

@@ -38,6 +38,9 @@ type Field struct {
 	Required bool
 	Default  any
 	Enum     []string // allowed values for String
+	// Nullable: an explicit null is accepted and kept (as nil) — dlt's `total_path: None`
+	// turns a default off, which leaving the key out cannot say.
+	Nullable bool
 	Doc      string
 	Example  string
 	Fields   []Field // for Object, ObjectMap and ObjectList items
@@ -268,6 +271,9 @@ func (d *decoder) resolveEnv(out Values, key string, val *yaml.Node, path string
 func (d *decoder) decodeValue(n *yaml.Node, path string, f *Field) (any, error) {
 	bad := func() error {
 		return errorf(d.file, n.Line, "%s: expected %s, got %s", path, f.Kind, describe(n))
+	}
+	if f.Nullable && n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil, nil
 	}
 	switch f.Kind {
 	case String:

@@ -579,8 +579,10 @@ func (l *Loader) step(ctx context.Context, r *loadRun, m *events.BatchMsg) bool 
 		if !dup {
 			r.applied++
 			r.rows += rows
-			if !m.Batch.Scan.Temporary { // API connectors report their own "Loaded 1,523 charges"
+			if !m.Batch.Scan.Temporary { // API connectors report their own "Fetched 1,523 charges"
 				l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: "Loaded " + humanize.Count(rows, "row"), Rows: rows})
+			} else if msg := keptMessage(m.Schema+"."+m.Batch.Table, m.Batch.Resource, m.Batch.Scan.Records, rows); msg != "" {
+				l.emit(ctx, r, events.Event{Type: events.SyncLog, Message: msg})
 			}
 		}
 	}
@@ -636,4 +638,29 @@ func sinceMS(t time.Time) int64 {
 		return 0
 	}
 	return time.Since(t).Milliseconds()
+}
+
+// keptMessage explains a batch whose rows written differ from the records the connector
+// fetched, so the connector's count ("Loaded 2,000 orders") and the sync's ("337 rows") are
+// never left to disagree: which rows the writer did not keep, and why.
+func keptMessage(table string, res batch.Resource, fetched, written int64) string {
+	if fetched <= 0 || written >= fetched {
+		return ""
+	}
+	var why []string
+	if res.Disposition == batch.Merge {
+		why = append(why, "duplicates by primary key (the last one kept)")
+	}
+	if res.Incremental != nil {
+		why = append(why, "already loaded at the stored cursor or before the start")
+	}
+	if len(why) == 0 {
+		why = append(why, "already in the table")
+	}
+	verb := "were"
+	if fetched-written == 1 {
+		verb = "was"
+	}
+	return fmt.Sprintf("Kept %s of %s fetched rows in %s: %s %s %s",
+		humanize.Thousands(written), humanize.Thousands(fetched), table, humanize.Thousands(fetched-written), verb, strings.Join(why, ", or "))
 }

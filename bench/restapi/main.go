@@ -105,7 +105,7 @@ sources:
         - name: records
           path: /records
           data_selector: data
-          paginator: page_number
+          paginator: {type: page_number, base_page: 1, total_path: null}
 `, l.Addr())), 0o644))
 
 	if *serve {

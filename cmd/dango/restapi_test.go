@@ -101,7 +101,7 @@ sources:
           path: /users
           params: {since: "{incremental.start_value}"}
           data_selector: data.items
-          paginator: {type: page_number, page_param: page}
+          paginator: {type: page_number, page_param: page, base_page: 1, total_path: null}
           primary_key: id
           incremental: {cursor_column: updated_at}
   - name: local
@@ -141,7 +141,7 @@ func TestRestAPIExactlyOnceUnderFaults(t *testing.T) {
 	if throttled == 0 || took < time.Duration(throttled)*time.Second {
 		t.Errorf("took %s for %d Retry-After: 1 replies on the pages it needed", took, throttled)
 	}
-	for _, want := range []string{"Fetching users (incremental, first sync: everything)", "Retrying GET /v1/users in 1s", "Loaded 95 users", "Writing to raw_app.users"} {
+	for _, want := range []string{"Fetching users (incremental, first sync: everything)", "Retrying GET /v1/users in 1s", "Fetched 95 users", "Writing to raw_app.users"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
@@ -230,7 +230,7 @@ sources:
         - name: things
           path: /things
           data_selector: data
-          paginator: page_number
+          paginator: {type: page_number, base_page: 1, total_path: null}
 `, srv.URL))
 	if r := dango(t, dir, "sync"); r.code != 0 {
 		t.Fatalf("sync: %+v", r)

@@ -244,7 +244,7 @@ func TestResponseActions(t *testing.T) {
             response_actions: [{content: maintenance, action: ignore}]
         - name: numbered
           endpoint:
-            paginator: {type: page_number, page: 1, page_param: page}
+            paginator: {type: page_number, base_page: 1, page_param: page, total_path: null}
             response_actions: [{status_code: 400, content: out of range, action: ignore}]
 `)
 	if err != nil {

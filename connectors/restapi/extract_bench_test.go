@@ -44,7 +44,7 @@ func BenchmarkExtract(b *testing.B) {
 	root := b.TempDir()
 	for i := 0; i < b.N; i++ {
 		s := config.Values{"base_url": srv.URL, "timeout": "5s", "max_retry_time": "5s",
-			"resources": []any{map[string]any{"name": "r", "path": "/r", "data_selector": "data", "paginator": "page_number"}}}
+			"resources": []any{map[string]any{"name": "r", "path": "/r", "data_selector": "data", "paginator": map[string]any{"type": "page_number", "base_page": 1, "total_path": nil}}}}
 		c, err := New(connectors.Job{Source: config.Source{Name: "api"}, ProjectRoot: root}, s)
 		if err != nil {
 			b.Fatal(err)

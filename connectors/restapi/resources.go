@@ -339,8 +339,10 @@ func parseResource(m map[string]any, idx, line int) (Resource, error) {
 		}
 		r.Paginator["type"] = paginatorType(str(pm["type"]))
 	}
-	if t := str(r.Paginator["type"]); unimplementedPaginators[t] {
-		return fail("endpoint.paginator", "paginator %s is not supported by dango yet; use json_link, header_link, offset, page_number, cursor or single_page", t)
+	if r.Paginator != nil {
+		if err := ValidatePaginator(r.Paginator); err != nil {
+			return fail("endpoint.paginator", "%v", err)
+		}
 	}
 	if h, ok := asMap(ep["headers"]); ok {
 		r.Headers = map[string]string{}
@@ -550,10 +552,6 @@ func appendBind(bs []Bind, b Bind) []Bind {
 }
 
 var singleEntityRE = regexp.MustCompile(`\{([a-zA-Z0-9.\-_]+)\}`)
-
-// unimplementedPaginators are dlt types the page loop does not run (yet): refused rather
-// than fetching one page and calling it done.
-var unimplementedPaginators = map[string]bool{"header_cursor": true}
 
 // paginatorType normalises dango's older paginator names to dlt's.
 func paginatorType(t string) string {

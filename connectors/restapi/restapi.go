@@ -72,6 +72,9 @@ func New(job connectors.Job, s config.Values) (*Connector, error) {
 		}
 	}
 	c.maxDepth = int(s.Int("max_json_depth"))
+	if c.maxDepth <= 0 {
+		c.maxDepth = jsonshape.DefaultMaxDepth
+	}
 	httpc := &http.Client{Timeout: timeout, Transport: Transport(c.prefetch)}
 	c.client = &Client{HTTP: httpc, Auth: noAuth{}, Headers: map[string]string{}, MaxElapsed: maxRetry,
 		Base: base, AllowCrossHost: s.Bool("allow_cross_host"), Source: job.Source.Name, MaxResponseSize: maxSize, Timeout: timeout}
@@ -190,7 +193,10 @@ func (c *Connector) Extract(ctx context.Context, out connectors.Emitter) error {
 	return nil
 }
 
-// pageSeed hashes page bodies to notice a page repeating.
+// errOneBased is a detected page_number pagination meeting an API that counts pages from 1.
+var errOneBased = errors.New("pages count from 1")
+
+// pageSeed hashes page records to notice a page repeating.
 var pageSeed = maphash.MakeSeed()
 
 func (c *Connector) extractResource(ctx context.Context, r Resource, parents map[string][]map[string]any, out connectors.Emitter) error {
@@ -228,6 +234,25 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 	_, keep := parents[r.Name]
 	var total int64
 	var bytes int64
+	// Records are found where data_selector says (a JSONPath, as in dlt); unset, a path
+	// ending in a {placeholder} is one object ("$", as dlt takes it), anything else is
+	// detected from each fetch's first reply and kept for its later pages.
+	var sel *jpath
+	if r.DataSelector != "" {
+		var err error
+		if sel, err = compilePath(r.DataSelector); err != nil {
+			return fmt.Errorf("data_selector: %w", err)
+		}
+	} else if singleEntityPath(r.Path) {
+		sel = &jpath{src: "$"}
+	}
+	pagCfg := r.Paginator
+	if pagCfg == nil && singleEntityPath(r.Path) {
+		pagCfg = map[string]any{"type": "single_page"}
+	}
+	if _, err := newPaginator(pagCfg); err != nil {
+		return err
+	}
 	// fetch makes the resource's requests with vals filling the placeholders (the parent
 	// record's fields, the incremental values); include is added to every record.
 	fetch := func(vals map[string]any, include []byte) error {
@@ -275,20 +300,46 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		}
 		path := expand(r.Path, vals, url.PathEscape)
 		next := c.base + "/" + strings.TrimLeft(path, "/")
-		pg := newPaginator(r.Paginator)
-		// handle spools one page's records and returns those a paginator may look at.
+		pg, err := newPaginator(pagCfg)
+		if err != nil {
+			return err
+		}
+		pg.start(params)
+		fsel := sel
+		// handle spools one page's records and returns what the paginator reads of them.
 		// A page whose content equals the one before means the API ignores the paginator's
 		// parameter (or clamps it at the last page): it would never end.
 		var lastSum uint64
-		handle := func(p *page) ([]map[string]any, error) {
+		var lastResp *Response
+		lastURL := func() string {
+			if lastResp == nil {
+				return ""
+			}
+			return c.client.redact(lastResp.URL.String())
+		}
+		handle := func(p *page) (*pageInfo, error) {
 			if include != nil {
 				withParentFields(p, include, c.maxDepth)
 			}
 			raw := p.raw
+			fsel = p.sel
+			lastResp = p.resp
 			if len(raw) > 0 {
-				sum := maphash.Bytes(pageSeed, p.resp.Body)
+				// The records, not the whole body: a reply may carry a timestamp or request id.
+				var h maphash.Hash
+				h.SetSeed(pageSeed)
+				for _, rec := range raw {
+					h.Write(rec)
+					h.WriteByte(0)
+				}
+				sum := h.Sum64()
 				if sum == lastSum {
-					return nil, fmt.Errorf("the API returned the same page twice (GET %s had the content of the page before); it seems to ignore the paginator's parameters, stopping to avoid a loop",
+					if pg.detected && pg.kind == "page_number" && pg.pages == 1 {
+						// dlt's detected page numbers start at 0 with a first request without
+						// one; an API counting from 1 answers page=1 with the first page again.
+						return nil, errOneBased
+					}
+					return nil, fmt.Errorf("the API returned the same page twice (GET %s had the records of the page before); it seems to ignore the paginator's parameters; stopping to avoid a loop",
 						c.client.redact(p.resp.URL.RequestURI()))
 				}
 				lastSum = sum
@@ -296,34 +347,37 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 			if err := sp.writePage(raw, p.shape); err != nil {
 				return nil, err
 			}
+			pi := &pageInfo{resp: p.resp, url: c.client.redact, n: len(raw), depth: c.maxDepth, root: p.root, parsed: p.root != nil}
 			// Decode records only where something needs their fields: children's paths, and
 			// the last record for id-based pagination.
-			var records []map[string]any
 			if keep {
-				var err error
-				if records, err = decodeAll(raw); err != nil {
+				records, err := decodeAll(raw)
+				if err != nil {
 					return nil, err
 				}
 				parents[r.Name] = append(parents[r.Name], records...)
-			} else if len(raw) > 0 {
+			}
+			if len(raw) > 0 {
 				last, err := decodeAll(raw[len(raw)-1:])
 				if err != nil {
 					return nil, err
 				}
-				records = make([]map[string]any, len(raw))
-				records[len(raw)-1] = last[0]
+				pi.last = last[0]
 			}
 			total += int64(len(raw))
 			bytes += int64(len(p.resp.Body))
 			out.Progress(total, bytes)
-			return records, nil
+			return pi, nil
 		}
-		if step, ok := pg.numbered(); ok && c.prefetch > 1 {
+		if pg.prefetchable() && c.prefetch > 1 {
 			rq.URL, rq.Params = next, params
-			return c.prefetchPages(ctx, rq, step, r.DataSelector, handle, out)
+			if err := c.prefetchPages(ctx, rq, pg, fsel, handle, out); err != nil {
+				return err
+			}
+			return pg.finish(lastURL())
 		}
 		seen := map[string]bool{}
-		for next != "" {
+		for {
 			// The same next URL, cursor, id or page twice would repeat forever.
 			key := next + "\x00" + params.Encode()
 			if seen[key] {
@@ -343,17 +397,33 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 				logIgnored(out, rq, resp)
 				return nil
 			}
-			p, err := preparePage(resp, r.DataSelector, c.maxDepth)
+			p, err := c.preparePage(resp, fsel)
 			if err != nil {
 				return err
 			}
-			records, err := handle(p)
+			pi, err := handle(p)
+			if errors.Is(err, errOneBased) {
+				out.Logf("%s: pages count from 1 (page=1 repeats the first page): skipping the repeat and going on from page 2", r.Name)
+				if !pg.rebaseOne() {
+					return pg.finish(lastURL())
+				}
+				next, params = pg.next(resp.URL, next, params)
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			next, params = pg.next(resp, records, next, params)
+			if err := pg.update(pi); err != nil {
+				return err
+			}
+			if !pg.more() {
+				return pg.finish(lastURL())
+			}
+			next, params = pg.next(resp.URL, next, params)
+			if next == "" {
+				return fmt.Errorf("the next page link %q from GET %s is not a URL", c.client.redact(pg.nextRef), lastURL())
+			}
 		}
-		return nil
 	}
 	if r.Parent != "" {
 		for _, parent := range parents[r.Parent] {
@@ -369,7 +439,7 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		return err
 	}
 	if selected {
-		out.Logf("Loaded %s %s", humanize.Thousands(total), r.Name)
+		out.Logf("Fetched %s %s", humanize.Thousands(total), r.Name)
 	}
 	return sp.flush()
 }
@@ -379,31 +449,69 @@ type page struct {
 	resp  *Response
 	raw   []json.RawMessage
 	shape *jsonshape.Shape
+	sel   *jpath // the selector used (detected on a fetch's first page)
+	root  *node  // the reply's skeleton, when detection read it
+}
+
+// singleEntityPath is dlt's test for an endpoint returning one object: its last path
+// segment holds a {placeholder}.
+func singleEntityPath(p string) bool {
+	seg := p
+	if i := strings.LastIndexByte(strings.TrimRight(p, "/"), '/'); i >= 0 {
+		seg = strings.TrimRight(p, "/")[i+1:]
+	}
+	return singleEntityRE.MatchString(seg)
 }
 
 // preparePage finds a reply's records and observes their shape: the work on a page that
-// does not depend on the pages before it, done as it arrives.
-func preparePage(resp *Response, selector string, maxDepth int) (*page, error) {
-	sh := &jsonshape.Shape{MaxDepth: maxDepth}
-	raw, err := selectShaped(resp.Body, selector, sh)
+// does not depend on the pages before it, done as it arrives. With sel nil the records are
+// found as dlt finds them (detectSelector).
+func (c *Connector) preparePage(resp *Response, sel *jpath) (*page, error) {
+	u := func() string { return c.client.redact(resp.URL.String()) }
+	resp.Body = bytes.TrimPrefix(resp.Body, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark, as Python's requests reads it
+	body := bytes.TrimLeft(resp.Body, " \t\r\n")
+	if len(body) == 0 || !strings.ContainsRune(`{["-0123456789tfn`, rune(body[0])) {
+		return nil, notJSON(resp, u(), errors.New("no JSON value at its start"))
+	}
+	pg := &page{resp: resp, sel: sel}
+	if sel == nil {
+		root, err := parseNode(resp.Body, c.maxDepth)
+		if err != nil {
+			var de *jsonshape.DepthError
+			if errors.As(err, &de) {
+				return nil, fmt.Errorf("GET %s: the reply nests JSON deeper than %d levels (max_json_depth); refusing it", c.client.redact(resp.URL.RequestURI()), de.Limit)
+			}
+			return nil, fmt.Errorf("GET %s: malformed JSON in the reply: %w", u(), err)
+		}
+		pg.root, pg.sel = root, detectSelector(root)
+	}
+	sh := &jsonshape.Shape{MaxDepth: c.maxDepth}
+	raw, err := selectShaped(resp.Body, pg.sel, sh)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", resp.URL.Path, err)
+		var miss *SelectorMissError
+		if errors.As(err, &miss) {
+			return nil, fmt.Errorf("GET %s: %w", u(), err)
+		}
+		return nil, fmt.Errorf("GET %s: %w", c.client.redact(resp.URL.RequestURI()), err)
 	}
 	if sh.Records() != len(raw) {
 		// Records that were not walked on the way (a single object reply, wrapped scalars).
-		sh = &jsonshape.Shape{MaxDepth: maxDepth}
+		sh = &jsonshape.Shape{MaxDepth: c.maxDepth}
 		for _, rec := range raw {
 			sh.Observe(rec)
 		}
 	}
-	return &page{resp: resp, raw: raw, shape: sh}, nil
+	pg.raw, pg.shape = raw, sh
+	return pg, nil
 }
 
-// prefetchPages fetches numbered pages (page numbers or offsets, step apart) up to c.prefetch
-// ahead, preparing each as it arrives and handling them strictly in order, and stops at the
-// first page without records. Requests past the end are cancelled or ignored.
-func (c *Connector) prefetchPages(ctx context.Context, rq *Request, step numbered, selector string,
-	handle func(*page) ([]map[string]any, error), out connectors.Emitter) error {
+// prefetchPages fetches offset or page_number pages up to c.prefetch ahead, preparing each
+// as it arrives and handing them to the paginator strictly in order, so it stops exactly
+// where a page-by-page fetch stops. Requests no reply so far makes pointless (at or past a
+// reported total or the maximum) are never made; those past the stop are cancelled or
+// ignored.
+func (c *Connector) prefetchPages(ctx context.Context, rq *Request, pg *paginator, sel *jpath,
+	handle func(*page) (*pageInfo, error), out connectors.Emitter) error {
 	params := rq.Params
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -412,13 +520,12 @@ func (c *Connector) prefetchPages(ctx context.Context, rq *Request, step numbere
 		err  error
 	}
 	inflight := map[int]chan result{}
-	launch := func(i int) {
+	launched := map[int]bool{}
+	launch := func(i int, sel *jpath) {
 		ch := make(chan result, 1)
-		inflight[i] = ch
+		inflight[i], launched[i] = ch, true
 		np := clone(params)
-		for k, v := range step.params(i) {
-			np.Set(k, v)
-		}
+		pg.setRange(np, pg.rangeValue(i))
 		go func() {
 			req := *rq
 			req.Params = np
@@ -432,13 +539,16 @@ func (c *Connector) prefetchPages(ctx context.Context, rq *Request, step numbere
 				ch <- result{}
 				return
 			}
-			p, err := preparePage(resp, selector, c.maxDepth)
+			p, err := c.preparePage(resp, sel)
 			ch <- result{p, err}
 		}()
 	}
-	// The first page alone, so a bad key or a wrong path costs one request; then fan out.
-	launch(0)
+	// The first page alone, so a bad key or a wrong path costs one request (and the
+	// records' place is known); then fan out.
 	for i := 0; ; i++ {
+		if !launched[i] {
+			launch(i, sel)
+		}
 		res := <-inflight[i]
 		delete(inflight, i)
 		if res.err != nil {
@@ -447,268 +557,23 @@ func (c *Connector) prefetchPages(ctx context.Context, rq *Request, step numbere
 		if res.page == nil { // ignored by a response action: the pages end here
 			return nil
 		}
-		records, err := handle(res.page)
+		sel = res.page.sel
+		pi, err := handle(res.page)
 		if err != nil {
 			return err
 		}
-		if len(records) == 0 || (step.limit > 0 && len(records) < step.limit) {
+		if err := pg.update(pi); err != nil {
+			return err
+		}
+		if !pg.more() {
 			return nil
 		}
-		if i == 0 {
-			for j := 1; j <= c.prefetch; j++ {
-				launch(j)
-			}
-		} else {
-			launch(i + c.prefetch)
-		}
-	}
-}
-
-// selectShaped returns the records of a reply as raw JSON, without decoding them: the list at
-// data_selector (a dotted path such as "data" or "result.items"); without one, the reply
-// itself when it is a list, else the first list under data, results, items, records or
-// values. Scalars are wrapped as {"value": …}.
-//
-// It only finds where each record starts and ends (a structural scan, ~10× faster than
-// encoding/json); DuckDB validates the records when it loads the spooled file, and a reply
-// that is not even structurally JSON fails here. The records of a list are also added to
-// shape (when not nil), each walked once.
-func selectShaped(body []byte, selector string, shape *jsonshape.Shape) ([]json.RawMessage, error) {
-	sc := &jscan{b: body, shape: shape, maxDepth: jsonshape.DefaultMaxDepth}
-	if shape != nil && shape.MaxDepth > 0 {
-		sc.maxDepth = shape.MaxDepth
-	}
-	raw, err := sc.selectRecords(selector)
-	var de *jsonshape.DepthError
-	if errors.As(err, &de) {
-		return nil, fmt.Errorf("the reply nests JSON deeper than %d levels (max_json_depth); refusing it", de.Limit)
-	}
-	return raw, err
-}
-
-func (sc *jscan) selectRecords(selector string) ([]json.RawMessage, error) {
-	body := sc.b
-	var path []string
-	if selector != "" && selector != "$" {
-		path = strings.Split(selector, ".")
-	}
-	for _, part := range path {
-		found, err := sc.enterKey(part)
-		if err != nil {
-			return nil, fmt.Errorf("malformed JSON in the reply: %w", err)
-		}
-		if !found {
-			return nil, nil
-		}
-	}
-	sc.ws()
-	if len(path) == 0 && sc.peek() == '{' {
-		start := sc.i
-		for _, k := range []string{"data", "results", "items", "records", "values"} {
-			sc.i = start
-			found, err := sc.enterKey(k)
-			if err != nil {
-				return nil, fmt.Errorf("malformed JSON in the reply: %w", err)
-			}
-			if sc.ws(); found && sc.peek() == '[' {
-				return sc.list()
+		for j := i + 1; j <= i+c.prefetch; j++ {
+			if !launched[j] && pg.worthRequesting(pg.rangeValue(j)) {
+				launch(j, sel)
 			}
 		}
-		sc.i = start
-		a, b, err := sc.value()
-		if err != nil {
-			return nil, fmt.Errorf("malformed JSON in the reply: %w", err)
-		}
-		return []json.RawMessage{body[a:b]}, nil
 	}
-	switch sc.peek() {
-	case '[':
-		return sc.list()
-	case '{':
-		a, b, err := sc.value()
-		if err != nil {
-			return nil, fmt.Errorf("malformed JSON in the reply: %w", err)
-		}
-		return []json.RawMessage{body[a:b]}, nil
-	case 'n':
-		return nil, nil
-	}
-	return nil, fmt.Errorf("data_selector %q does not lead to records", selector)
-}
-
-// jscan walks JSON structure without decoding values.
-type jscan struct {
-	b        []byte
-	i        int
-	shape    *jsonshape.Shape // observes list elements, when set
-	maxDepth int
-}
-
-func (s *jscan) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-func (s *jscan) peek() byte {
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-// value skips one value and returns its span.
-func (s *jscan) value() (int, int, error) {
-	s.ws()
-	start := s.i
-	if s.i >= len(s.b) {
-		return 0, 0, errors.New("unexpected end")
-	}
-	switch c := s.b[s.i]; c {
-	case '"':
-		return start, s.i, s.str()
-	case '{', '[':
-		depth := 0
-		for s.i < len(s.b) {
-			switch s.b[s.i] {
-			case '"':
-				if err := s.str(); err != nil {
-					return 0, 0, err
-				}
-				continue
-			case '{', '[':
-				if depth++; depth > s.maxDepth {
-					return 0, 0, &jsonshape.DepthError{Limit: s.maxDepth}
-				}
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					s.i++
-					return start, s.i, nil
-				}
-			}
-			s.i++
-		}
-		return 0, 0, errors.New("unexpected end inside " + string(c))
-	default:
-		for s.i < len(s.b) {
-			switch s.b[s.i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				if s.i == start {
-					return 0, 0, fmt.Errorf("unexpected %q", s.b[s.i])
-				}
-				return start, s.i, nil
-			}
-			s.i++
-		}
-		return start, s.i, nil
-	}
-}
-
-// str skips a string starting at s.i; s.i ends after its closing quote.
-func (s *jscan) str() error {
-	s.i++
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case '\\':
-			s.i += 2
-			continue
-		case '"':
-			s.i++
-			return nil
-		}
-		s.i++
-	}
-	return errors.New("unterminated string")
-}
-
-// enterKey moves into the value of key in the object at s.i, reporting whether it exists.
-func (s *jscan) enterKey(key string) (bool, error) {
-	s.ws()
-	if s.peek() != '{' {
-		return false, nil
-	}
-	s.i++
-	for {
-		s.ws()
-		switch s.peek() {
-		case '}':
-			s.i++
-			return false, nil
-		case ',':
-			s.i++
-			continue
-		case '"':
-		default:
-			return false, fmt.Errorf("unexpected %q in an object", s.peek())
-		}
-		a, b, err := s.value()
-		if err != nil {
-			return false, err
-		}
-		var k string
-		if err := json.Unmarshal(s.b[a:b], &k); err != nil {
-			return false, err
-		}
-		s.ws()
-		if s.peek() != ':' {
-			return false, errors.New("expected ':' after a key")
-		}
-		s.i++
-		s.ws()
-		if k == key {
-			return true, nil
-		}
-		if _, _, err := s.value(); err != nil {
-			return false, err
-		}
-	}
-}
-
-// list returns the elements of the list at s.i.
-func (s *jscan) list() ([]json.RawMessage, error) {
-	s.i++ // [
-	var out []json.RawMessage
-	for {
-		s.ws()
-		switch s.peek() {
-		case ']':
-			s.i++
-			return wrapScalars(out), nil
-		case ',':
-			s.i++
-			continue
-		case 0:
-			return nil, errors.New("malformed JSON in the reply: unexpected end of a list")
-		}
-		var a, b int
-		var err error
-		if s.shape != nil && s.peek() == '{' {
-			a = s.i
-			b, err = s.shape.ObserveAt(s.b, s.i)
-			s.i = b
-		} else {
-			a, b, err = s.value()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("malformed JSON in the reply: %w", err)
-		}
-		out = append(out, s.b[a:b])
-	}
-}
-
-func wrapScalars(list []json.RawMessage) []json.RawMessage {
-	for i, e := range list {
-		if e := bytes.TrimSpace(e); len(e) == 0 || e[0] != '{' {
-			list[i] = json.RawMessage(`{"value":` + string(e) + `}`)
-		}
-	}
-	return list
 }
 
 func decodeAll(raw []json.RawMessage) ([]map[string]any, error) {
@@ -723,15 +588,12 @@ func decodeAll(raw []json.RawMessage) ([]map[string]any, error) {
 	return out, nil
 }
 
-// lookup follows a dotted path into decoded JSON (or a lazily decoded reply).
+// lookup follows a dotted path into decoded JSON.
 func lookup(v any, path string) any {
 	if path == "" {
 		return nil
 	}
 	parts := strings.Split(path, ".")
-	if b, ok := v.(lazyBody); ok {
-		v, parts = b.field(parts[0]), parts[1:]
-	}
 	for _, p := range parts {
 		switch x := v.(type) {
 		case map[string]any:

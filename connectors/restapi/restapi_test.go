@@ -119,9 +119,9 @@ func TestPaginators(t *testing.T) {
 		style     string
 		paginator any
 	}{
-		{"page_number", map[string]any{"type": "page_number"}},
+		{"page_number", map[string]any{"type": "page_number", "base_page": 1, "total_path": nil}},
 		{"link_header", nil}, // detected
-		{"offset", map[string]any{"type": "offset", "limit": 10}},
+		{"offset", map[string]any{"type": "offset", "limit": 10, "total_path": nil}},
 		{"cursor", nil},
 		{"next_url", nil},
 		{"last_id", nil},
@@ -249,13 +249,44 @@ func TestSelectRaw(t *testing.T) {
 		{`{"results":[1, "two", null]}`, "", `{"value":1}|{"value":"two"}|{"value":null}`},
 		{`{"user":{"id":7}}`, "user", `{"id":7}`},
 		{`{"data":null}`, "data", ``},
-		{`{"other":[{"id":1}]}`, "data", ``},
+		{`{"other":[{"id":1}]}`, "data", "error"}, // dlt: an empty page; dango: the selector missed
+		{`{"data":{"items":[{"id":1},{"id":2}]}}`, "$.data.items", `{"id":1}|{"id":2}`},
+		{`{"data":{"items":[{"id":1}]}}`, "data.items", `{"id":1}`},
+		{`{"results":[{"id":1},{"id":2}]}`, "$.results[*]", `{"id":1}|{"id":2}`},
+		{`{"results":[]}`, "$.results[*]", ``},
+		{`{"data":{"id":5}}`, "$['data']", `{"id":5}`},
+		{`{"a":{"b":[{"id":1}]},"data":[{"id":2}]}`, "", `{"id":2}`},                                                             // a record key wins over the first list
+		{`{"a":{"b":[{"id":1}]},"c":[{"id":2}]}`, "", `{"id":1}`},                                                                // else the first list, depth first
+		{`{"meta":{"x":{"y":{"data":[{"id":1}]}}},"obj":{"k":1}}`, "", `{"meta":{"x":{"y":{"data":[{"id":1}]}}},"obj":{"k":1}}`}, // deeper than dlt looks: the reply is one record
+		{`{"results":[{"id":1,"tags":[{"t":1}]}]}`, "$.results[*].tags[0]", `{"t":1}`},
+		{`{"r":[{"id":1},{"id":2}]}`, "$.r[1:]", `{"id":2}`},
+		{`{"a":{"id":1},"b":{"id":2}}`, "$.*", `{"id":1}|{"id":2}`},
+		{`{"a":[{"id":1}]}`, "$.a[?(@.id>0)]", "error"},
 		{`{"id":3,"name":"solo"}`, "", `{"id":3,"name":"solo"}`},
 		{`{"data":[{"id":1},`, "data", "error"},
 		{`{"data":[{"id":"unterminated}]}`, "data", "error"},
 	}
 	for _, c := range cases {
-		got, err := selectShaped([]byte(c.body), c.selector, nil)
+		var sel *jpath
+		if c.selector == "" {
+			root, err := parseNode([]byte(c.body), 64)
+			if err != nil {
+				if c.want != "error" {
+					t.Errorf("%s: %v", c.body, err)
+				}
+				continue
+			}
+			sel = detectSelector(root)
+		} else {
+			var err error
+			if sel, err = compilePath(c.selector); err != nil {
+				if c.want != "error" {
+					t.Errorf("%s: %v", c.selector, err)
+				}
+				continue
+			}
+		}
+		got, err := selectShaped([]byte(c.body), sel, nil)
 		if c.want == "error" {
 			if err == nil {
 				t.Errorf("%s: no error", c.body)
@@ -281,8 +312,8 @@ func TestPrefetchedPagesInOrderExactlyOnce(t *testing.T) {
 		style     string
 		paginator map[string]any
 	}{
-		{"page_number", map[string]any{"type": "page_number"}},
-		{"offset", map[string]any{"type": "offset", "limit": 10}},
+		{"page_number", map[string]any{"type": "page_number", "base_page": 1, "total_path": nil}},
+		{"offset", map[string]any{"type": "offset", "limit": 10, "total_path": nil}},
 	} {
 		t.Run(c.style, func(t *testing.T) {
 			srv := httptest.NewServer(pages(c.style))

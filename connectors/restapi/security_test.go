@@ -269,19 +269,19 @@ func TestPaginationLoopsStop(t *testing.T) {
 			w.Header().Set("Link", `</items>; rel="next"`)
 			fmt.Fprint(w, `{"data": [{"id": 1}]}`)
 		}, "same next page"},
-		{"cursor that never moves", map[string]any{"type": "cursor"}, 1, func(w http.ResponseWriter, r *http.Request) {
+		{"cursor that never moves", map[string]any{"type": "cursor", "cursor_path": "next_cursor"}, 1, func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"data": [{"id": %q}], "next_cursor": "abc"}`, r.URL.Query().Get("cursor"))
 		}, "same next page"},
 		{"has_more with the same last id", nil, 1, func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"data": [{"id": "x", "p": %q}], "has_more": true}`, r.URL.Query().Get("starting_after"))
 		}, "same next page"},
-		{"page numbers ignored", map[string]any{"type": "page_number"}, 1, func(w http.ResponseWriter, r *http.Request) {
+		{"page numbers ignored", map[string]any{"type": "page_number", "total_path": nil}, 1, func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"data": [{"id": 1}, {"id": 2}]}`)
 		}, "same page twice"},
-		{"page numbers ignored, prefetched", map[string]any{"type": "page_number"}, 4, func(w http.ResponseWriter, r *http.Request) {
+		{"page numbers ignored, prefetched", map[string]any{"type": "page_number", "total_path": nil}, 4, func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"data": [{"id": 1}, {"id": 2}]}`)
 		}, "same page twice"},
-		{"offsets ignored", map[string]any{"type": "offset", "limit": 2}, 1, func(w http.ResponseWriter, r *http.Request) {
+		{"offsets ignored", map[string]any{"type": "offset", "limit": 2, "total_path": nil}, 1, func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"data": [{"id": 1}, {"id": 2}]}`)
 		}, "same page twice"},
 	}

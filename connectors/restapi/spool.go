@@ -135,7 +135,7 @@ func (s *spool) flush() error {
 		return err
 	}
 	s.f = nil
-	scan := &batch.Scan{Format: "json", Files: []string{name}, Options: map[string]any{"format": "newline_delimited"}, Bytes: s.size, Temporary: true}
+	scan := &batch.Scan{Format: "json", Files: []string{name}, Options: map[string]any{"format": "newline_delimited"}, Bytes: s.size, Temporary: true, Records: int64(s.n)}
 	if err := s.emit(scan, s.shape); err != nil {
 		return err
 	}

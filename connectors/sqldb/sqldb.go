@@ -561,7 +561,7 @@ func (s *spool) flush(ctx context.Context) error {
 	name := s.pending
 	s.f = nil
 	info := s.p.info
-	scan := &batch.Scan{Format: "csv", Files: []string{name}, Bytes: s.size, Temporary: true,
+	scan := &batch.Scan{Format: "csv", Files: []string{name}, Bytes: s.size, Temporary: true, Records: s.fileRows,
 		Options: map[string]any{"header": false, "auto_detect": false, "delim": ",", "quote": `"`, "escape": `"`,
 			"allow_quoted_nulls": false, "strict_mode": true}}
 	// DuckDB's CSV buffers (32 MB each by default, several in flight) are most of a load's
