@@ -31,7 +31,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 	}
 	dataCols := append([]string(nil), names...)
 	names = append(names, ColLoadID, ColID, ColExtractedAt)
-	exprs = append(exprs, naming.Literal(l.info.LoadID), "uuid()",
+	exprs = append(exprs, naming.Literal(l.info.LoadID), IDExpr,
 		"TIMESTAMPTZ "+naming.Literal(b.ExtractedAt.UTC().Format("2006-01-02 15:04:05.999999Z07:00")))
 
 	keys, err := resolveColumns(s.Columns, res.PrimaryKey, "primary_key", l.info.Schema+"."+b.Table)
@@ -230,7 +230,7 @@ func childColumns(c batch.Column) []batch.Column {
 	cols := batch.Flatten([]string{"__elem"}, elem)
 	batch.NameFrom(cols, 1)
 	return append(cols,
-		batch.Column{Name: "_dlt_parent_id", Path: []string{"_dlt_parent_id"}, Type: "UUID"},
+		batch.Column{Name: ColParentID, Path: []string{ColParentID}, Type: "VARCHAR"},
 		batch.Column{Name: "_dlt_list_idx", Path: []string{"_dlt_list_idx"}, Type: "BIGINT"})
 }
 
@@ -253,7 +253,7 @@ func (l *Load) insertChildren(ctx context.Context, b batch.Batch, list batch.Col
 		exprs = append(exprs, c.Expr())
 	}
 	names = append(names, ColLoadID, ColID, ColExtractedAt)
-	exprs = append(exprs, naming.Literal(l.info.LoadID), "uuid()",
+	exprs = append(exprs, naming.Literal(l.info.LoadID), IDExpr,
 		"TIMESTAMPTZ "+naming.Literal(b.ExtractedAt.UTC().Format("2006-01-02 15:04:05.999999Z07:00")))
 	q := naming.Quote(list.Name)
 	res, err := l.tx.ExecContext(ctx, "INSERT INTO "+naming.Quote(l.info.Schema)+"."+naming.Quote(table)+" ("+strings.Join(names, ", ")+") SELECT "+

@@ -23,15 +23,23 @@ import (
 	"github.com/dangohq/dango/naming"
 )
 
-// Columns every raw table carries (the dlt-compatible contract in DESIGN.md). _dlt_id is
-// DuckDB's UUID type: unique like dlt's text ids, 16 bytes instead of a random string, which
-// measured +40% load time on a 2M-row CSV as VARCHAR. It compares with text literals.
+// Columns every raw table carries (the dlt-compatible contract in DESIGN.md).
+//
+// _dlt_id is text, as in dlt, so a dlt pipeline can append to or merge into a table dango
+// made and dango into one dlt made: IDExpr is 14 characters of base64 like dlt's ids (dlt
+// encodes 10 random bytes; dango takes the first 84 bits of a random UUID, of which 78 are
+// random). Tables from older dango with a UUID _dlt_id are migrated to VARCHAR by their next
+// load (the UUIDs keep their text form), recorded as a widen_type schema change.
 const (
 	ColLoadID      = "_dlt_load_id"
 	ColID          = "_dlt_id"
 	ColExtractedAt = "_dlt_extracted_at"
+	// ColParentID links a child-table row to its parent row's _dlt_id.
+	ColParentID = "_dlt_parent_id"
 	// ColSourceFile names the file a row came from, in tables of folder and glob sources.
 	ColSourceFile = "_dango_source_file"
+	// IDExpr makes one row's _dlt_id.
+	IDExpr = "left(to_base64(uuid()::BLOB), 14)"
 )
 
 // BlockSize is the storage block size of a warehouse file dango creates (an existing file keeps
@@ -381,11 +389,11 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 		for _, c := range cols {
 			defs = append(defs, naming.Quote(c.Name)+" "+c.Type)
 		}
-		defs = append(defs, ColLoadID+" VARCHAR NOT NULL", ColID+" UUID NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE NOT NULL")
+		defs = append(defs, ColLoadID+" VARCHAR NOT NULL", ColID+" VARCHAR NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE NOT NULL")
 		if _, err := l.tx.ExecContext(ctx, "CREATE TABLE "+qt+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return duckerr.Clean(err)
 		}
-		now := map[string]string{ColLoadID: "VARCHAR", ColID: "UUID", ColExtractedAt: "TIMESTAMP WITH TIME ZONE"}
+		now := map[string]string{ColLoadID: "VARCHAR", ColID: "VARCHAR", ColExtractedAt: "TIMESTAMP WITH TIME ZONE"}
 		for _, c := range cols {
 			now[c.Name] = c.Type
 		}
@@ -399,6 +407,18 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 		old, to string // old "" adds the column
 	}
 	var plan []change
+	// Tables from older dango hold UUID ids; text ids are what dlt and this dango write.
+	for _, id := range []string{ColID, ColParentID} {
+		if strings.EqualFold(existing[id], "UUID") {
+			plan = append(plan, change{col: batch.Column{Name: id}, old: existing[id], to: "VARCHAR"})
+			existing[id] = "VARCHAR"
+		}
+	}
+	// A table dlt made has no _dlt_extracted_at; rows dlt wrote keep it NULL.
+	if _, ok := existing[ColExtractedAt]; !ok {
+		plan = append(plan, change{col: batch.Column{Name: ColExtractedAt}, to: "TIMESTAMP WITH TIME ZONE"})
+		existing[ColExtractedAt] = "TIMESTAMP WITH TIME ZONE"
+	}
 	for _, c := range cols {
 		old, ok := existing[c.Name]
 		if !ok {

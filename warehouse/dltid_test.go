@@ -1,0 +1,115 @@
+package warehouse
+
+import (
+	"context"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+var dltIDRE = regexp.MustCompile(`^[A-Za-z0-9+/]{14}$`)
+
+func columnType(t *testing.T, w *Writer, schema, table, column string) string {
+	t.Helper()
+	var typ string
+	if err := w.DB().QueryRow(`SELECT data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND column_name = ?`, schema, table, column).Scan(&typ); err != nil {
+		t.Fatalf("%s.%s.%s: %v", schema, table, column, err)
+	}
+	return typ
+}
+
+// TestDltIDIsText: _dlt_id is VARCHAR holding 14 base64 characters, like dlt's, unique per row;
+// a child table's _dlt_parent_id is text too.
+func TestDltIDIsText(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := Open(ctx, filepath.Join(dir, "w.duckdb"), OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	b := csvBatch(t, dir, "a.csv", "id,name\n1,a\n2,b\n3,c\n", col("id", "BIGINT"), col("name", "VARCHAR"))
+	ld, _ := w.Begin(ctx, LoadInfo{LoadID: "100.1", Source: "s", Schema: "raw_s"})
+	if _, _, err := ld.Apply(ctx, "100.1/1/1", b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ld.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if typ := columnType(t, w, "raw_s", "items", ColID); typ != "VARCHAR" {
+		t.Fatalf("_dlt_id is %s, want VARCHAR as dlt makes it", typ)
+	}
+	rows, err := w.DB().Query(`SELECT _dlt_id FROM raw_s.items`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		if !dltIDRE.MatchString(id) {
+			t.Errorf("_dlt_id %q is not 14 base64 characters like dlt's", id)
+		}
+		if seen[id] {
+			t.Errorf("_dlt_id %q twice", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("%d ids for 3 rows", len(seen))
+	}
+}
+
+// TestUUIDIDsMigrate: a table an older dango made, with UUID _dlt_id, keeps loading: its next
+// load turns the column into VARCHAR (old ids keep their text form), records the change, and
+// the new rows get text ids.
+func TestUUIDIDsMigrate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := Open(ctx, filepath.Join(dir, "w.duckdb"), OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for _, q := range []string{
+		`CREATE SCHEMA raw_s`,
+		`CREATE TABLE raw_s.items (id BIGINT, name VARCHAR, _dlt_load_id VARCHAR NOT NULL, _dlt_id UUID NOT NULL, _dlt_extracted_at TIMESTAMP WITH TIME ZONE NOT NULL)`,
+		`INSERT INTO raw_s.items VALUES (1, 'old', '99.1', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', now())`,
+	} {
+		if _, err := w.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := csvBatch(t, dir, "a.csv", "id,name\n2,b\n", col("id", "BIGINT"), col("name", "VARCHAR"))
+	ld, _ := w.Begin(ctx, LoadInfo{LoadID: "100.1", Source: "s", Schema: "raw_s"})
+	if _, _, err := ld.Apply(ctx, "100.1/1/1", b); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ld.Commit(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ := columnType(t, w, "raw_s", "items", ColID); typ != "VARCHAR" {
+		t.Fatalf("_dlt_id is still %s", typ)
+	}
+	var old, fresh string
+	w.DB().QueryRow(`SELECT _dlt_id FROM raw_s.items WHERE id = 1`).Scan(&old)
+	w.DB().QueryRow(`SELECT _dlt_id FROM raw_s.items WHERE id = 2`).Scan(&fresh)
+	if old != "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" || !dltIDRE.MatchString(fresh) {
+		t.Errorf("ids after migration: old %q, new %q", old, fresh)
+	}
+	found := false
+	for _, c := range res.SchemaChanges {
+		found = found || (c.Column == ColID && c.OldType == "UUID" && c.NewType == "VARCHAR")
+	}
+	if !found {
+		t.Errorf("migration not reported: %+v", res.SchemaChanges)
+	}
+	if n := count(t, w, `SELECT count(*) FROM raw_s._dango_schema_changes WHERE column_name = '_dlt_id' AND old_type = 'UUID' AND new_type = 'VARCHAR'`); n != 1 {
+		t.Errorf("_dango_schema_changes rows for the migration = %d", n)
+	}
+	if n := count(t, w, `SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'raw_s' AND table_name = 'items' AND column_name = '_dlt_id' AND NOT is_nullable`); n != 1 {
+		t.Error("_dlt_id lost NOT NULL in the migration")
+	}
+}
