@@ -63,7 +63,7 @@ func TestDltIDIsText(t *testing.T) {
 
 // TestUUIDIDsMigrate: a table an older dango made, with UUID _dlt_id, keeps loading: its next
 // load turns the column into VARCHAR (old ids keep their text form), records the change, and
-// the new rows get text ids.
+// the new rows get text ids; _dlt_extracted_at loses its NOT NULL so dlt can append.
 func TestUUIDIDsMigrate(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -111,5 +111,8 @@ func TestUUIDIDsMigrate(t *testing.T) {
 	}
 	if n := count(t, w, `SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'raw_s' AND table_name = 'items' AND column_name = '_dlt_id' AND NOT is_nullable`); n != 1 {
 		t.Error("_dlt_id lost NOT NULL in the migration")
+	}
+	if n := count(t, w, `SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'raw_s' AND table_name = 'items' AND column_name = '_dlt_extracted_at' AND is_nullable`); n != 1 {
+		t.Error("_dlt_extracted_at is still NOT NULL: dlt pipelines, which do not write it, could not append")
 	}
 }

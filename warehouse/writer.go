@@ -2,9 +2,7 @@ package warehouse
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -177,6 +175,9 @@ type Load struct {
 	// ALTER TABLE of such a table ("another transaction has altered this table"), so their
 	// schema changes rebuild the table instead (see ensureTable).
 	deleted map[string]bool
+	// strictExtracted: tables whose _dlt_extracted_at is NOT NULL (older dango), which keeps a
+	// dlt pipeline — that does not write the column — from appending.
+	strictExtracted map[string]bool
 	before  map[string]int64        // rows a replaced table had, for empty protection
 	cursors map[string]cursorUpdate // resource → cursor after this load
 	files   []fileRecord
@@ -240,7 +241,7 @@ func (w *Writer) Begin(ctx context.Context, info LoadInfo) (*Load, error) {
 		return nil, err
 	}
 	return &Load{w: w, info: info, conn: conn, tx: tx, applied: map[string]bool{}, tables: map[string]int64{}, cols: map[string]map[string]string{},
-		prepared: map[string]bool{}, existed: map[string]bool{}, children: map[string]bool{}, deleted: map[string]bool{}, before: map[string]int64{}, cursors: map[string]cursorUpdate{}}, nil
+		prepared: map[string]bool{}, existed: map[string]bool{}, children: map[string]bool{}, deleted: map[string]bool{}, strictExtracted: map[string]bool{}, before: map[string]int64{}, cursors: map[string]cursorUpdate{}}, nil
 }
 
 // ensureSchema creates the schema and its metadata tables, outside any load's transaction so
@@ -250,7 +251,7 @@ func (w *Writer) ensureSchema(ctx context.Context, schema string) error {
 	defer w.ddl.Unlock()
 	s := naming.Quote(schema)
 	stmts := []string{"CREATE SCHEMA IF NOT EXISTS " + s}
-	for _, t := range metaTables {
+	for _, t := range append(metaTables, dltMetaTables...) {
 		stmts = append(stmts, "CREATE TABLE IF NOT EXISTS "+s+"."+t)
 	}
 	for _, q := range stmts {
@@ -389,7 +390,7 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 		for _, c := range cols {
 			defs = append(defs, naming.Quote(c.Name)+" "+c.Type)
 		}
-		defs = append(defs, ColLoadID+" VARCHAR NOT NULL", ColID+" VARCHAR NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE NOT NULL")
+		defs = append(defs, ColLoadID+" VARCHAR NOT NULL", ColID+" VARCHAR NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE")
 		if _, err := l.tx.ExecContext(ctx, "CREATE TABLE "+qt+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return duckerr.Clean(err)
 		}
@@ -434,6 +435,19 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 			plan = append(plan, change{col: c, old: old, to: to})
 			existing[c.Name] = to
 		}
+	}
+	if l.strictExtracted[table] {
+		// Rows a dlt pipeline appends carry no _dlt_extracted_at.
+		if l.deleted[table] {
+			if err := l.recreate(ctx, table, nil, true); err != nil {
+				return fmt.Errorf("let %s._dlt_extracted_at be NULL: %w", full, err)
+			}
+		} else if _, err := l.tx.ExecContext(ctx, "ALTER TABLE "+qt+" ALTER COLUMN "+ColExtractedAt+" DROP NOT NULL"); err != nil {
+			return fmt.Errorf("let %s._dlt_extracted_at be NULL: %w", full, duckerr.Clean(err))
+		}
+		delete(l.strictExtracted, table)
+		l.changes = append(l.changes, SchemaChange{Table: full, Column: ColExtractedAt, Change: "drop_not_null", OldType: existing[ColExtractedAt], NewType: existing[ColExtractedAt]})
+		l.ddl = true
 	}
 	if len(plan) == 0 {
 		return nil
@@ -507,7 +521,7 @@ func (l *Load) recreate(ctx context.Context, table string, set []colType, keep b
 		}
 		names = append(names, q)
 		def := q + " " + typ
-		if null == "NO" {
+		if null == "NO" && name != ColExtractedAt {
 			def += " NOT NULL"
 		}
 		defs = append(defs, def)
@@ -606,9 +620,12 @@ func (l *Load) Commit(ctx context.Context, resources []batch.Resource) (Result, 
 	if _, err := l.tx.ExecContext(ctx, `INSERT INTO `+s+`."_dango_loads" VALUES (?, ?, ?, ?, ?, ?)`, l.info.LoadID, l.info.Source, started, now, total, l.bytes); err != nil {
 		return fail(err)
 	}
-	hash, err := l.schemaHash(ctx)
+	hash, err := l.writeDltSchema(ctx, resources, now)
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("load %s: dlt schema: %w", l.info.LoadID, err))
+	}
+	if err := l.writeDltState(ctx, now); err != nil {
+		return fail(fmt.Errorf("load %s: dlt pipeline state: %w", l.info.LoadID, err))
 	}
 	if _, err := l.tx.ExecContext(ctx, `INSERT INTO `+s+`."_dlt_loads" VALUES (?, ?, 0, ?, ?)`, l.info.LoadID, l.info.Source, now, hash); err != nil {
 		return fail(err)
@@ -703,7 +720,7 @@ func (l *Load) columnsOf(ctx context.Context, table string) (map[string]string, 
 	if cols, ok := l.cols[table]; ok {
 		return cols, nil
 	}
-	rows, err := l.w.db.QueryContext(ctx, `SELECT column_name, column_type FROM (DESCRIBE `+naming.Quote(l.info.Schema)+"."+naming.Quote(table)+`)`)
+	rows, err := l.w.db.QueryContext(ctx, `SELECT column_name, column_type, "null" FROM (DESCRIBE `+naming.Quote(l.info.Schema)+"."+naming.Quote(table)+`)`)
 	if missing(err) {
 		l.cols[table] = nil
 		return nil, nil
@@ -714,11 +731,14 @@ func (l *Load) columnsOf(ctx context.Context, table string) (map[string]string, 
 	defer rows.Close()
 	cols := map[string]string{}
 	for rows.Next() {
-		var c, t string
-		if err := rows.Scan(&c, &t); err != nil {
+		var c, t, null string
+		if err := rows.Scan(&c, &t, &null); err != nil {
 			return nil, err
 		}
 		cols[c] = t
+		if c == ColExtractedAt && null == "NO" {
+			l.strictExtracted[table] = true
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -755,50 +775,6 @@ func (l *Load) rowCount(ctx context.Context, table string) (int64, error) {
 	var n int64
 	err := l.tx.QueryRowContext(ctx, `SELECT count(*) FROM `+naming.Quote(l.info.Schema)+"."+naming.Quote(table)).Scan(&n)
 	return n, err
-}
-
-// schemaHash fingerprints the data tables' columns, like dlt's schema_version_hash. A load
-// that changed no table keeps the previous load's hash without listing the catalog.
-func (l *Load) schemaHash(ctx context.Context) (string, error) {
-	s := naming.Quote(l.info.Schema)
-	if !l.ddl {
-		var prev sql.NullString
-		err := l.tx.QueryRowContext(ctx, `SELECT schema_version_hash FROM `+s+`."_dlt_loads" ORDER BY inserted_at DESC LIMIT 1`).Scan(&prev)
-		if err == nil && prev.Valid && prev.String != "" {
-			return prev.String, nil
-		}
-	}
-	rows, err := l.tx.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = ?`, l.info.Schema)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	cat := map[string]map[string]string{}
-	for rows.Next() {
-		var t, c, d string
-		if err := rows.Scan(&t, &c, &d); err != nil {
-			return "", err
-		}
-		if cat[t] == nil {
-			cat[t] = map[string]string{}
-		}
-		cat[t][c] = d
-	}
-	if err := rows.Err(); err != nil {
-		return "", err
-	}
-	var parts []string
-	for t, cols := range cat {
-		if strings.HasPrefix(t, "_dlt_") || strings.HasPrefix(t, "_dango_") {
-			continue
-		}
-		for c, d := range cols {
-			parts = append(parts, t+"."+c+" "+d)
-		}
-	}
-	sort.Strings(parts)
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
-	return hex.EncodeToString(sum[:16]), nil
 }
 
 // LoadCommitted reports whether a load id is already recorded in a schema's _dlt_loads.
