@@ -248,6 +248,8 @@ func (l *Load) writeDltSchema(ctx context.Context, resources []batch.Resource, n
 				cob.set("row_key", true)
 			case ColParentID:
 				cob.set("parent_key", true)
+			case ColRootID:
+				cob.set("root_key", true)
 			}
 			cols = append(cols, member{c.name, cob})
 		}

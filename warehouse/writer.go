@@ -34,6 +34,8 @@ const (
 	ColExtractedAt = "_dlt_extracted_at"
 	// ColParentID links a child-table row to its parent row's _dlt_id.
 	ColParentID = "_dlt_parent_id"
+	// ColRootID links a merge resource's child-table row to its root row's _dlt_id.
+	ColRootID = "_dlt_root_id"
 	// ColSourceFile names the file a row came from, in tables of folder and glob sources.
 	ColSourceFile = "_dango_source_file"
 	// IDExpr makes one row's _dlt_id.
@@ -175,9 +177,9 @@ type Load struct {
 	// ALTER TABLE of such a table ("another transaction has altered this table"), so their
 	// schema changes rebuild the table instead (see ensureTable).
 	deleted map[string]bool
-	// strictExtracted: tables whose _dlt_extracted_at is NOT NULL (older dango), which keeps a
-	// dlt pipeline — that does not write the column — from appending.
-	strictExtracted map[string]bool
+	// strict: the NOT NULL columns among those dlt does not write (see relaxable) of tables
+	// an older dango made; they keep a dlt pipeline from appending.
+	strict map[string][]string
 	before  map[string]int64        // rows a replaced table had, for empty protection
 	cursors map[string]cursorUpdate // resource → cursor after this load
 	files   []fileRecord
@@ -241,7 +243,7 @@ func (w *Writer) Begin(ctx context.Context, info LoadInfo) (*Load, error) {
 		return nil, err
 	}
 	return &Load{w: w, info: info, conn: conn, tx: tx, applied: map[string]bool{}, tables: map[string]int64{}, cols: map[string]map[string]string{},
-		prepared: map[string]bool{}, existed: map[string]bool{}, children: map[string]bool{}, deleted: map[string]bool{}, strictExtracted: map[string]bool{}, before: map[string]int64{}, cursors: map[string]cursorUpdate{}}, nil
+		prepared: map[string]bool{}, existed: map[string]bool{}, children: map[string]bool{}, deleted: map[string]bool{}, strict: map[string][]string{}, before: map[string]int64{}, cursors: map[string]cursorUpdate{}}, nil
 }
 
 // ensureSchema creates the schema and its metadata tables, outside any load's transaction so
@@ -390,7 +392,13 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 		for _, c := range cols {
 			defs = append(defs, naming.Quote(c.Name)+" "+c.Type)
 		}
-		defs = append(defs, ColLoadID+" VARCHAR NOT NULL", ColID+" VARCHAR NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE")
+		loadID := ColLoadID + " VARCHAR NOT NULL"
+		for _, c := range cols {
+			if c.Name == ColParentID {
+				loadID = ColLoadID + " VARCHAR" // dlt writes no _dlt_load_id in child rows
+			}
+		}
+		defs = append(defs, loadID, ColID+" VARCHAR NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE")
 		if _, err := l.tx.ExecContext(ctx, "CREATE TABLE "+qt+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return duckerr.Clean(err)
 		}
@@ -436,17 +444,24 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 			existing[c.Name] = to
 		}
 	}
-	if l.strictExtracted[table] {
-		// Rows a dlt pipeline appends carry no _dlt_extracted_at.
+	if relax := relaxable(l.strict[table], existing); len(relax) > 0 {
+		// Rows a dlt pipeline appends carry no _dlt_extracted_at, and its child rows no
+		// _dlt_load_id.
 		if l.deleted[table] {
 			if err := l.recreate(ctx, table, nil, true); err != nil {
-				return fmt.Errorf("let %s._dlt_extracted_at be NULL: %w", full, err)
+				return fmt.Errorf("let %s.%s be NULL: %w", full, strings.Join(relax, ", "), err)
 			}
-		} else if _, err := l.tx.ExecContext(ctx, "ALTER TABLE "+qt+" ALTER COLUMN "+ColExtractedAt+" DROP NOT NULL"); err != nil {
-			return fmt.Errorf("let %s._dlt_extracted_at be NULL: %w", full, duckerr.Clean(err))
+		} else {
+			for _, c := range relax {
+				if _, err := l.tx.ExecContext(ctx, "ALTER TABLE "+qt+" ALTER COLUMN "+c+" DROP NOT NULL"); err != nil {
+					return fmt.Errorf("let %s.%s be NULL: %w", full, c, duckerr.Clean(err))
+				}
+			}
 		}
-		delete(l.strictExtracted, table)
-		l.changes = append(l.changes, SchemaChange{Table: full, Column: ColExtractedAt, Change: "drop_not_null", OldType: existing[ColExtractedAt], NewType: existing[ColExtractedAt]})
+		for _, c := range relax {
+			l.changes = append(l.changes, SchemaChange{Table: full, Column: c, Change: "drop_not_null", OldType: existing[c], NewType: existing[c]})
+		}
+		delete(l.strict, table)
 		l.ddl = true
 	}
 	if len(plan) == 0 {
@@ -485,6 +500,19 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 	return nil
 }
 
+// relaxable are the columns of notNull that must accept NULL for dlt to write the table:
+// _dlt_extracted_at everywhere, _dlt_load_id in child tables (those with _dlt_parent_id).
+func relaxable(notNull []string, cols map[string]string) []string {
+	_, child := cols[ColParentID]
+	var out []string
+	for _, c := range notNull {
+		if c == ColExtractedAt || (c == ColLoadID && child) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // colType is a column and its type.
 type colType struct{ name, typ string }
 
@@ -499,6 +527,11 @@ func (l *Load) recreate(ctx context.Context, table string, set []colType, keep b
 		types[c.name] = c.typ
 	}
 	qt := naming.Quote(l.info.Schema) + "." + naming.Quote(table)
+	// Columns dlt does not write may be NULL (see relaxable).
+	var child bool
+	if err := l.tx.QueryRowContext(ctx, "SELECT count(*) > 0 FROM (DESCRIBE "+qt+") WHERE column_name = '"+ColParentID+"'").Scan(&child); err != nil {
+		return duckerr.Clean(err)
+	}
 	rows, err := l.tx.QueryContext(ctx, "SELECT column_name, column_type, \"null\" FROM (DESCRIBE "+qt+")")
 	if err != nil {
 		return duckerr.Clean(err)
@@ -521,7 +554,7 @@ func (l *Load) recreate(ctx context.Context, table string, set []colType, keep b
 		}
 		names = append(names, q)
 		def := q + " " + typ
-		if null == "NO" && name != ColExtractedAt {
+		if null == "NO" && !(name == ColExtractedAt || (name == ColLoadID && child)) {
 			def += " NOT NULL"
 		}
 		defs = append(defs, def)
@@ -736,8 +769,8 @@ func (l *Load) columnsOf(ctx context.Context, table string) (map[string]string, 
 			return nil, err
 		}
 		cols[c] = t
-		if c == ColExtractedAt && null == "NO" {
-			l.strictExtracted[table] = true
+		if (c == ColExtractedAt || c == ColLoadID) && null == "NO" {
+			l.strict[table] = append(l.strict[table], c)
 		}
 	}
 	if err := rows.Err(); err != nil {

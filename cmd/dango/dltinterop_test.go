@@ -62,7 +62,7 @@ def pipe():
 func TestDltInteropDangoFirst(t *testing.T) {
 	dltPythonForTest(t)
 	dir := newProject(t, "version: 1\nsources:\n  - name: shop\n    type: json\n    write_disposition: merge\n    primary_key: id\n    json: {path: data/orders.jsonl}\n")
-	writeFile(t, dir, "data/orders.jsonl", `{"id": 1, "Status": "new", "reactions": {"+1": 3, "-1": 1}}`+"\n"+`{"id": 2, "Status": "new", "reactions": {"+1": 0, "-1": 2}}`+"\n")
+	writeFile(t, dir, "data/orders.jsonl", `{"id": 1, "Status": "new", "reactions": {"+1": 3, "-1": 1}, "tags": [{"t": "a"}, {"t": "b"}]}`+"\n"+`{"id": 2, "Status": "new", "reactions": {"+1": 0, "-1": 2}, "tags": [{"t": "c"}]}`+"\n")
 	if r := dango(t, dir, "sync"); r.code != 0 {
 		t.Fatalf("sync: %+v", r)
 	}
@@ -83,13 +83,16 @@ print("TABLES", ",".join(sorted(t for t in ds.schema.data_table_names())))
 assert "shop" in ds.tables, ds.tables
 print("ROWS", q(ds, "select id, status, reactions__x1, reactions___1 from shop order by id"))
 # append, then merge on id
-p.run([{"id": 3, "Status": "dlt-appended", "reactions": {"+1": 7, "-1": 0}}], table_name="shop", write_disposition="append")
+p.run([{"id": 3, "Status": "dlt-appended", "reactions": {"+1": 7, "-1": 0}, "tags": [{"t": "d"}]}], table_name="shop", write_disposition="append")
 p.run([{"id": 1, "Status": "dlt-merged", "reactions": {"+1": 4, "-1": 1}}], table_name="shop", write_disposition="merge", primary_key="id")
 print("AFTER", q(pipe().dataset(), "select id, status from shop order by id"))
+print("CHILD", q(pipe().dataset(), "select p.id, c.t from shop__tags c join shop p on c._dlt_parent_id = p._dlt_id order by p.id, c._dlt_list_idx"))
 `)
 	for _, want := range []string{
 		"COLUMNS id,status,reactions__x1,reactions___1,_dlt_load_id,_dlt_id,_dlt_extracted_at",
-		"TABLES shop",
+		"TABLES shop,shop__tags",
+		// dlt's merge of id 1 (no tags) removed its child rows through dango's _dlt_root_id.
+		"CHILD [(2, 'c'), (3, 'd')]",
 		"ROWS [(1, 'new', 3, 1), (2, 'new', 0, 2)]",
 		"AFTER [(1, 'dlt-merged'), (2, 'new'), (3, 'dlt-appended')]",
 	} {
