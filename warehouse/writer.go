@@ -421,6 +421,13 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 		if strings.EqualFold(existing[id], "UUID") {
 			plan = append(plan, change{col: batch.Column{Name: id}, old: existing[id], to: "VARCHAR"})
 			existing[id] = "VARCHAR"
+			if id == ColID {
+				// Its child tables' links must become text with it, or comparing a new id
+				// with a child's UUID would fail — even when this load brings no child rows.
+				if err := l.migrateChildren(ctx, table); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	// A table dlt made has no _dlt_extracted_at; rows dlt wrote keep it NULL.
@@ -511,6 +518,62 @@ func relaxable(notNull []string, cols map[string]string) []string {
 		}
 	}
 	return out
+}
+
+// migrateChildren turns the UUID id columns of a table's child tables into VARCHAR.
+func (l *Load) migrateChildren(ctx context.Context, table string) error {
+	like := strings.NewReplacer(`\`, `\\`, "_", `\_`, "%", `\%`).Replace(table+"__") + "%"
+	rows, err := l.tx.QueryContext(ctx, `SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name LIKE ? ESCAPE '\'
+		AND column_name IN ('`+ColID+`', '`+ColParentID+`', '`+ColRootID+`') AND data_type = 'UUID' ORDER BY table_name, column_index`, l.info.Schema, like)
+	if err != nil {
+		return duckerr.Clean(err)
+	}
+	byTable := map[string][]string{}
+	var order []string
+	for rows.Next() {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
+			rows.Close()
+			return err
+		}
+		if _, ok := byTable[t]; !ok {
+			order = append(order, t)
+		}
+		byTable[t] = append(byTable[t], c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range order {
+		cols, err := l.columns(ctx, t)
+		if err != nil {
+			return err
+		}
+		qt := naming.Quote(l.info.Schema) + "." + naming.Quote(t)
+		if l.deleted[t] {
+			set := make([]colType, 0, len(byTable[t]))
+			for _, c := range byTable[t] {
+				set = append(set, colType{c, "VARCHAR"})
+			}
+			if err := l.recreate(ctx, t, set, true); err != nil {
+				return fmt.Errorf("make the ids of %s.%s text: %w", l.info.Schema, t, err)
+			}
+		}
+		for _, c := range byTable[t] {
+			if !l.deleted[t] {
+				if _, err := l.tx.ExecContext(ctx, "ALTER TABLE "+qt+" ALTER COLUMN "+naming.Quote(c)+" TYPE VARCHAR"); err != nil {
+					return fmt.Errorf("make %s.%s.%s text: %w", l.info.Schema, t, c, duckerr.Clean(err))
+				}
+			}
+			l.changes = append(l.changes, SchemaChange{Table: l.info.Schema + "." + t, Column: c, Change: "widen_type", OldType: "UUID", NewType: "VARCHAR"})
+			if cols != nil {
+				cols[c] = "VARCHAR"
+			}
+		}
+		l.changed(t, cols)
+	}
+	return nil
 }
 
 // colType is a column and its type.
