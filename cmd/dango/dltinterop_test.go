@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,5 +147,51 @@ print("ROWS", q(p.dataset(), "select id, status from shop order by id"))
 `)
 	if !strings.Contains(out, "ROWS [(1, 'dango-merged'), (2, 'dango-new'), (3, 'dlt-again')]") {
 		t.Errorf("dlt after dango:\n%s", out)
+	}
+}
+
+// TestDltColumnNamesOfMessyKeys: dango and dlt load the same NDJSON records, whose keys are
+// the kind real sources send (symbols, non-ASCII, camelCase, leading digits and underscores,
+// trailing "$", nested objects), and make the same column names, character for character.
+func TestDltColumnNamesOfMessyKeys(t *testing.T) {
+	dltPythonForTest(t)
+	keys := []string{"Order ID", "customerName", "HTTPRequest", "Amount ($)", "2024 revenue", "e-mail address",
+		"_private", "__typename", "Straße", "Größe (cm)", "名前", "price*qty", "user@domain", "a|b", "value$",
+		"% Complete", "Phone #", "x-request-id", "IPv4Address", "trailing_", "a--b__c", "C++", "@odata.etag",
+		"Q1 2024", "Número de teléfono"}
+	var rec strings.Builder
+	rec.WriteString(`{"id": 1`)
+	for i, k := range keys {
+		fmt.Fprintf(&rec, ", %q: %d", k, i)
+	}
+	rec.WriteString(`, "reactions": {"+1": 1, "-1": 2, "totalCount": 3}, "Nested Obj": {"innerKey": "v", "Ünï": "w"}}`)
+	dir := newProject(t, "version: 1\nsources:\n  - name: shop\n    type: json\n    json: {path: data/orders.jsonl}\n")
+	writeFile(t, dir, "data/orders.jsonl", rec.String()+"\n")
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("sync: %+v", r)
+	}
+	dangoCols := scalar(t, dir, "SELECT string_agg(column_name, ',' ORDER BY column_name) FROM duckdb_columns() WHERE schema_name = 'raw_shop' AND table_name = 'shop' AND column_name NOT LIKE '\\_dlt\\_%' ESCAPE '\\'")
+	writeFile(t, dir, "rec.json", rec.String())
+	out := runDltScript(t, dir, `
+import json, dlt, duckdb, os
+rec = json.load(open("rec.json"))
+p = dlt.pipeline(pipeline_name="names", destination=dlt.destinations.duckdb("dlt_names.duckdb"), dataset_name="d")
+p.run([rec], table_name="shop")
+c = duckdb.connect("dlt_names.duckdb")
+cols = [r[0] for r in c.sql("select column_name from duckdb_columns() where schema_name = 'd' and table_name = 'shop' and column_name not like '\\_dlt\\_%' escape '\\' order by column_name").fetchall()]
+print("COLS " + ",".join(cols))
+`)
+	var dltCols string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "COLS ") {
+			dltCols = strings.TrimPrefix(line, "COLS ")
+		}
+	}
+	if dltCols == "" {
+		t.Fatalf("no columns from dlt:\n%s", out)
+	}
+	t.Logf("columns: %s", dangoCols)
+	if dangoCols != dltCols {
+		t.Errorf("column names differ\n dango: %s\n   dlt: %s", dangoCols, dltCols)
 	}
 }
