@@ -439,4 +439,3 @@ func decompressState(s string) ([]byte, error) {
 	defer zr.Close()
 	return io.ReadAll(zr)
 }
-

@@ -179,7 +179,7 @@ type Load struct {
 	deleted map[string]bool
 	// strict: the NOT NULL columns among those dlt does not write (see relaxable) of tables
 	// an older dango made; they keep a dlt pipeline from appending.
-	strict map[string][]string
+	strict  map[string][]string
 	before  map[string]int64        // rows a replaced table had, for empty protection
 	cursors map[string]cursorUpdate // resource → cursor after this load
 	files   []fileRecord
