@@ -13,6 +13,9 @@ import (
 // the interop tests skip without it.
 func dltPythonForTest(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs real dlt; skipped under -short")
+	}
 	p := os.Getenv("DANGO_DLT_PYTHON")
 	if p == "" {
 		p = "/work/main/.venv-dlt/bin/python"
