@@ -18,8 +18,11 @@ type SchemaChange struct {
 }
 
 func (c SchemaChange) String() string {
-	if c.Change == "add_column" {
+	switch c.Change {
+	case "add_column":
 		return fmt.Sprintf("added column %s.%s (%s)", c.Table, c.Column, c.NewType)
+	case "drop_not_null":
+		return fmt.Sprintf("%s.%s may now be NULL (dlt pipelines do not write it)", c.Table, c.Column)
 	}
 	return fmt.Sprintf("widened %s.%s from %s to %s", c.Table, c.Column, c.OldType, c.NewType)
 }
