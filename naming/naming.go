@@ -98,6 +98,45 @@ func shorten(normalized, original string) string {
 	return normalized[:rem/2+rem%2] + tag + normalized[len(normalized)-rem/2:]
 }
 
+// LegacySnake is how dango before dlt's exact rules normalized a name (kept to tell users,
+// once, which of their columns the new names moved; see warehouse). Not for new names.
+func LegacySnake(s string) string {
+	rs := []rune(strings.TrimSpace(s))
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	lastUnderscore := true // suppress leading underscores from separators…
+	if len(rs) > 0 && rs[0] == '_' {
+		b.WriteByte('_') // …but keep a name's own leading underscore (_id, _dlt_id)
+	}
+	for i, r := range rs {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if unicode.IsUpper(r) && i > 0 && !lastUnderscore {
+				prev := rs[i-1]
+				nextLower := i+1 < len(rs) && unicode.IsLower(rs[i+1])
+				if unicode.IsLower(prev) || unicode.IsDigit(prev) || (unicode.IsUpper(prev) && nextLower) {
+					b.WriteByte('_')
+				}
+			}
+			b.WriteRune(unicode.ToLower(r))
+			lastUnderscore = false
+		default:
+			if !lastUnderscore {
+				b.WriteByte('_')
+				lastUnderscore = true
+			}
+		}
+	}
+	out := strings.TrimRight(b.String(), "_")
+	if out == "" || out == "_" {
+		return "_"
+	}
+	if unicode.IsDigit(rune(out[0])) {
+		out = "_" + out
+	}
+	return out
+}
+
 // Unique makes already-normalized names unique by appending _2, _3, … to later duplicates.
 // dlt does not do this: two keys that normalize to the same name become one column there,
 // and the later value in a record overwrites the earlier. dango keeps both (see

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/dangohq/dango/batch"
 )
 
 var dltIDRE = regexp.MustCompile(`^[A-Za-z0-9+/]{14}$`)
@@ -158,5 +160,58 @@ func TestUUIDChildLinksMigrateWithParent(t *testing.T) {
 	}
 	if n := count(t, w, `SELECT count(*) FROM raw_s.items__tags c JOIN raw_s.items p ON c._dlt_parent_id = p._dlt_id`); n != 1 {
 		t.Errorf("child rows still linked to their parent = %d, want 1", n)
+	}
+}
+
+// TestRenamedByDltNamesIsReported: a table an older dango made holds GitHub-style "+1" in "_1"
+// (its old name) and "-1" in "_1_2"; with dlt's names "+1" is "x1" and "-1" is "_1". The load
+// that adds "x1" says so once, and that "_1" holds "-1" from then on.
+func TestRenamedByDltNamesIsReported(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := Open(ctx, filepath.Join(dir, "w.duckdb"), OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for _, q := range []string{
+		`CREATE SCHEMA raw_s`,
+		`CREATE TABLE raw_s.items (id BIGINT, _1 BIGINT, _1_2 BIGINT, _dlt_load_id VARCHAR NOT NULL, _dlt_id VARCHAR NOT NULL, _dlt_extracted_at TIMESTAMP WITH TIME ZONE)`,
+	} {
+		if _, err := w.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plus := batch.Column{Name: "x1", Path: []string{"+1"}, Type: "BIGINT"}
+	minus := batch.Column{Name: "_1", Path: []string{"-1"}, Type: "BIGINT"}
+	var notes []string
+	for i, id := range []string{"100.1", "100.2"} {
+		b := csvBatch(t, dir, id+".csv", "id,+1,-1\n1,5,2\n", col("id", "BIGINT"), plus, minus)
+		ld, _ := w.Begin(ctx, LoadInfo{LoadID: id, Source: "s", Schema: "raw_s"})
+		if _, _, err := ld.Apply(ctx, id+"/1/1", b); err != nil {
+			t.Fatal(err)
+		}
+		res, err := ld.Commit(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range res.SchemaChanges {
+			if c.Change == "renamed" {
+				notes = append(notes, c.String())
+			}
+		}
+		if i == 0 && len(notes) != 1 {
+			t.Fatalf("first load's rename notes: %q", notes)
+		}
+	}
+	want := "raw_s.items: +1 now loads into x1 (dlt's name); older dango loaded it into _1, which keeps the earlier rows and from now on holds -1 (dango sync --full-refresh reloads the table under the new names)"
+	if len(notes) != 1 || notes[0] != want {
+		t.Errorf("rename notes over two loads: %q\nwant once: %q", notes, want)
+	}
+	if n := count(t, w, `SELECT count(*) FROM raw_s.items WHERE x1 = 5 AND _1 = 2`); n != 2 {
+		t.Errorf("rows with +1 in x1 and -1 in _1 = %d, want 2", n)
+	}
+	if n := count(t, w, `SELECT count(*) FROM raw_s._dango_schema_changes WHERE change = 'renamed' AND column_name = 'x1' AND old_type = '_1'`); n != 1 {
+		t.Errorf("_dango_schema_changes rename rows = %d", n)
 	}
 }

@@ -410,6 +410,10 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 		l.created = append(l.created, full)
 		return nil
 	}
+	before := make(map[string]bool, len(existing))
+	for c := range existing {
+		before[c] = true
+	}
 	// Plan first: what to add, what to widen.
 	type change struct {
 		col     batch.Column
@@ -451,6 +455,7 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 			existing[c.Name] = to
 		}
 	}
+	l.noteRenames(full, cols, before)
 	if relax := relaxable(l.strict[table], existing); len(relax) > 0 {
 		// Rows a dlt pipeline appends carry no _dlt_extracted_at, and its child rows no
 		// _dlt_load_id.
@@ -505,6 +510,36 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 	}
 	l.changed(table, existing)
 	return nil
+}
+
+// noteRenames tells, once, where dlt's names moved a key an older dango stored under another
+// name: a column this load adds whose old-style name is a column of the table. The old column
+// keeps its rows; if another key now has the old name, that column holds that key from now on.
+func (l *Load) noteRenames(table string, cols []batch.Column, before map[string]bool) {
+	incoming := make(map[string]batch.Column, len(cols))
+	for _, c := range cols {
+		incoming[c.Name] = c
+	}
+	for _, c := range cols {
+		if before[c.Name] || len(c.Path) == 0 {
+			continue
+		}
+		segs := make([]string, 0, len(c.Path))
+		for _, p := range c.Path {
+			if p != "__elem" {
+				segs = append(segs, naming.LegacySnake(p))
+			}
+		}
+		old := strings.Join(segs, naming.PathSeparator)
+		if old == c.Name || !before[old] {
+			continue
+		}
+		note := SchemaChange{Table: table, Column: c.Name, Change: "renamed", OldType: old, NewType: c.Type, Key: strings.Join(c.Path, ".")}
+		if o, ok := incoming[old]; ok {
+			note.Reused = strings.Join(o.Path, ".")
+		}
+		l.changes = append(l.changes, note)
+	}
 }
 
 // relaxable are the columns of notNull that must accept NULL for dlt to write the table:
