@@ -1,18 +1,106 @@
 // Package naming turns source names (CSV headers, JSON keys, API fields) into warehouse
-// identifiers the way dlt's snake_case convention does, so that a table loaded by dango and
-// one loaded by dlt have the same column names and users can move between the two.
+// identifiers exactly the way dlt's default snake_case naming convention does, so that a table
+// loaded by dango and one loaded by dlt have the same column names and users can move between
+// the two. The rules are checked name by name against dlt's own normalizer (naming_test.go).
 package naming
 
 import (
+	"crypto/sha3"
+	"encoding/base64"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
 )
 
-// Snake normalizes one identifier: camelCase and PascalCase split into words, everything
-// lower case, any run of characters other than letters and digits becomes one underscore,
-// and a leading digit gets an underscore in front. An empty result becomes "_".
+// PathSeparator joins the segments of a nested name (a child table, a flattened column), as
+// in dlt.
+const PathSeparator = "__"
+
+// EmptyKey is the name dlt gives a key that is empty or only white space.
+const EmptyKey = "_empty"
+
+// MaxLength is dlt's identifier length limit for DuckDB; longer names are shortened with a
+// hash tag in the middle, as dlt does.
+const MaxLength = 65536
+
+var (
+	reduceAlphabet = strings.NewReplacer("+", "x", "-", "_", "*", "x", "@", "a", "|", "l")
+	// Python's \d in a str pattern is any Unicode decimal digit (category Nd), hence \p{Nd}.
+	reNonAlnum      = regexp.MustCompile(`[^a-zA-Z\p{Nd}_]+`)
+	reBreak1        = regexp.MustCompile(`([^_])([A-Z][a-z]+)`)
+	reBreak2        = regexp.MustCompile(`([a-z0-9])([A-Z])`)
+	reLeadingDigits = regexp.MustCompile(`^\p{Nd}`)
+	reUnderscores   = regexp.MustCompile(`__+`)
+)
+
+// pyIsSpace is Python's str.isspace for one rune: Go's white space plus the information
+// separators U+001C…U+001F, which Python's str.strip also removes.
+func pyIsSpace(r rune) bool { return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f) }
+
+// Identifier normalizes one name as dlt's snake_case NormalizingConvention.normalize_identifier
+// does: trim white space; '+' and '*' become 'x', '-' '_', '@' 'a', '|' 'l'; every run of
+// characters other than ASCII letters, decimal digits and '_' becomes one '_'; camelCase and
+// PascalCase words split with '_'; lower case; a leading digit gets '_' in front; each trailing
+// '_' becomes 'x'; runs of '_' collapse to one. A name that is empty after trimming becomes
+// EmptyKey (dlt's name for an empty key in data).
+func Identifier(s string) string {
+	s = strings.TrimFunc(s, pyIsSpace)
+	if s == "" {
+		return EmptyKey
+	}
+	return shorten(identifier(s), s)
+}
+
+func identifier(s string) string {
+	n := reduceAlphabet.Replace(s)
+	n = reNonAlnum.ReplaceAllString(n, "_")
+	n = reBreak1.ReplaceAllString(n, "${1}_${2}")
+	n = strings.ToLower(reBreak2.ReplaceAllString(n, "${1}_${2}"))
+	if reLeadingDigits.MatchString(n) {
+		n = "_" + n
+	}
+	stripped := strings.TrimRight(n, "_")
+	n = stripped + strings.Repeat("x", len(n)-len(stripped))
+	return reUnderscores.ReplaceAllString(n, "_")
+}
+
+// Snake normalizes a name the way dlt normalizes a key in data and a table name
+// (normalize_path): the name is split at "__", each non-blank part is normalized with
+// Identifier, and the parts are joined with "__" again — so "a__b" stays "a__b" while "a___b"
+// keeps its third underscore. An empty or blank name becomes EmptyKey. A name made only of
+// separators ("__") becomes "", as in dlt; callers that need a name check for it.
 func Snake(s string) string {
+	if strings.TrimFunc(s, pyIsSpace) == "" {
+		return EmptyKey
+	}
+	var parts []string
+	for _, p := range strings.Split(s, PathSeparator) {
+		if strings.TrimFunc(p, pyIsSpace) != "" {
+			parts = append(parts, Identifier(p))
+		}
+	}
+	return shorten(strings.Join(parts, PathSeparator), s)
+}
+
+// shorten cuts a normalized name longer than MaxLength to MaxLength, putting a tag computed
+// from the original name in the middle, as dlt's shorten_identifier does.
+func shorten(normalized, original string) string {
+	if len(normalized) <= MaxLength {
+		return normalized
+	}
+	// dlt: ((2+1)·log2(1/0.001)) // 8 + 1 = 4 bytes of SHAKE-128, base64 without padding,
+	// '/'→'a', '+'→'b', lower case.
+	d := sha3.SumSHAKE128([]byte(original), 4)
+	tag := strings.ToLower(strings.NewReplacer("/", "a", "+", "b").Replace(
+		strings.TrimRight(base64.StdEncoding.EncodeToString(d), "=")))
+	rem := MaxLength - len(tag)
+	return normalized[:rem/2+rem%2] + tag + normalized[len(normalized)-rem/2:]
+}
+
+// LegacySnake is how dango before dlt's exact rules normalized a name (kept to tell users,
+// once, which of their columns the new names moved; see warehouse). Not for new names.
+func LegacySnake(s string) string {
 	rs := []rune(strings.TrimSpace(s))
 	var b strings.Builder
 	b.Grow(len(s) + 4)
@@ -50,6 +138,9 @@ func Snake(s string) string {
 }
 
 // Unique makes already-normalized names unique by appending _2, _3, … to later duplicates.
+// dlt does not do this: two keys that normalize to the same name become one column there,
+// and the later value in a record overwrites the earlier. dango keeps both (see
+// docs/dlt-differences.md).
 func Unique(names []string) []string {
 	out := make([]string, len(names))
 	used := make(map[string]bool, len(names))

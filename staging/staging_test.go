@@ -25,14 +25,14 @@ func raw(t *testing.T) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	for _, q := range []string{
 		`CREATE SCHEMA raw_shop`,
-		`CREATE TABLE raw_shop.customers (id BIGINT, status VARCHAR, "group" VARCHAR, _dlt_load_id VARCHAR NOT NULL, _dlt_id UUID NOT NULL, _dlt_extracted_at TIMESTAMPTZ NOT NULL)`,
+		`CREATE TABLE raw_shop.customers (id BIGINT, status VARCHAR, "group" VARCHAR, _dlt_load_id VARCHAR NOT NULL, _dlt_id VARCHAR NOT NULL, _dlt_extracted_at TIMESTAMPTZ)`,
 		`INSERT INTO raw_shop.customers VALUES
-			(1, 'new',     'a', '1.1', uuid(), '2024-01-01 10:00:00+00'),
-			(2, 'new',     'b', '1.1', uuid(), '2024-01-01 10:00:00+00'),
-			(1, 'active',  'a', '1.2', uuid(), '2024-02-01 10:00:00+00'),
-			(2, 'active',  'b', '1.2', uuid(), '2024-02-01 10:00:00+00'),
-			(1, 'churned', 'c', '1.3', uuid(), '2024-03-01 10:00:00+00'),
-			(2, 'active',  'b', '1.3', uuid(), '2024-03-01 10:00:00+00')`,
+			(1, 'new',     'a', '1.1', left(to_base64(uuid()::BLOB), 14), '2024-01-01 10:00:00+00'),
+			(2, 'new',     'b', '1.1', left(to_base64(uuid()::BLOB), 14), '2024-01-01 10:00:00+00'),
+			(1, 'active',  'a', '1.2', left(to_base64(uuid()::BLOB), 14), '2024-02-01 10:00:00+00'),
+			(2, 'active',  'b', '1.2', left(to_base64(uuid()::BLOB), 14), '2024-02-01 10:00:00+00'),
+			(1, 'churned', 'c', '1.3', left(to_base64(uuid()::BLOB), 14), '2024-03-01 10:00:00+00'),
+			(2, 'active',  'b', '1.3', left(to_base64(uuid()::BLOB), 14), '2024-03-01 10:00:00+00')`,
 		`CREATE TABLE raw_shop._dlt_loads (load_id VARCHAR)`, // metadata: skipped
 	} {
 		if _, err := db.Exec(q); err != nil {

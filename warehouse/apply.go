@@ -31,7 +31,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 	}
 	dataCols := append([]string(nil), names...)
 	names = append(names, ColLoadID, ColID, ColExtractedAt)
-	exprs = append(exprs, naming.Literal(l.info.LoadID), "uuid()",
+	exprs = append(exprs, naming.Literal(l.info.LoadID), IDExpr,
 		"TIMESTAMPTZ "+naming.Literal(b.ExtractedAt.UTC().Format("2006-01-02 15:04:05.999999Z07:00")))
 
 	keys, err := resolveColumns(s.Columns, res.PrimaryKey, "primary_key", l.info.Schema+"."+b.Table)
@@ -225,20 +225,27 @@ func childTable(table string, c batch.Column) string { return table + "__" + c.N
 
 // childColumns are a list's element fields (flattened when the elements are objects, one
 // "value" column otherwise) and the link to the parent row and the element's position.
-func childColumns(c batch.Column) []batch.Column {
+// A merge resource's child rows also carry _dlt_root_id, the root row's _dlt_id, as dlt's do:
+// dlt's merge needs it and cannot add it to an existing DuckDB table itself (NOT NULL).
+func childColumns(c batch.Column, merge bool) []batch.Column {
 	elem, _ := batch.ListElement(c.Type)
 	cols := batch.Flatten([]string{"__elem"}, elem)
 	batch.NameFrom(cols, 1)
-	return append(cols,
-		batch.Column{Name: "_dlt_parent_id", Path: []string{"_dlt_parent_id"}, Type: "UUID"},
+	cols = append(cols,
+		batch.Column{Name: ColParentID, Path: []string{ColParentID}, Type: "VARCHAR"},
 		batch.Column{Name: "_dlt_list_idx", Path: []string{"_dlt_list_idx"}, Type: "BIGINT"})
+	if merge {
+		cols = append(cols, batch.Column{Name: ColRootID, Path: []string{ColRootID}, Type: "VARCHAR"})
+	}
+	return cols
 }
 
 // insertChildren writes one list column of the staged rows to its child table: a row per
 // element, linked to its parent row's _dlt_id, with the element's position.
 func (l *Load) insertChildren(ctx context.Context, b batch.Batch, list batch.Column, stage string) error {
 	table := childTable(b.Table, list)
-	cols := childColumns(list)
+	merge := b.Resource.Disposition == batch.Merge
+	cols := childColumns(list, merge)
 	if err := l.prepare(ctx, table, b.Resource); err != nil {
 		return err
 	}
@@ -253,11 +260,15 @@ func (l *Load) insertChildren(ctx context.Context, b batch.Batch, list batch.Col
 		exprs = append(exprs, c.Expr())
 	}
 	names = append(names, ColLoadID, ColID, ColExtractedAt)
-	exprs = append(exprs, naming.Literal(l.info.LoadID), "uuid()",
+	exprs = append(exprs, naming.Literal(l.info.LoadID), IDExpr,
 		"TIMESTAMPTZ "+naming.Literal(b.ExtractedAt.UTC().Format("2006-01-02 15:04:05.999999Z07:00")))
 	q := naming.Quote(list.Name)
+	root := ""
+	if merge {
+		root = ColID + " AS " + ColRootID + ", "
+	}
 	res, err := l.tx.ExecContext(ctx, "INSERT INTO "+naming.Quote(l.info.Schema)+"."+naming.Quote(table)+" ("+strings.Join(names, ", ")+") SELECT "+
-		strings.Join(exprs, ", ")+" FROM (SELECT "+ColID+" AS _dlt_parent_id, unnest("+q+") AS \"__elem\", generate_subscripts("+q+", 1) - 1 AS _dlt_list_idx FROM "+stage+")")
+		strings.Join(exprs, ", ")+" FROM (SELECT "+ColID+" AS _dlt_parent_id, "+root+"unnest("+q+") AS \"__elem\", generate_subscripts("+q+", 1) - 1 AS _dlt_list_idx FROM "+stage+")")
 	if err != nil {
 		return fmt.Errorf("child table %s: %w", table, err)
 	}

@@ -12,14 +12,25 @@ import (
 type SchemaChange struct {
 	Table   string // schema.table
 	Column  string
-	Change  string // "add_column" or "widen_type"
-	OldType string
+	Change  string // "add_column", "widen_type", "drop_not_null" or "renamed"
+	OldType string // for "renamed": the column an older dango loaded the key into
 	NewType string
+	Key     string // "renamed": the source key (path joined with ".")
+	Reused  string // "renamed": the key that now loads into the OldType column, if any
 }
 
 func (c SchemaChange) String() string {
-	if c.Change == "add_column" {
+	switch c.Change {
+	case "add_column":
 		return fmt.Sprintf("added column %s.%s (%s)", c.Table, c.Column, c.NewType)
+	case "renamed":
+		msg := fmt.Sprintf("%s: %s now loads into %s (dlt's name); older dango loaded it into %s, which keeps the earlier rows", c.Table, c.Key, c.Column, c.OldType)
+		if c.Reused != "" {
+			msg += fmt.Sprintf(" and from now on holds %s", c.Reused)
+		}
+		return msg + " (dango sync --full-refresh reloads the table under the new names)"
+	case "drop_not_null":
+		return fmt.Sprintf("%s.%s may now be NULL (dlt pipelines do not write it)", c.Table, c.Column)
 	}
 	return fmt.Sprintf("widened %s.%s from %s to %s", c.Table, c.Column, c.OldType, c.NewType)
 }

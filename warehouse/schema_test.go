@@ -43,3 +43,19 @@ func TestWiden(t *testing.T) {
 		}
 	}
 }
+
+func TestSchemaChangeString(t *testing.T) {
+	for _, c := range []struct {
+		change SchemaChange
+		want   string
+	}{
+		{SchemaChange{Table: "raw_s.t", Column: "a", Change: "add_column", NewType: "BIGINT"}, "added column raw_s.t.a (BIGINT)"},
+		{SchemaChange{Table: "raw_s.t", Column: "_dlt_id", Change: "widen_type", OldType: "UUID", NewType: "VARCHAR"}, "widened raw_s.t._dlt_id from UUID to VARCHAR"},
+		{SchemaChange{Table: "raw_s.t", Column: "_dlt_extracted_at", Change: "drop_not_null", OldType: "TIMESTAMP WITH TIME ZONE", NewType: "TIMESTAMP WITH TIME ZONE"},
+			"raw_s.t._dlt_extracted_at may now be NULL (dlt pipelines do not write it)"},
+	} {
+		if got := c.change.String(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.change, got, c.want)
+		}
+	}
+}

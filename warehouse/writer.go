@@ -2,9 +2,7 @@ package warehouse
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -23,15 +21,25 @@ import (
 	"github.com/dangohq/dango/naming"
 )
 
-// Columns every raw table carries (the dlt-compatible contract in DESIGN.md). _dlt_id is
-// DuckDB's UUID type: unique like dlt's text ids, 16 bytes instead of a random string, which
-// measured +40% load time on a 2M-row CSV as VARCHAR. It compares with text literals.
+// Columns every raw table carries (the dlt-compatible contract in DESIGN.md).
+//
+// _dlt_id is text, as in dlt, so a dlt pipeline can append to or merge into a table dango
+// made and dango into one dlt made: IDExpr is 14 characters of base64 like dlt's ids (dlt
+// encodes 10 random bytes; dango takes the first 84 bits of a random UUID, of which 78 are
+// random). Tables from older dango with a UUID _dlt_id are migrated to VARCHAR by their next
+// load (the UUIDs keep their text form), recorded as a widen_type schema change.
 const (
 	ColLoadID      = "_dlt_load_id"
 	ColID          = "_dlt_id"
 	ColExtractedAt = "_dlt_extracted_at"
+	// ColParentID links a child-table row to its parent row's _dlt_id.
+	ColParentID = "_dlt_parent_id"
+	// ColRootID links a merge resource's child-table row to its root row's _dlt_id.
+	ColRootID = "_dlt_root_id"
 	// ColSourceFile names the file a row came from, in tables of folder and glob sources.
 	ColSourceFile = "_dango_source_file"
+	// IDExpr makes one row's _dlt_id.
+	IDExpr = "left(to_base64(uuid()::BLOB), 14)"
 )
 
 // BlockSize is the storage block size of a warehouse file dango creates (an existing file keeps
@@ -169,6 +177,9 @@ type Load struct {
 	// ALTER TABLE of such a table ("another transaction has altered this table"), so their
 	// schema changes rebuild the table instead (see ensureTable).
 	deleted map[string]bool
+	// strict: the NOT NULL columns among those dlt does not write (see relaxable) of tables
+	// an older dango made; they keep a dlt pipeline from appending.
+	strict  map[string][]string
 	before  map[string]int64        // rows a replaced table had, for empty protection
 	cursors map[string]cursorUpdate // resource → cursor after this load
 	files   []fileRecord
@@ -232,7 +243,7 @@ func (w *Writer) Begin(ctx context.Context, info LoadInfo) (*Load, error) {
 		return nil, err
 	}
 	return &Load{w: w, info: info, conn: conn, tx: tx, applied: map[string]bool{}, tables: map[string]int64{}, cols: map[string]map[string]string{},
-		prepared: map[string]bool{}, existed: map[string]bool{}, children: map[string]bool{}, deleted: map[string]bool{}, before: map[string]int64{}, cursors: map[string]cursorUpdate{}}, nil
+		prepared: map[string]bool{}, existed: map[string]bool{}, children: map[string]bool{}, deleted: map[string]bool{}, strict: map[string][]string{}, before: map[string]int64{}, cursors: map[string]cursorUpdate{}}, nil
 }
 
 // ensureSchema creates the schema and its metadata tables, outside any load's transaction so
@@ -242,7 +253,7 @@ func (w *Writer) ensureSchema(ctx context.Context, schema string) error {
 	defer w.ddl.Unlock()
 	s := naming.Quote(schema)
 	stmts := []string{"CREATE SCHEMA IF NOT EXISTS " + s}
-	for _, t := range metaTables {
+	for _, t := range append(metaTables, dltMetaTables...) {
 		stmts = append(stmts, "CREATE TABLE IF NOT EXISTS "+s+"."+t)
 	}
 	for _, q := range stmts {
@@ -381,11 +392,17 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 		for _, c := range cols {
 			defs = append(defs, naming.Quote(c.Name)+" "+c.Type)
 		}
-		defs = append(defs, ColLoadID+" VARCHAR NOT NULL", ColID+" UUID NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE NOT NULL")
+		loadID := ColLoadID + " VARCHAR NOT NULL"
+		for _, c := range cols {
+			if c.Name == ColParentID {
+				loadID = ColLoadID + " VARCHAR" // dlt writes no _dlt_load_id in child rows
+			}
+		}
+		defs = append(defs, loadID, ColID+" VARCHAR NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE")
 		if _, err := l.tx.ExecContext(ctx, "CREATE TABLE "+qt+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return duckerr.Clean(err)
 		}
-		now := map[string]string{ColLoadID: "VARCHAR", ColID: "UUID", ColExtractedAt: "TIMESTAMP WITH TIME ZONE"}
+		now := map[string]string{ColLoadID: "VARCHAR", ColID: "VARCHAR", ColExtractedAt: "TIMESTAMP WITH TIME ZONE"}
 		for _, c := range cols {
 			now[c.Name] = c.Type
 		}
@@ -393,12 +410,35 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 		l.created = append(l.created, full)
 		return nil
 	}
+	before := make(map[string]bool, len(existing))
+	for c := range existing {
+		before[c] = true
+	}
 	// Plan first: what to add, what to widen.
 	type change struct {
 		col     batch.Column
 		old, to string // old "" adds the column
 	}
 	var plan []change
+	// Tables from older dango hold UUID ids; text ids are what dlt and this dango write.
+	for _, id := range []string{ColID, ColParentID} {
+		if strings.EqualFold(existing[id], "UUID") {
+			plan = append(plan, change{col: batch.Column{Name: id}, old: existing[id], to: "VARCHAR"})
+			existing[id] = "VARCHAR"
+			if id == ColID {
+				// Its child tables' links must become text with it, or comparing a new id
+				// with a child's UUID would fail — even when this load brings no child rows.
+				if err := l.migrateChildren(ctx, table); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// A table dlt made has no _dlt_extracted_at; rows dlt wrote keep it NULL.
+	if _, ok := existing[ColExtractedAt]; !ok {
+		plan = append(plan, change{col: batch.Column{Name: ColExtractedAt}, to: "TIMESTAMP WITH TIME ZONE"})
+		existing[ColExtractedAt] = "TIMESTAMP WITH TIME ZONE"
+	}
 	for _, c := range cols {
 		old, ok := existing[c.Name]
 		if !ok {
@@ -414,6 +454,27 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 			plan = append(plan, change{col: c, old: old, to: to})
 			existing[c.Name] = to
 		}
+	}
+	l.noteRenames(full, cols, before)
+	if relax := relaxable(l.strict[table], existing); len(relax) > 0 {
+		// Rows a dlt pipeline appends carry no _dlt_extracted_at, and its child rows no
+		// _dlt_load_id.
+		if l.deleted[table] {
+			if err := l.recreate(ctx, table, nil, true); err != nil {
+				return fmt.Errorf("let %s.%s be NULL: %w", full, strings.Join(relax, ", "), err)
+			}
+		} else {
+			for _, c := range relax {
+				if _, err := l.tx.ExecContext(ctx, "ALTER TABLE "+qt+" ALTER COLUMN "+c+" DROP NOT NULL"); err != nil {
+					return fmt.Errorf("let %s.%s be NULL: %w", full, c, duckerr.Clean(err))
+				}
+			}
+		}
+		for _, c := range relax {
+			l.changes = append(l.changes, SchemaChange{Table: full, Column: c, Change: "drop_not_null", OldType: existing[c], NewType: existing[c]})
+		}
+		delete(l.strict, table)
+		l.ddl = true
 	}
 	if len(plan) == 0 {
 		return nil
@@ -451,6 +512,105 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 	return nil
 }
 
+// noteRenames tells, once, where dlt's names moved a key an older dango stored under another
+// name: a column this load adds whose old-style name is a column of the table. The old column
+// keeps its rows; if another key now has the old name, that column holds that key from now on.
+func (l *Load) noteRenames(table string, cols []batch.Column, before map[string]bool) {
+	incoming := make(map[string]batch.Column, len(cols))
+	for _, c := range cols {
+		incoming[c.Name] = c
+	}
+	for _, c := range cols {
+		if before[c.Name] || len(c.Path) == 0 {
+			continue
+		}
+		segs := make([]string, 0, len(c.Path))
+		for _, p := range c.Path {
+			if p != "__elem" {
+				segs = append(segs, naming.LegacySnake(p))
+			}
+		}
+		old := strings.Join(segs, naming.PathSeparator)
+		if old == c.Name || !before[old] {
+			continue
+		}
+		note := SchemaChange{Table: table, Column: c.Name, Change: "renamed", OldType: old, NewType: c.Type, Key: strings.Join(c.Path, ".")}
+		if o, ok := incoming[old]; ok {
+			note.Reused = strings.Join(o.Path, ".")
+		}
+		l.changes = append(l.changes, note)
+	}
+}
+
+// relaxable are the columns of notNull that must accept NULL for dlt to write the table:
+// _dlt_extracted_at everywhere, _dlt_load_id in child tables (those with _dlt_parent_id).
+func relaxable(notNull []string, cols map[string]string) []string {
+	_, child := cols[ColParentID]
+	var out []string
+	for _, c := range notNull {
+		if c == ColExtractedAt || (c == ColLoadID && child) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// migrateChildren turns the UUID id columns of a table's child tables into VARCHAR.
+func (l *Load) migrateChildren(ctx context.Context, table string) error {
+	like := strings.NewReplacer(`\`, `\\`, "_", `\_`, "%", `\%`).Replace(table+"__") + "%"
+	rows, err := l.tx.QueryContext(ctx, `SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name LIKE ? ESCAPE '\'
+		AND column_name IN ('`+ColID+`', '`+ColParentID+`', '`+ColRootID+`') AND data_type = 'UUID' ORDER BY table_name, column_index`, l.info.Schema, like)
+	if err != nil {
+		return duckerr.Clean(err)
+	}
+	byTable := map[string][]string{}
+	var order []string
+	for rows.Next() {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
+			rows.Close()
+			return err
+		}
+		if _, ok := byTable[t]; !ok {
+			order = append(order, t)
+		}
+		byTable[t] = append(byTable[t], c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range order {
+		cols, err := l.columns(ctx, t)
+		if err != nil {
+			return err
+		}
+		qt := naming.Quote(l.info.Schema) + "." + naming.Quote(t)
+		if l.deleted[t] {
+			set := make([]colType, 0, len(byTable[t]))
+			for _, c := range byTable[t] {
+				set = append(set, colType{c, "VARCHAR"})
+			}
+			if err := l.recreate(ctx, t, set, true); err != nil {
+				return fmt.Errorf("make the ids of %s.%s text: %w", l.info.Schema, t, err)
+			}
+		}
+		for _, c := range byTable[t] {
+			if !l.deleted[t] {
+				if _, err := l.tx.ExecContext(ctx, "ALTER TABLE "+qt+" ALTER COLUMN "+naming.Quote(c)+" TYPE VARCHAR"); err != nil {
+					return fmt.Errorf("make %s.%s.%s text: %w", l.info.Schema, t, c, duckerr.Clean(err))
+				}
+			}
+			l.changes = append(l.changes, SchemaChange{Table: l.info.Schema + "." + t, Column: c, Change: "widen_type", OldType: "UUID", NewType: "VARCHAR"})
+			if cols != nil {
+				cols[c] = "VARCHAR"
+			}
+		}
+		l.changed(t, cols)
+	}
+	return nil
+}
+
 // colType is a column and its type.
 type colType struct{ name, typ string }
 
@@ -465,6 +625,11 @@ func (l *Load) recreate(ctx context.Context, table string, set []colType, keep b
 		types[c.name] = c.typ
 	}
 	qt := naming.Quote(l.info.Schema) + "." + naming.Quote(table)
+	// Columns dlt does not write may be NULL (see relaxable).
+	var child bool
+	if err := l.tx.QueryRowContext(ctx, "SELECT count(*) > 0 FROM (DESCRIBE "+qt+") WHERE column_name = '"+ColParentID+"'").Scan(&child); err != nil {
+		return duckerr.Clean(err)
+	}
 	rows, err := l.tx.QueryContext(ctx, "SELECT column_name, column_type, \"null\" FROM (DESCRIBE "+qt+")")
 	if err != nil {
 		return duckerr.Clean(err)
@@ -487,7 +652,7 @@ func (l *Load) recreate(ctx context.Context, table string, set []colType, keep b
 		}
 		names = append(names, q)
 		def := q + " " + typ
-		if null == "NO" {
+		if null == "NO" && !(name == ColExtractedAt || (name == ColLoadID && child)) {
 			def += " NOT NULL"
 		}
 		defs = append(defs, def)
@@ -586,9 +751,12 @@ func (l *Load) Commit(ctx context.Context, resources []batch.Resource) (Result, 
 	if _, err := l.tx.ExecContext(ctx, `INSERT INTO `+s+`."_dango_loads" VALUES (?, ?, ?, ?, ?, ?)`, l.info.LoadID, l.info.Source, started, now, total, l.bytes); err != nil {
 		return fail(err)
 	}
-	hash, err := l.schemaHash(ctx)
+	hash, err := l.writeDltSchema(ctx, resources, now)
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("load %s: dlt schema: %w", l.info.LoadID, err))
+	}
+	if err := l.writeDltState(ctx, now); err != nil {
+		return fail(fmt.Errorf("load %s: dlt pipeline state: %w", l.info.LoadID, err))
 	}
 	if _, err := l.tx.ExecContext(ctx, `INSERT INTO `+s+`."_dlt_loads" VALUES (?, ?, 0, ?, ?)`, l.info.LoadID, l.info.Source, now, hash); err != nil {
 		return fail(err)
@@ -683,7 +851,7 @@ func (l *Load) columnsOf(ctx context.Context, table string) (map[string]string, 
 	if cols, ok := l.cols[table]; ok {
 		return cols, nil
 	}
-	rows, err := l.w.db.QueryContext(ctx, `SELECT column_name, column_type FROM (DESCRIBE `+naming.Quote(l.info.Schema)+"."+naming.Quote(table)+`)`)
+	rows, err := l.w.db.QueryContext(ctx, `SELECT column_name, column_type, "null" FROM (DESCRIBE `+naming.Quote(l.info.Schema)+"."+naming.Quote(table)+`)`)
 	if missing(err) {
 		l.cols[table] = nil
 		return nil, nil
@@ -694,11 +862,14 @@ func (l *Load) columnsOf(ctx context.Context, table string) (map[string]string, 
 	defer rows.Close()
 	cols := map[string]string{}
 	for rows.Next() {
-		var c, t string
-		if err := rows.Scan(&c, &t); err != nil {
+		var c, t, null string
+		if err := rows.Scan(&c, &t, &null); err != nil {
 			return nil, err
 		}
 		cols[c] = t
+		if (c == ColExtractedAt || c == ColLoadID) && null == "NO" {
+			l.strict[table] = append(l.strict[table], c)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -735,50 +906,6 @@ func (l *Load) rowCount(ctx context.Context, table string) (int64, error) {
 	var n int64
 	err := l.tx.QueryRowContext(ctx, `SELECT count(*) FROM `+naming.Quote(l.info.Schema)+"."+naming.Quote(table)).Scan(&n)
 	return n, err
-}
-
-// schemaHash fingerprints the data tables' columns, like dlt's schema_version_hash. A load
-// that changed no table keeps the previous load's hash without listing the catalog.
-func (l *Load) schemaHash(ctx context.Context) (string, error) {
-	s := naming.Quote(l.info.Schema)
-	if !l.ddl {
-		var prev sql.NullString
-		err := l.tx.QueryRowContext(ctx, `SELECT schema_version_hash FROM `+s+`."_dlt_loads" ORDER BY inserted_at DESC LIMIT 1`).Scan(&prev)
-		if err == nil && prev.Valid && prev.String != "" {
-			return prev.String, nil
-		}
-	}
-	rows, err := l.tx.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = ?`, l.info.Schema)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	cat := map[string]map[string]string{}
-	for rows.Next() {
-		var t, c, d string
-		if err := rows.Scan(&t, &c, &d); err != nil {
-			return "", err
-		}
-		if cat[t] == nil {
-			cat[t] = map[string]string{}
-		}
-		cat[t][c] = d
-	}
-	if err := rows.Err(); err != nil {
-		return "", err
-	}
-	var parts []string
-	for t, cols := range cat {
-		if strings.HasPrefix(t, "_dlt_") || strings.HasPrefix(t, "_dango_") {
-			continue
-		}
-		for c, d := range cols {
-			parts = append(parts, t+"."+c+" "+d)
-		}
-	}
-	sort.Strings(parts)
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
-	return hex.EncodeToString(sum[:16]), nil
 }
 
 // LoadCommitted reports whether a load id is already recorded in a schema's _dlt_loads.
