@@ -52,6 +52,7 @@ const kAnyString = kString | kTemporal
 // node is what was seen at one path.
 type node struct {
 	all    kind
+	first  kind // the kind of the first scalar that was not null (dlt types a column by it)
 	fields map[string]*node
 	elem   *node
 }
@@ -97,6 +98,8 @@ func (e *DepthError) Error() string {
 type Shape struct {
 	// MaxDepth bounds nesting (DefaultMaxDepth when 0): a deeper record is an error.
 	MaxDepth int
+	// MaxNesting is dlt's max_table_nesting for Plan (DefaultMaxNesting when 0).
+	MaxNesting int
 
 	root    node
 	records int
@@ -158,6 +161,9 @@ func (s *Shape) Merge(o *Shape) {
 func merge(dst, src *node) bool {
 	grew := dst.all|src.all != dst.all
 	dst.all |= src.all
+	if dst.first == 0 {
+		dst.first = src.first
+	}
 	for k, sc := range src.fields {
 		dc := dst.fields[k]
 		if dc == nil {
@@ -281,6 +287,10 @@ func (w *walker) tooDeep() error { return &DepthError{Limit: w.max} }
 
 func (w *walker) mark(n *node, k kind) {
 	if n.all&k != k {
+		// A kind not seen before here: the first value that is not null always is one.
+		if n.first == 0 && k&(kNull|kObject|kArray) == 0 {
+			n.first = k
+		}
 		n.all |= k
 		w.grew = true
 	}

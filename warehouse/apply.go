@@ -87,7 +87,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		selects[i] = exprs[i] + " AS " + names[i]
 	}
 	for _, c := range lists { // carried in the stage for the child tables, not in the parent
-		selects = append(selects, c.Expr()+" AS "+naming.Quote(c.Name))
+		selects = append(selects, c.Expr()+" AS "+listAlias(c))
 	}
 	ord := ""
 	if res.Disposition == batch.Merge {
@@ -195,7 +195,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 	}
 	rows, _ := r.RowsAffected()
 	for _, c := range lists {
-		if err := l.insertChildren(ctx, b, c, from); err != nil {
+		if err := l.insertChildren(ctx, b, b.Table, c, from, 0); err != nil {
 			return 0, err
 		}
 	}
@@ -220,71 +220,191 @@ func splitLists(cols []batch.Column) (plain, lists []batch.Column) {
 	return plain, lists
 }
 
+// listAlias names a list column in a stage: a child table may share its name with a column
+// (dlt's obj__a column beside the obj__a list's table).
+func listAlias(c batch.Column) string { return naming.Quote("__list_" + c.Name) }
+
 // childTable names the table of a list column, dlt's way: <table>__<column>.
 func childTable(table string, c batch.Column) string { return table + "__" + c.Name }
 
-// childColumns are a list's element fields (flattened when the elements are objects, one
-// "value" column otherwise) and the link to the parent row and the element's position.
+// childColumns are a list's element columns: those the connector planned (Children), or
+// else the element's fields flattened, one "value" column for scalars.
 func childColumns(c batch.Column) []batch.Column {
+	if len(c.Children) > 0 {
+		return c.Children
+	}
 	elem, _ := batch.ListElement(c.Type)
-	cols := batch.Flatten([]string{"__elem"}, elem)
+	cols := batch.Flatten([]string{batch.ElemPath}, elem)
 	batch.NameFrom(cols, 1)
-	return append(cols,
-		batch.Column{Name: "_dlt_parent_id", Path: []string{"_dlt_parent_id"}, Type: "UUID"},
-		batch.Column{Name: "_dlt_list_idx", Path: []string{"_dlt_list_idx"}, Type: "BIGINT"})
+	return cols
 }
 
+// Columns the writer adds to a child table: the parent row's _dlt_id, the element's
+// position, and (merge) the root row's _dlt_id, as dlt adds them.
+const (
+	colParentID = "_dlt_parent_id"
+	colListIdx  = "_dlt_list_idx"
+	colRootID   = "_dlt_root_id"
+)
+
 // insertChildren writes one list column of the staged rows to its child table: a row per
-// element, linked to its parent row's _dlt_id, with the element's position.
-func (l *Load) insertChildren(ctx context.Context, b batch.Batch, list batch.Column, stage string) error {
-	table := childTable(b.Table, list)
-	cols := childColumns(list)
+// element, linked to its parent row's _dlt_id, with the element's position; lists inside the
+// elements go on to their own tables the same way. A list that has no element in the batch
+// creates no table.
+func (l *Load) insertChildren(ctx context.Context, b batch.Batch, table string, list batch.Column, stage string, depth int) error {
+	table = childTable(table, list)
 	if err := l.prepare(ctx, table, b.Resource); err != nil {
 		return err
 	}
 	l.children[table] = true
-	if err := l.ensureTable(ctx, table, cols); err != nil {
+	cols, lists := splitLists(childColumns(list))
+	root := b.Resource.Disposition == batch.Merge
+	rootExpr := ColID
+	if depth > 0 && root {
+		rootExpr = colRootID
+	}
+	var selects, names []string
+	for _, c := range cols {
+		selects = append(selects, c.Expr()+" AS "+naming.Quote(c.Name))
+		names = append(names, naming.Quote(c.Name))
+	}
+	names = append(names, colParentID, colListIdx)
+	selects = append(selects, colParentID, colListIdx)
+	if root {
+		names = append(names, colRootID)
+		selects = append(selects, colRootID)
+	}
+	for _, c := range lists {
+		selects = append(selects, c.Expr()+" AS "+listAlias(c))
+	}
+	q := listAlias(list)
+	inner := "SELECT " + ColID + " AS " + colParentID + ", unnest(" + q + ") AS " + naming.Quote(batch.ElemPath) +
+		", generate_subscripts(" + q + ", 1) - 1 AS " + colListIdx
+	if root {
+		inner += ", " + rootExpr + " AS " + colRootID
+	}
+	l.stage++
+	child := fmt.Sprintf("_dango_stage_%d", l.stage)
+	if _, err := l.tx.ExecContext(ctx, "CREATE TEMP TABLE "+child+" AS SELECT "+strings.Join(selects, ", ")+", uuid() AS "+ColID+
+		" FROM ("+inner+" FROM "+stage+")"); err != nil {
+		return fmt.Errorf("child table %s: %w", table, err)
+	}
+	defer l.tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+child)
+	var n int64
+	if err := l.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+child).Scan(&n); err != nil {
 		return err
 	}
-	names := make([]string, 0, len(cols)+3)
-	exprs := make([]string, 0, len(cols)+3)
-	for _, c := range cols {
-		names = append(names, naming.Quote(c.Name))
-		exprs = append(exprs, c.Expr())
+	exists, err := l.hasTable(ctx, table)
+	if err != nil {
+		return err
 	}
-	names = append(names, ColLoadID, ColID, ColExtractedAt)
-	exprs = append(exprs, naming.Literal(l.info.LoadID), "uuid()",
+	if n == 0 && !exists {
+		return nil // dlt creates no table for lists that never held an element
+	}
+	if cols, err = l.nonEmptyVariants(ctx, child, cols, true); err != nil {
+		return err
+	}
+	defs := append([]batch.Column(nil), cols...)
+	defs = append(defs,
+		batch.Column{Name: colParentID, Type: "UUID"},
+		batch.Column{Name: colListIdx, Type: "BIGINT"})
+	if root {
+		defs = append(defs, batch.Column{Name: colRootID, Type: "UUID"})
+	}
+	if err := l.ensureTable(ctx, table, defs); err != nil {
+		return err
+	}
+	names = names[:0]
+	for _, c := range defs {
+		names = append(names, naming.Quote(c.Name))
+	}
+	values := append(append([]string(nil), names...), naming.Literal(l.info.LoadID), ColID,
 		"TIMESTAMPTZ "+naming.Literal(b.ExtractedAt.UTC().Format("2006-01-02 15:04:05.999999Z07:00")))
-	q := naming.Quote(list.Name)
+	names = append(names, ColLoadID, ColID, ColExtractedAt)
 	res, err := l.tx.ExecContext(ctx, "INSERT INTO "+naming.Quote(l.info.Schema)+"."+naming.Quote(table)+" ("+strings.Join(names, ", ")+") SELECT "+
-		strings.Join(exprs, ", ")+" FROM (SELECT "+ColID+" AS _dlt_parent_id, unnest("+q+") AS \"__elem\", generate_subscripts("+q+", 1) - 1 AS _dlt_list_idx FROM "+stage+")")
+		strings.Join(values, ", ")+" FROM "+child)
 	if err != nil {
 		return fmt.Errorf("child table %s: %w", table, err)
 	}
-	n, _ := res.RowsAffected()
+	rows, _ := res.RowsAffected()
 	if _, seen := l.tables[table]; !seen {
 		l.order = append(l.order, table)
 	}
-	l.tables[table] += n
+	l.tables[table] += rows
+	for _, c := range lists {
+		if err := l.insertChildren(ctx, b, table, c, child, depth+1); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// deleteChildren removes the child rows of the parent rows parentIDs selects, before those
-// parents are replaced (merge, a changed file).
-func (l *Load) deleteChildren(ctx context.Context, table string, lists []batch.Column, parentIDs string) error {
-	for _, c := range lists {
-		ok, err := l.hasTable(ctx, childTable(table, c))
-		if err != nil || !ok {
-			if err != nil {
-				return err
-			}
+// nonEmptyVariants leaves out the variant columns no row of from fills (dlt makes a variant
+// column only for a value that did not coerce). staged says from holds the columns by name
+// already; otherwise their expressions are evaluated on it (the reader).
+func (l *Load) nonEmptyVariants(ctx context.Context, from string, cols []batch.Column, staged bool) ([]batch.Column, error) {
+	var counts []string
+	var idx []int
+	for i, c := range cols {
+		if c.Variant == "" {
 			continue
 		}
-		if _, err := l.tx.ExecContext(ctx, "DELETE FROM "+naming.Quote(l.info.Schema)+"."+naming.Quote(childTable(table, c))+
-			" WHERE _dlt_parent_id IN ("+parentIDs+")"); err != nil {
+		e := c.Expr()
+		if staged {
+			e = naming.Quote(c.Name)
+		}
+		counts = append(counts, "count("+e+") > 0")
+		idx = append(idx, i)
+	}
+	if len(counts) == 0 {
+		return cols, nil
+	}
+	filled := make([]bool, len(counts))
+	ptrs := make([]any, len(counts))
+	for i := range filled {
+		ptrs[i] = &filled[i]
+	}
+	if err := l.tx.QueryRowContext(ctx, "SELECT "+strings.Join(counts, ", ")+" FROM "+from).Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	drop := map[int]bool{}
+	for j, i := range idx {
+		if !filled[j] {
+			drop[i] = true
+		}
+	}
+	out := make([]batch.Column, 0, len(cols))
+	for i, c := range cols {
+		if !drop[i] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// deleteChildren removes the child rows (at every depth) of the parent rows parentIDs
+// selects, before those parents are replaced (merge, a changed file).
+func (l *Load) deleteChildren(ctx context.Context, table string, lists []batch.Column, parentIDs string) error {
+	for _, c := range lists {
+		ct := childTable(table, c)
+		ok, err := l.hasTable(ctx, ct)
+		if err != nil {
 			return err
 		}
-		l.deleted[childTable(table, c)] = true
+		if !ok {
+			continue
+		}
+		qt := naming.Quote(l.info.Schema) + "." + naming.Quote(ct)
+		_, grand := splitLists(childColumns(c))
+		if len(grand) > 0 {
+			if err := l.deleteChildren(ctx, ct, grand, "SELECT "+ColID+" FROM "+qt+" WHERE "+colParentID+" IN ("+parentIDs+")"); err != nil {
+				return err
+			}
+		}
+		if _, err := l.tx.ExecContext(ctx, "DELETE FROM "+qt+" WHERE "+colParentID+" IN ("+parentIDs+")"); err != nil {
+			return err
+		}
+		l.deleted[ct] = true
 	}
 	return nil
 }

@@ -159,6 +159,7 @@ type plan struct {
 	all       int // files found
 	changed   int // of scan.Files, those loaded before in another version
 	unchanged int // skipped
+	shape     *jsonshape.Shape // JSON: what the records hold
 }
 
 func (c *connector) plan(ctx context.Context) (*plan, error) {
@@ -218,7 +219,8 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 		}
 	}
 	if c.name == "json" {
-		if err := checkJSON(ctx, scan.Files, c.relPath, maxDepth, maxObject); err != nil {
+		p.shape = &jsonshape.Shape{MaxDepth: maxDepth}
+		if err := checkJSON(ctx, scan.Files, c.relPath, maxDepth, maxObject, p.shape); err != nil {
 			return nil, err
 		}
 	}
@@ -268,7 +270,7 @@ func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 		out.Logf("%s", msg)
 	}
 	extractedAt := time.Now().UTC()
-	cols, err := describe(ctx, scan, c.name == "csv" && len(scan.Files) == 1, nil)
+	cols, err := describe(ctx, scan, c.name == "csv" && len(scan.Files) == 1, p.shape)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.pattern, err)
 	}
@@ -436,6 +438,15 @@ func describe(ctx context.Context, scan *batch.Scan, pinCSV bool, shape *jsonsha
 		}
 		delete(scan.Options, "sample_size")
 		scan.ReaderColumns = pinned
+		if shape != nil && shape.Records() > 0 {
+			// Typed as dlt types the records: see jsonshape.Plan.
+			reader, cols := shape.Plan(pinned, shape.MaxNesting)
+			if len(cols) == 0 {
+				return nil, fmt.Errorf("no columns found: every field is null in every record")
+			}
+			scan.ReaderColumns = reader
+			return cols, nil
+		}
 	}
 	top := scan.ReaderColumns
 	if len(top) == 0 || scan.Format != "json" {
