@@ -102,9 +102,9 @@ type Column struct {
 	// Inline keeps a list-typed column as a DuckDB LIST in its table (a database's array
 	// column) instead of a child table (JSON lists, dlt's convention).
 	Inline bool `json:"inline,omitempty"`
-	// Coerce, when set to a dlt data type (see DltTypes), says the reader yields this path as
-	// JSON holding values of several kinds, and the column takes those that dlt would coerce
-	// into that type: "123" into bigint, 2 into double, anything into text.
+	// Coerce, when set to a dlt data type (see DltTypes), makes the column take the values
+	// that dlt would coerce into that type: "123" into bigint, 2 into double, anything into
+	// text. The values are JSON (FromJSON), or typed ones the writer fits to a table's type.
 	Coerce string `json:"coerce,omitempty"`
 	// Variant, when set to a dlt data type, makes the column dlt's variant column
 	// (<column>__v_<type>): it takes the values of that kind that did not coerce into Coerce.
@@ -124,11 +124,32 @@ const ElemPath = "__elem"
 // DltTypes maps dlt's data types of JSON values to the DuckDB type of their column.
 var DltTypes = map[string]string{
 	"bigint": "BIGINT", "double": "DOUBLE", "text": "VARCHAR", "bool": "BOOLEAN", "timestamp": "TIMESTAMP WITH TIME ZONE",
+	"json": "JSON", // objects and lists past max_table_nesting
 }
+
+// DltType is the dlt data type of a column of DuckDB type t, "" for types dlt does not give
+// JSON values.
+func DltType(t string) string {
+	for d, dt := range DltTypes {
+		if dt == t {
+			return d
+		}
+	}
+	switch t {
+	case "TIMESTAMPTZ":
+		return "timestamp"
+	case "BOOL":
+		return "bool"
+	}
+	return ""
+}
+
+// VariantTypes are the dlt types a variant column can have, in the order tried.
+var VariantTypes = []string{"bigint", "double", "text", "bool", "json"}
 
 // jsonTypes are the json_type() names of the values of each dlt type.
 var jsonTypes = map[string]string{
-	"bigint": "'BIGINT', 'UBIGINT'", "double": "'DOUBLE'", "text": "'VARCHAR'", "bool": "'BOOLEAN'",
+	"bigint": "'BIGINT', 'UBIGINT'", "double": "'DOUBLE'", "text": "'VARCHAR'", "bool": "'BOOLEAN'", "json": "'OBJECT', 'ARRAY'",
 }
 
 // ReaderSQL renders the DuckDB table function call that reads the scan's files, e.g.
@@ -185,6 +206,10 @@ func (c Column) Expr() string {
 		}
 		e = "json_extract(" + e + ", " + naming.Literal(p.String()) + ")"
 	}
+	if c.Coerce != "" && !c.FromJSON {
+		// A typed value coerced into a column of another type (an existing table's).
+		e = "to_json(" + e + ")"
+	}
 	switch {
 	case c.FromJSON && c.Coerce == "" && strings.HasSuffix(c.Type, "[]"):
 		return "CASE WHEN json_type(" + e + ") = 'ARRAY' THEN TRY_CAST(" + e + " AS JSON[]) END"
@@ -218,6 +243,8 @@ func coerceSQL(x, to string) string {
 		return "CASE WHEN json_type(" + x + ") = 'BOOLEAN' THEN TRY_CAST(" + x + " AS BOOLEAN) WHEN " + num + " THEN TRY_CAST(" + x + " AS DOUBLE) <> 0" +
 			" WHEN json_type(" + x + ") = 'VARCHAR' THEN CASE WHEN lower(" + str + ") IN ('yes', 'true', 't', 'y', '1') THEN true" +
 			" WHEN lower(" + str + ") IN ('no', 'false', 'f', 'n', '0') THEN false END END"
+	case "json":
+		return "CASE WHEN json_type(" + x + ") IN ('OBJECT', 'ARRAY') THEN " + x + " END"
 	case "timestamp":
 		return "CASE WHEN json_type(" + x + ") = 'VARCHAR' THEN TRY_CAST(" + str + " AS TIMESTAMP WITH TIME ZONE)" +
 			" WHEN " + num + " THEN to_timestamp(TRY_CAST(" + x + " AS DOUBLE)) END"
@@ -236,6 +263,8 @@ func variantSQL(x, typ string) string {
 		return "TRY_CAST(" + x + " AS DOUBLE)"
 	case "bool":
 		return "TRY_CAST(" + x + " AS BOOLEAN)"
+	case "json":
+		return x
 	}
 	return "NULL"
 }

@@ -11,6 +11,18 @@ import (
 // DefaultMaxNesting is dlt's default max_table_nesting: in effect, no limit.
 const DefaultMaxNesting = 1000
 
+// NoNesting is dlt's max_table_nesting 0 as Plan takes it (0 there means the default):
+// every object and list stays JSON in its row.
+const NoNesting = -1
+
+// Nesting converts a configured max_table_nesting to Plan's argument.
+func Nesting(configured int) int {
+	if configured == 0 {
+		return NoNesting
+	}
+	return configured
+}
+
 // Plan turns the top-level columns DuckDB's reader found (as DESCRIBE renders them) into the
 // columns dlt would make of the same records, using what the shape saw:
 //
@@ -22,13 +34,16 @@ const DefaultMaxNesting = 1000
 //   - values of other kinds are coerced as dlt does, and those that do not coerce go to
 //     variant columns (<column>__v_<type>): the reader yields such a field as JSON;
 //   - objects flatten into parent__child columns and lists become child tables, down to
-//     maxNesting levels (dlt's max_table_nesting; 0 or less: DefaultMaxNesting), past which
-//     the value is kept as JSON.
+//     maxNesting levels (dlt's max_table_nesting; 0: DefaultMaxNesting, NoNesting: none),
+//     past which the value is kept as JSON.
 //
 // It returns the reader's columns (to pin in the scan) and the table's columns.
 func (s *Shape) Plan(top []batch.ReaderColumn, maxNesting int) ([]batch.ReaderColumn, []batch.Column) {
-	if maxNesting <= 0 {
+	switch {
+	case maxNesting == 0:
 		maxNesting = DefaultMaxNesting
+	case maxNesting < 0:
+		maxNesting = 0
 	}
 	var reader []batch.ReaderColumn
 	var cols []batch.Column
@@ -63,6 +78,8 @@ func dltType(k kind) string {
 		return "bool"
 	case kTSNaive, kTSZone:
 		return "timestamp"
+	case kObject, kArray:
+		return "json"
 	}
 	return "text"
 }
@@ -75,6 +92,7 @@ var fitsAlways = map[string]kind{
 	"text":      kAnyString,
 	"bool":      kBool,
 	"timestamp": kTSNaive | kTSZone,
+	"json":      kObject | kArray,
 }
 
 // variantsOf is the dlt types of values of kinds seen that may fail to coerce into t.
@@ -86,6 +104,11 @@ func variantsOf(t string, seen kind) []string {
 		}
 	}
 	switch t {
+	case "json":
+		add(kInt, "bigint")
+		add(kFloat|kBigInt, "double")
+		add(kAnyString, "text")
+		add(kBool, "bool")
 	case "bigint":
 		add(kFloat|kBigInt, "double")
 		add(kAnyString, "text")
@@ -98,6 +121,9 @@ func variantsOf(t string, seen kind) []string {
 	case "timestamp":
 		add(kAnyString&^(kTSNaive|kTSZone), "text")
 		add(kBool, "bool")
+	}
+	if t != "json" {
+		add(kObject|kArray, "json")
 	}
 	return out
 }
@@ -172,27 +198,7 @@ func plan(n *node, typ string, a at, lvl int) (string, []batch.Column, bool) {
 		}
 		return "STRUCT(" + strings.Join(parts, ", ") + ")", cols, true
 	case kArray:
-		if n.elem == nil || n.elem.all&^kNull == 0 {
-			return "", nil, false // never an element (or only nulls): no child table
-		}
-		if lvl <= 0 {
-			return "JSON", []batch.Column{a.col(batch.Column{Type: "JSON"})}, true
-		}
-		elem, ok := batch.ListElement(typ)
-		if !ok {
-			elem = "JSON"
-		}
-		et, children, ok := plan(n.elem, elem, at{path: []string{batch.ElemPath}}, lvl-1)
-		if !ok {
-			return "", nil, false
-		}
-		if !strings.HasSuffix(typ, "[]") {
-			// DuckDB read the list as JSON: so does the plan.
-			a.json = true
-			cols := planJSON(n, a, lvl)
-			return "JSON", cols, len(cols) > 0
-		}
-		return et + "[]", []batch.Column{a.col(batch.Column{Type: et + "[]", Children: name(children, 1)})}, true
+		return planList(n, typ, a, lvl)
 	}
 	// Scalars.
 	t := dltType(n.first)
@@ -212,10 +218,100 @@ func scalarCols(t string, seen kind, a at) []batch.Column {
 	return cols
 }
 
-// planJSON takes apart a value the reader yields as JSON: its scalars make a column (and
+// planList plans a list tested at nesting level lvl: past the limit it is kept as JSON;
+// otherwise its elements are the rows of a child table, one level down.
+func planList(n *node, typ string, a at, lvl int) (string, []batch.Column, bool) {
+	if lvl <= 0 {
+		return "JSON", []batch.Column{a.col(batch.Column{Type: "JSON"})}, true
+	}
+	if n.elem == nil || n.elem.all&^kNull == 0 {
+		return "", nil, false // never an element (or only nulls): no child table
+	}
+	elem, ok := batch.ListElement(typ)
+	if !ok || a.json {
+		// The reader yields the list as JSON: so are its elements.
+		a.json = true
+		_, children := planElem(n.elem, "JSON", true, lvl)
+		if len(children) == 0 {
+			return "", nil, false
+		}
+		return "JSON", []batch.Column{a.col(batch.Column{Type: "JSON[]", Children: name(children, 1)})}, true
+	}
+	et, children := planElem(n.elem, elem, false, lvl)
+	if len(children) == 0 {
+		return "", nil, false
+	}
+	return et + "[]", []batch.Column{a.col(batch.Column{Type: et + "[]", Children: name(children, 1)})}, true
+}
+
+// planElem plans the elements of a list tested at level lvl, as dlt makes rows of them: an
+// object is a row (its fields tested at lvl-1), a scalar a row with a "value" column, a list
+// a row with a "list" column tested two levels down (dlt's wrapper row).
+func planElem(e *node, typ string, json bool, lvl int) (string, []batch.Column) {
+	el := at{path: []string{batch.ElemPath}, json: json}
+	seen := e.all &^ kNull
+	if !json && seen != kObject && seen != kArray && seen&^scalars != 0 {
+		el.json, json = true, true
+	}
+	if json {
+		var cols []batch.Column
+		if seen&scalars != 0 {
+			cols = append(cols, scalarCols(dltType(e.first), seen&scalars, el)...)
+		}
+		if seen&kObject != 0 {
+			cols = append(cols, objectJSON(e, el, lvl)...)
+		}
+		if seen&kArray != 0 {
+			if lvl-2 <= 0 { // the inner lists, past the limit, stay JSON beside the scalars
+				cols = append(cols, batch.Column{Name: "list", Path: el.path, FromJSON: true, Type: "JSON", Coerce: "json"})
+			} else if _, cs, ok := planList(e, "JSON", el, lvl-2); ok {
+				cols = append(cols, named(cs, "list")...)
+			}
+		}
+		return "JSON", cols
+	}
+	if seen == kArray {
+		t, cs, _ := plan(e, typ, el, lvl-2)
+		return t, named(cs, "list")
+	}
+	t, cs, _ := plan(e, typ, el, lvl)
+	return t, cs
+}
+
+// named names a list of lists' inner column as dlt does: list.
+func named(cols []batch.Column, n string) []batch.Column {
+	for i := range cols {
+		cols[i].Name = n
+	}
+	return cols
+}
+
+// objectJSON plans the keys of objects the reader yields as JSON, each a column tested at
+// lvl-1, in key order.
+func objectJSON(n *node, a at, lvl int) []batch.Column {
+	keys := make([]string, 0, len(n.fields))
+	for k := range n.fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var cols []batch.Column
+	for _, k := range keys {
+		if _, cs, ok := plan(n.fields[k], "JSON", a.key(k), lvl-1); ok {
+			cols = append(cols, cs...)
+		}
+	}
+	return cols
+}
+
+// planJSON takes apart a field the reader yields as JSON: its scalars make a column (and
 // variants), its objects' keys columns of their own, its lists a child table.
 func planJSON(n *node, a at, lvl int) []batch.Column {
 	seen := n.all &^ kNull
+	if lvl <= 0 && seen&(kObject|kArray) != 0 {
+		// Past the limit objects and lists are values of the column, typed by the first
+		// value like any other: a JSON column, or a scalar one with a __v_json variant.
+		return scalarCols(dltType(n.firstAny), seen, a)
+	}
 	var cols []batch.Column
 	if seen&scalars != 0 {
 		cols = append(cols, scalarCols(dltType(n.first), seen&scalars, a)...)
@@ -224,23 +320,12 @@ func planJSON(n *node, a at, lvl int) []batch.Column {
 		if lvl <= 0 {
 			cols = append(cols, a.col(batch.Column{Type: "JSON"}))
 		} else {
-			keys := make([]string, 0, len(n.fields))
-			for k := range n.fields {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				if _, cs, ok := plan(n.fields[k], "JSON", a.key(k), lvl-1); ok {
-					cols = append(cols, cs...)
-				}
-			}
+			cols = append(cols, objectJSON(n, a, lvl)...)
 		}
 	}
-	if seen&kArray != 0 && n.elem != nil && n.elem.all&^kNull != 0 {
-		if lvl <= 0 {
-			cols = append(cols, a.col(batch.Column{Type: "JSON"}))
-		} else if _, children, ok := plan(n.elem, "JSON", at{path: []string{batch.ElemPath}, json: true}, lvl-1); ok {
-			cols = append(cols, a.col(batch.Column{Type: "JSON[]", Children: name(children, 1)}))
+	if seen&kArray != 0 {
+		if _, cs, ok := planList(n, "JSON", a, lvl); ok {
+			cols = append(cols, cs...)
 		}
 	}
 	return cols
@@ -269,6 +354,9 @@ func name(cols []batch.Column, skip int) []batch.Column {
 			segs = append(segs, naming.Snake(p))
 		}
 		nm := strings.Join(segs, "__")
+		if c.Name != "" {
+			nm = c.Name // named already (a list of lists' "list")
+		}
 		if len(c.Children) > 0 {
 			if nm == "" {
 				nm = "list"

@@ -53,6 +53,9 @@ const kAnyString = kString | kTemporal
 type node struct {
 	all    kind
 	first  kind // the kind of the first scalar that was not null (dlt types a column by it)
+	// firstAny is the kind of the first value that was not null, objects and lists included
+	// (past max_table_nesting they are JSON values of the column).
+	firstAny kind
 	fields map[string]*node
 	elem   *node
 }
@@ -98,7 +101,8 @@ func (e *DepthError) Error() string {
 type Shape struct {
 	// MaxDepth bounds nesting (DefaultMaxDepth when 0): a deeper record is an error.
 	MaxDepth int
-	// MaxNesting is dlt's max_table_nesting for Plan (DefaultMaxNesting when 0).
+	// MaxNesting is dlt's max_table_nesting for Plan: 0 is DefaultMaxNesting, NoNesting
+	// none (see Nesting).
 	MaxNesting int
 
 	root    node
@@ -163,6 +167,9 @@ func merge(dst, src *node) bool {
 	dst.all |= src.all
 	if dst.first == 0 {
 		dst.first = src.first
+	}
+	if dst.firstAny == 0 {
+		dst.firstAny = src.firstAny
 	}
 	for k, sc := range src.fields {
 		dc := dst.fields[k]
@@ -288,6 +295,9 @@ func (w *walker) tooDeep() error { return &DepthError{Limit: w.max} }
 func (w *walker) mark(n *node, k kind) {
 	if n.all&k != k {
 		// A kind not seen before here: the first value that is not null always is one.
+		if n.firstAny == 0 && k != kNull {
+			n.firstAny = k
+		}
 		if n.first == 0 && k&(kNull|kObject|kArray) == 0 {
 			n.first = k
 		}

@@ -220,6 +220,59 @@ func splitLists(cols []batch.Column) (plain, lists []batch.Column) {
 	return plain, lists
 }
 
+// fitExisting makes the columns of a JSON batch fit the table's existing columns as dlt
+// fits values into a known schema: a column never changes type; a value of another type is
+// coerced into it when dlt would ("123" into a bigint column), and goes to a variant column
+// (<column>__v_<type>) otherwise. Variants nothing fills are left out later.
+func fitExisting(existing map[string]string, cols []batch.Column) []batch.Column {
+	refit := map[string]string{} // column → dlt type of its existing column
+	for _, c := range cols {
+		if c.Variant != "" || len(c.Children) > 0 {
+			continue
+		}
+		old, ok := existing[c.Name]
+		if !ok {
+			continue
+		}
+		old = canonicalType(old)
+		t := batch.DltType(old)
+		if t == "" || old == canonicalType(c.Type) {
+			continue
+		}
+		refit[c.Name] = t
+	}
+	if len(refit) == 0 {
+		return cols
+	}
+	out := make([]batch.Column, 0, len(cols)+3*len(refit))
+	for _, c := range cols {
+		if c.Variant != "" {
+			if _, ok := refit[strings.TrimSuffix(c.Name, "__v_"+c.Variant)]; ok {
+				continue // replaced by the variants below
+			}
+			out = append(out, c)
+			continue
+		}
+		t, ok := refit[c.Name]
+		if !ok {
+			out = append(out, c)
+			continue
+		}
+		main := c
+		main.Coerce, main.Variant, main.Type = t, "", batch.DltTypes[t]
+		out = append(out, main)
+		for _, v := range batch.VariantTypes {
+			if v == t {
+				continue
+			}
+			vc := main
+			vc.Name, vc.Variant, vc.Type = c.Name+"__v_"+v, v, batch.DltTypes[v]
+			out = append(out, vc)
+		}
+	}
+	return out
+}
+
 // listAlias names a list column in a stage: a child table may share its name with a column
 // (dlt's obj__a column beside the obj__a list's table).
 func listAlias(c batch.Column) string { return naming.Quote("__list_" + c.Name) }
@@ -258,6 +311,13 @@ func (l *Load) insertChildren(ctx context.Context, b batch.Batch, table string, 
 	}
 	l.children[table] = true
 	cols, lists := splitLists(childColumns(list))
+	if b.Scan.Format == "json" {
+		existing, err := l.columns(ctx, table)
+		if err != nil {
+			return err
+		}
+		cols = fitExisting(existing, cols)
+	}
 	root := b.Resource.Disposition == batch.Merge
 	rootExpr := ColID
 	if depth > 0 && root {

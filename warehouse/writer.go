@@ -272,6 +272,15 @@ func (l *Load) Apply(ctx context.Context, batchID string, b batch.Batch) (rows i
 	if l.applied[batchID] {
 		return 0, true, nil
 	}
+	sc := *b.Scan // fitted below to this table: the caller's batch stays as it came
+	b.Scan = &sc
+	if b.Scan.Format == "json" {
+		existing, err := l.columns(ctx, b.Table)
+		if err != nil {
+			return 0, false, err
+		}
+		b.Scan.Columns = fitExisting(existing, b.Scan.Columns)
+	}
 	if reader, err := b.Scan.ReaderSQL(); err == nil {
 		// dlt makes a variant column only for a value that did not coerce.
 		if b.Scan.Columns, err = l.nonEmptyVariants(ctx, reader, b.Scan.Columns, false); err != nil {

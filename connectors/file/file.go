@@ -74,6 +74,7 @@ var formats = []struct {
 				{Name: "format", Kind: config.String, Default: "auto", Enum: []string{"auto", "newline_delimited", "array"}, Doc: "Layout of the files; detected when auto."},
 				{Name: "max_json_depth", Kind: config.Int, Default: int64(jsonshape.DefaultMaxDepth), Doc: "Deepest nesting of objects and lists accepted; deeper files are refused before DuckDB reads them."},
 				{Name: "max_object_size", Kind: config.String, Default: "16MiB", Doc: "Largest single record (an NDJSON line, an element of a top-level list) accepted."},
+				{Name: "max_table_nesting", Kind: config.Int, Default: int64(jsonshape.DefaultMaxNesting), Doc: "dlt's max_table_nesting: how many levels of nested objects flatten into columns and lists into child tables; deeper values load as JSON (0: every object and list stays JSON)."},
 			}},
 	},
 	{
@@ -219,7 +220,7 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 		}
 	}
 	if c.name == "json" {
-		p.shape = &jsonshape.Shape{MaxDepth: maxDepth}
+		p.shape = &jsonshape.Shape{MaxDepth: maxDepth, MaxNesting: jsonshape.Nesting(int(c.job.Source.Settings.Int("max_table_nesting")))}
 		if err := checkJSON(ctx, scan.Files, c.relPath, maxDepth, maxObject, p.shape); err != nil {
 			return nil, err
 		}
