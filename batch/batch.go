@@ -125,6 +125,7 @@ const ElemPath = "__elem"
 var DltTypes = map[string]string{
 	"bigint": "BIGINT", "double": "DOUBLE", "text": "VARCHAR", "bool": "BOOLEAN", "timestamp": "TIMESTAMP WITH TIME ZONE",
 	"json": "JSON", // objects and lists past max_table_nesting
+	"date": "DATE", // ISO dates, where a source types them (Google Sheets)
 }
 
 // DltType is the dlt data type of a column of DuckDB type t, "" for types dlt does not give
@@ -245,6 +246,8 @@ func coerceSQL(x, to string) string {
 			" WHEN lower(" + str + ") IN ('no', 'false', 'f', 'n', '0') THEN false END END"
 	case "json":
 		return "CASE WHEN json_type(" + x + ") IN ('OBJECT', 'ARRAY') THEN " + x + " END"
+	case "date":
+		return "CASE WHEN json_type(" + x + ") = 'VARCHAR' THEN TRY_CAST(" + str + " AS DATE) END"
 	case "timestamp":
 		return "CASE WHEN json_type(" + x + ") = 'VARCHAR' THEN TRY_CAST(" + str + " AS TIMESTAMP WITH TIME ZONE)" +
 			" WHEN " + num + " THEN to_timestamp(TRY_CAST(" + x + " AS DOUBLE)) END"

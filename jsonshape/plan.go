@@ -45,6 +45,7 @@ func (s *Shape) Plan(top []batch.ReaderColumn, maxNesting int) ([]batch.ReaderCo
 	case maxNesting < 0:
 		maxNesting = 0
 	}
+	pl := &planner{dates: s.Dates}
 	var reader []batch.ReaderColumn
 	var cols []batch.Column
 	for _, c := range top {
@@ -54,7 +55,7 @@ func (s *Shape) Plan(top []batch.ReaderColumn, maxNesting int) ([]batch.ReaderCo
 			cols = append(cols, plain([]string{c.Name}, c.Type)...)
 			continue
 		}
-		typ, cs, ok := plan(n, c.Type, at{path: []string{c.Name}}, maxNesting)
+		typ, cs, ok := pl.plan(n, c.Type, at{path: []string{c.Name}}, maxNesting)
 		if !ok {
 			continue
 		}
@@ -68,8 +69,12 @@ func (s *Shape) Plan(top []batch.ReaderColumn, maxNesting int) ([]batch.ReaderCo
 func plain(path []string, typ string) []batch.Column { return batch.Flatten(path, typ) }
 
 // dltType is dlt's data type of a value of kind k.
-func dltType(k kind) string {
+func (p *planner) dltType(k kind) string {
 	switch k {
+	case kDate:
+		if p.dates {
+			return "date"
+		}
 	case kInt:
 		return "bigint"
 	case kFloat, kBigInt:
@@ -84,6 +89,11 @@ func dltType(k kind) string {
 	return "text"
 }
 
+// planner holds what Plan was asked for.
+type planner struct {
+	dates bool // ISO dates are dates, not text
+}
+
 // fitsAlways is the kinds every value of which the reader can read straight as a column of
 // dlt type t, exactly as dlt would coerce it.
 var fitsAlways = map[string]kind{
@@ -93,6 +103,7 @@ var fitsAlways = map[string]kind{
 	"bool":      kBool,
 	"timestamp": kTSNaive | kTSZone,
 	"json":      kObject | kArray,
+	"date":      kDate,
 }
 
 // variantsOf is the dlt types of values of kinds seen that may fail to coerce into t.
@@ -120,6 +131,11 @@ func variantsOf(t string, seen kind) []string {
 		add(kAnyString, "text")
 	case "timestamp":
 		add(kAnyString&^(kTSNaive|kTSZone), "text")
+		add(kBool, "bool")
+	case "date":
+		add(kAnyString&^kDate, "text")
+		add(kInt, "bigint")
+		add(kFloat|kBigInt, "double")
 		add(kBool, "bool")
 	}
 	if t != "json" {
@@ -152,7 +168,7 @@ const scalars = kBool | kInt | kBigInt | kFloat | kAnyString
 
 // plan decides one value position: the reader type to read it as, its columns, and whether
 // it makes any column at all. lvl is dlt's nesting level left.
-func plan(n *node, typ string, a at, lvl int) (string, []batch.Column, bool) {
+func (p *planner) plan(n *node, typ string, a at, lvl int) (string, []batch.Column, bool) {
 	seen := n.all &^ kNull
 	if seen == 0 {
 		return "", nil, false // null in every record: no column yet
@@ -163,7 +179,7 @@ func plan(n *node, typ string, a at, lvl int) (string, []batch.Column, bool) {
 		a.json = true
 	}
 	if a.json {
-		cols := planJSON(n, a, lvl)
+		cols := p.planJSON(n, a, lvl)
 		return "JSON", cols, len(cols) > 0
 	}
 	switch seen {
@@ -174,7 +190,7 @@ func plan(n *node, typ string, a at, lvl int) (string, []batch.Column, bool) {
 		}
 		if !ok { // a MAP or JSON (very many keys): taken apart from JSON
 			a.json = true
-			cols := planJSON(n, a, lvl)
+			cols := p.planJSON(n, a, lvl)
 			return "JSON", cols, len(cols) > 0
 		}
 		var parts []string
@@ -186,7 +202,7 @@ func plan(n *node, typ string, a at, lvl int) (string, []batch.Column, bool) {
 				cols = append(cols, plain(appendPath(a.path, f.Name), f.Type)...)
 				continue
 			}
-			ft, fc, ok := plan(c, f.Type, a.key(f.Name), lvl-1)
+			ft, fc, ok := p.plan(c, f.Type, a.key(f.Name), lvl-1)
 			if !ok {
 				continue
 			}
@@ -198,19 +214,19 @@ func plan(n *node, typ string, a at, lvl int) (string, []batch.Column, bool) {
 		}
 		return "STRUCT(" + strings.Join(parts, ", ") + ")", cols, true
 	case kArray:
-		return planList(n, typ, a, lvl)
+		return p.planList(n, typ, a, lvl)
 	}
 	// Scalars.
-	t := dltType(n.first)
+	t := p.dltType(n.first)
 	if seen&^fitsAlways[t] == 0 && typ != "JSON" {
 		return batch.DltTypes[t], []batch.Column{a.col(batch.Column{Type: batch.DltTypes[t]})}, true
 	}
 	a.json = true
-	return "JSON", scalarCols(t, seen, a), true
+	return "JSON", p.scalarCols(t, seen, a), true
 }
 
 // scalarCols are a JSON value's column of dlt type t and its variants.
-func scalarCols(t string, seen kind, a at) []batch.Column {
+func (p *planner) scalarCols(t string, seen kind, a at) []batch.Column {
 	cols := []batch.Column{a.col(batch.Column{Type: batch.DltTypes[t], Coerce: t})}
 	for _, v := range variantsOf(t, seen) {
 		cols = append(cols, a.col(batch.Column{Type: batch.DltTypes[v], Coerce: t, Variant: v}))
@@ -220,7 +236,7 @@ func scalarCols(t string, seen kind, a at) []batch.Column {
 
 // planList plans a list tested at nesting level lvl: past the limit it is kept as JSON;
 // otherwise its elements are the rows of a child table, one level down.
-func planList(n *node, typ string, a at, lvl int) (string, []batch.Column, bool) {
+func (p *planner) planList(n *node, typ string, a at, lvl int) (string, []batch.Column, bool) {
 	if lvl <= 0 {
 		return "JSON", []batch.Column{a.col(batch.Column{Type: "JSON"})}, true
 	}
@@ -231,13 +247,13 @@ func planList(n *node, typ string, a at, lvl int) (string, []batch.Column, bool)
 	if !ok || a.json {
 		// The reader yields the list as JSON: so are its elements.
 		a.json = true
-		_, children := planElem(n.elem, "JSON", true, lvl)
+		_, children := p.planElem(n.elem, "JSON", true, lvl)
 		if len(children) == 0 {
 			return "", nil, false
 		}
 		return "JSON", []batch.Column{a.col(batch.Column{Type: "JSON[]", Children: name(children, 1)})}, true
 	}
-	et, children := planElem(n.elem, elem, false, lvl)
+	et, children := p.planElem(n.elem, elem, false, lvl)
 	if len(children) == 0 {
 		return "", nil, false
 	}
@@ -247,7 +263,7 @@ func planList(n *node, typ string, a at, lvl int) (string, []batch.Column, bool)
 // planElem plans the elements of a list tested at level lvl, as dlt makes rows of them: an
 // object is a row (its fields tested at lvl-1), a scalar a row with a "value" column, a list
 // a row with a "list" column tested two levels down (dlt's wrapper row).
-func planElem(e *node, typ string, json bool, lvl int) (string, []batch.Column) {
+func (p *planner) planElem(e *node, typ string, json bool, lvl int) (string, []batch.Column) {
 	el := at{path: []string{batch.ElemPath}, json: json}
 	seen := e.all &^ kNull
 	if !json && seen != kObject && seen != kArray && seen&^scalars != 0 {
@@ -256,25 +272,25 @@ func planElem(e *node, typ string, json bool, lvl int) (string, []batch.Column) 
 	if json {
 		var cols []batch.Column
 		if seen&scalars != 0 {
-			cols = append(cols, scalarCols(dltType(e.first), seen&scalars, el)...)
+			cols = append(cols, p.scalarCols(p.dltType(e.first), seen&scalars, el)...)
 		}
 		if seen&kObject != 0 {
-			cols = append(cols, objectJSON(e, el, lvl)...)
+			cols = append(cols, p.objectJSON(e, el, lvl)...)
 		}
 		if seen&kArray != 0 {
 			if lvl-2 <= 0 { // the inner lists, past the limit, stay JSON beside the scalars
 				cols = append(cols, batch.Column{Name: "list", Path: el.path, FromJSON: true, Type: "JSON", Coerce: "json"})
-			} else if _, cs, ok := planList(e, "JSON", el, lvl-2); ok {
+			} else if _, cs, ok := p.planList(e, "JSON", el, lvl-2); ok {
 				cols = append(cols, named(cs, "list")...)
 			}
 		}
 		return "JSON", cols
 	}
 	if seen == kArray {
-		t, cs, _ := plan(e, typ, el, lvl-2)
+		t, cs, _ := p.plan(e, typ, el, lvl-2)
 		return t, named(cs, "list")
 	}
-	t, cs, _ := plan(e, typ, el, lvl)
+	t, cs, _ := p.plan(e, typ, el, lvl)
 	return t, cs
 }
 
@@ -288,7 +304,7 @@ func named(cols []batch.Column, n string) []batch.Column {
 
 // objectJSON plans the keys of objects the reader yields as JSON, each a column tested at
 // lvl-1, in key order.
-func objectJSON(n *node, a at, lvl int) []batch.Column {
+func (p *planner) objectJSON(n *node, a at, lvl int) []batch.Column {
 	keys := make([]string, 0, len(n.fields))
 	for k := range n.fields {
 		keys = append(keys, k)
@@ -296,7 +312,7 @@ func objectJSON(n *node, a at, lvl int) []batch.Column {
 	sort.Strings(keys)
 	var cols []batch.Column
 	for _, k := range keys {
-		if _, cs, ok := plan(n.fields[k], "JSON", a.key(k), lvl-1); ok {
+		if _, cs, ok := p.plan(n.fields[k], "JSON", a.key(k), lvl-1); ok {
 			cols = append(cols, cs...)
 		}
 	}
@@ -305,26 +321,26 @@ func objectJSON(n *node, a at, lvl int) []batch.Column {
 
 // planJSON takes apart a field the reader yields as JSON: its scalars make a column (and
 // variants), its objects' keys columns of their own, its lists a child table.
-func planJSON(n *node, a at, lvl int) []batch.Column {
+func (p *planner) planJSON(n *node, a at, lvl int) []batch.Column {
 	seen := n.all &^ kNull
 	if lvl <= 0 && seen&(kObject|kArray) != 0 {
 		// Past the limit objects and lists are values of the column, typed by the first
 		// value like any other: a JSON column, or a scalar one with a __v_json variant.
-		return scalarCols(dltType(n.firstAny), seen, a)
+		return p.scalarCols(p.dltType(n.firstAny), seen, a)
 	}
 	var cols []batch.Column
 	if seen&scalars != 0 {
-		cols = append(cols, scalarCols(dltType(n.first), seen&scalars, a)...)
+		cols = append(cols, p.scalarCols(p.dltType(n.first), seen&scalars, a)...)
 	}
 	if seen&kObject != 0 {
 		if lvl <= 0 {
 			cols = append(cols, a.col(batch.Column{Type: "JSON"}))
 		} else {
-			cols = append(cols, objectJSON(n, a, lvl)...)
+			cols = append(cols, p.objectJSON(n, a, lvl)...)
 		}
 	}
 	if seen&kArray != 0 {
-		if _, cs, ok := planList(n, "JSON", a, lvl); ok {
+		if _, cs, ok := p.planList(n, "JSON", a, lvl); ok {
 			cols = append(cols, cs...)
 		}
 	}

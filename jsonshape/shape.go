@@ -51,13 +51,13 @@ const kAnyString = kString | kTemporal
 
 // node is what was seen at one path.
 type node struct {
-	all    kind
-	first  kind // the kind of the first scalar that was not null (dlt types a column by it)
+	all   kind
+	first kind // the kind of the first scalar that was not null (dlt types a column by it)
 	// firstAny is the kind of the first value that was not null, objects and lists included
 	// (past max_table_nesting they are JSON values of the column).
 	firstAny kind
-	fields map[string]*node
-	elem   *node
+	fields   map[string]*node
+	elem     *node
 }
 
 // child returns the node of a key given as its raw JSON contents (escapes undone only when
@@ -101,6 +101,9 @@ func (e *DepthError) Error() string {
 type Shape struct {
 	// MaxDepth bounds nesting (DefaultMaxDepth when 0): a deeper record is an error.
 	MaxDepth int
+	// Dates makes Plan type ISO dates (2024-01-31) as DATE; dlt's JSON rule, the default,
+	// keeps them text. For sources whose cells are dates by their format (Google Sheets).
+	Dates bool
 	// MaxNesting is dlt's max_table_nesting for Plan: 0 is DefaultMaxNesting, NoNesting
 	// none (see Nesting).
 	MaxNesting int

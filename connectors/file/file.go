@@ -157,9 +157,9 @@ type plan struct {
 	resource  batch.Resource
 	mode      connectors.Mode
 	scan      *batch.Scan
-	all       int // files found
-	changed   int // of scan.Files, those loaded before in another version
-	unchanged int // skipped
+	all       int              // files found
+	changed   int              // of scan.Files, those loaded before in another version
+	unchanged int              // skipped
 	shape     *jsonshape.Shape // JSON: what the records hold
 }
 
