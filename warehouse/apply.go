@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/dangohq/dango/batch"
@@ -168,26 +169,34 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 			return 0, err
 		}
 		defer l.tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+from)
-		if err := l.deleteChildren(ctx, b.Table, lists, "SELECT t."+ColID+" FROM "+target+" t JOIN "+from+" s ON "+match("t", "s", keys)); err != nil {
+		orphans, err := l.deleteChildren(ctx, b.Table, "SELECT t."+ColID+" FROM "+target+" t JOIN "+from+" s ON "+match("t", "s", keys))
+		if err != nil {
 			return 0, err
 		}
 		if _, err := exec("DELETE FROM " + target + " t USING " + from + " s WHERE " + match("t", "s", keys)); err != nil {
 			return 0, err
 		}
 		l.deleted[b.Table] = true
+		if err := orphans(); err != nil {
+			return 0, err
+		}
 	}
 	if len(s.Replaced) > 0 {
 		labels := make([]string, len(s.Replaced))
 		for i, p := range s.Replaced {
 			labels[i] = naming.Literal(p)
 		}
-		if err := l.deleteChildren(ctx, b.Table, lists, "SELECT "+ColID+" FROM "+target+" WHERE "+ColSourceFile+" IN ("+strings.Join(labels, ", ")+")"); err != nil {
+		orphans, err := l.deleteChildren(ctx, b.Table, "SELECT "+ColID+" FROM "+target+" WHERE "+ColSourceFile+" IN ("+strings.Join(labels, ", ")+")")
+		if err != nil {
 			return 0, err
 		}
 		if _, err := exec("DELETE FROM " + target + " WHERE " + ColSourceFile + " IN (" + strings.Join(labels, ", ") + ")"); err != nil {
 			return 0, err
 		}
 		l.deleted[b.Table] = true
+		if err := orphans(); err != nil {
+			return 0, err
+		}
 	}
 	r, err := exec("INSERT INTO " + target + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") + " FROM " + from)
 	if err != nil {
@@ -371,16 +380,21 @@ func (l *Load) insertChildren(ctx context.Context, b batch.Batch, table string, 
 	if root {
 		defs = append(defs, batch.Column{Name: colRootID, Type: "UUID"})
 	}
-	if err := l.ensureTable(ctx, table, defs); err != nil {
+	if err := l.ensure(ctx, table, defs, true); err != nil {
 		return err
 	}
 	names = names[:0]
 	for _, c := range defs {
 		names = append(names, naming.Quote(c.Name))
 	}
-	values := append(append([]string(nil), names...), naming.Literal(l.info.LoadID), ColID,
+	values := append(append([]string(nil), names...), ColID,
 		"TIMESTAMPTZ "+naming.Literal(b.ExtractedAt.UTC().Format("2006-01-02 15:04:05.999999Z07:00")))
-	names = append(names, ColLoadID, ColID, ColExtractedAt)
+	names = append(names, ColID, ColExtractedAt)
+	if now, err := l.columnsOf(ctx, table); err != nil {
+		return err
+	} else if _, ok := now[ColLoadID]; ok { // a child table dango made before it followed dlt
+		names, values = append(names, ColLoadID), append(values, naming.Literal(l.info.LoadID))
+	}
 	res, err := l.tx.ExecContext(ctx, "INSERT INTO "+naming.Quote(l.info.Schema)+"."+naming.Quote(table)+" ("+strings.Join(names, ", ")+") SELECT "+
 		strings.Join(values, ", ")+" FROM "+child)
 	if err != nil {
@@ -442,31 +456,65 @@ func (l *Load) nonEmptyVariants(ctx context.Context, from string, cols []batch.C
 	return out, nil
 }
 
-// deleteChildren removes the child rows (at every depth) of the parent rows parentIDs
-// selects, before those parents are replaced (merge, a changed file).
-func (l *Load) deleteChildren(ctx context.Context, table string, lists []batch.Column, parentIDs string) error {
-	for _, c := range lists {
-		ct := childTable(table, c)
-		ok, err := l.hasTable(ctx, ct)
-		if err != nil {
-			return err
+// deleteChildren removes, from every child table of table at every depth (those of lists
+// this batch no longer holds included), the rows that belong to the parent rows parentIDs
+// selects, before those parents are deleted: at once where the rows carry _dlt_root_id (merge
+// tables, as dlt deletes them), and through the returned func, to call once the parents are
+// gone, where they do not — their rows whose parent row no longer exists, table by table
+// from the top.
+func (l *Load) deleteChildren(ctx context.Context, table, parentIDs string) (func() error, error) {
+	rows, err := l.tx.QueryContext(ctx, `SELECT table_name, bool_or(column_name = '`+colRootID+`') FROM duckdb_columns()
+		WHERE schema_name = ? AND starts_with(table_name, ?) GROUP BY table_name HAVING bool_or(column_name = '`+colParentID+`')`,
+		l.info.Schema, table+"__")
+	if err != nil {
+		return nil, err
+	}
+	type child struct {
+		name string
+		root bool
+	}
+	var kids []child
+	for rows.Next() {
+		var c child
+		if err := rows.Scan(&c.name, &c.root); err != nil {
+			rows.Close()
+			return nil, err
 		}
-		if !ok {
+		kids = append(kids, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Parents before children: a child table's name extends its parent's.
+	sort.Slice(kids, func(i, j int) bool { return len(kids[i].name) < len(kids[j].name) })
+	q := func(t string) string { return naming.Quote(l.info.Schema) + "." + naming.Quote(t) }
+	var rest []child
+	for _, c := range kids {
+		if !c.root {
+			rest = append(rest, c)
 			continue
 		}
-		qt := naming.Quote(l.info.Schema) + "." + naming.Quote(ct)
-		_, grand := splitLists(childColumns(c))
-		if len(grand) > 0 {
-			if err := l.deleteChildren(ctx, ct, grand, "SELECT "+ColID+" FROM "+qt+" WHERE "+colParentID+" IN ("+parentIDs+")"); err != nil {
+		if _, err := l.tx.ExecContext(ctx, "DELETE FROM "+q(c.name)+" WHERE "+colRootID+" IN ("+parentIDs+")"); err != nil {
+			return nil, err
+		}
+		l.deleted[c.name] = true
+	}
+	return func() error {
+		for _, c := range rest {
+			parent := table // the longest table whose name and "__" start this one's
+			for _, p := range kids {
+				if len(p.name) > len(parent) && strings.HasPrefix(c.name, p.name+"__") {
+					parent = p.name
+				}
+			}
+			if _, err := l.tx.ExecContext(ctx, "DELETE FROM "+q(c.name)+" c WHERE NOT EXISTS (SELECT 1 FROM "+q(parent)+" p WHERE p."+ColID+" = c."+colParentID+")"); err != nil {
 				return err
 			}
+			l.deleted[c.name] = true
 		}
-		if _, err := l.tx.ExecContext(ctx, "DELETE FROM "+qt+" WHERE "+colParentID+" IN ("+parentIDs+")"); err != nil {
-			return err
-		}
-		l.deleted[ct] = true
-	}
-	return nil
+		return nil
+	}, nil
 }
 
 // advanceCursor moves the resource's cursor to the largest value loaded, never backwards (a

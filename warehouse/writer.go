@@ -392,6 +392,12 @@ func (l *Load) prepare(ctx context.Context, table string, res batch.Resource) er
 // ensureTable creates the table or evolves it: missing columns are added, columns whose
 // incoming type is wider are widened, and an incompatible type fails the load.
 func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Column) error {
+	return l.ensure(ctx, table, cols, false)
+}
+
+// ensure is ensureTable; a child table (child) is created without _dlt_load_id, as dlt
+// creates its nested tables (their rows belong to the load of their root row).
+func (l *Load) ensure(ctx context.Context, table string, cols []batch.Column, child bool) error {
 	existing, err := l.columns(ctx, table)
 	if err != nil {
 		return err
@@ -403,11 +409,17 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 		for _, c := range cols {
 			defs = append(defs, naming.Quote(c.Name)+" "+c.Type)
 		}
-		defs = append(defs, ColLoadID+" VARCHAR NOT NULL", ColID+" UUID NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE NOT NULL")
+		if !child {
+			defs = append(defs, ColLoadID+" VARCHAR NOT NULL")
+		}
+		defs = append(defs, ColID+" UUID NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE NOT NULL")
 		if _, err := l.tx.ExecContext(ctx, "CREATE TABLE "+qt+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return duckerr.Clean(err)
 		}
-		now := map[string]string{ColLoadID: "VARCHAR", ColID: "UUID", ColExtractedAt: "TIMESTAMP WITH TIME ZONE"}
+		now := map[string]string{ColID: "UUID", ColExtractedAt: "TIMESTAMP WITH TIME ZONE"}
+		if !child {
+			now[ColLoadID] = "VARCHAR"
+		}
 		for _, c := range cols {
 			now[c.Name] = c.Type
 		}
