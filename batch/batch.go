@@ -215,12 +215,24 @@ func (c Column) Expr() string {
 	case c.FromJSON && c.Coerce == "" && strings.HasSuffix(c.Type, "[]"):
 		return "CASE WHEN json_type(" + e + ") = 'ARRAY' THEN TRY_CAST(" + e + " AS JSON[]) END"
 	case c.Variant != "":
-		return "CASE WHEN json_type(" + e + ") IN (" + jsonTypes[c.Variant] + ") AND (" + coerceSQL(e, c.Coerce) + ") IS NULL THEN " +
+		return "CASE WHEN " + kindSQL(e, c.Variant) + " AND (" + coerceSQL(e, c.Coerce) + ") IS NULL THEN " +
 			variantSQL(e, c.Variant) + " END"
 	case c.Coerce != "":
 		return coerceSQL(e, c.Coerce)
 	}
 	return e
+}
+
+// kindSQL is true when the JSON value x is of dlt type typ. An integer beyond 64 bits is a
+// double, as jsonshape types it (DuckDB's UBIGINT holds small ones too).
+func kindSQL(x, typ string) string {
+	switch typ {
+	case "bigint":
+		return "(json_type(" + x + ") IN ('BIGINT', 'UBIGINT') AND TRY_CAST(" + x + " AS BIGINT) IS NOT NULL)"
+	case "double":
+		return "(json_type(" + x + ") = 'DOUBLE' OR (json_type(" + x + ") = 'UBIGINT' AND TRY_CAST(" + x + " AS BIGINT) IS NULL))"
+	}
+	return "json_type(" + x + ") IN (" + jsonTypes[typ] + ")"
 }
 
 // coerceSQL reads the JSON value x (every cast a TRY_CAST: DuckDB may evaluate a CASE
