@@ -71,6 +71,17 @@ func TestJSONBatches(t *testing.T) {
 			},
 		},
 		{
+			name: "an integer beyond 64 bits in a bigint column goes to the double variant",
+			loads: []jsonLoad{{
+				data:   `{"n": 1}` + "\n" + `{"n": 18446744073709551615}` + "\n",
+				reader: []batch.ReaderColumn{{Name: "n", Type: "JSON"}},
+				cols:   []batch.Column{coerced("n", "bigint", ""), coerced("n", "bigint", "double")},
+			}},
+			want: map[string]string{
+				"SELECT count(n) || '/' || count(n__v_double) || '/' || max(n__v_double) FROM raw.items": "1/1/1.8446744073709552e+19",
+			},
+		},
+		{
 			name: "a column keeps its type in later loads: text into bool coerces, other text is a variant",
 			loads: []jsonLoad{
 				{data: `{"id": 1, "b": true}` + "\n", reader: []batch.ReaderColumn{{Name: "id", Type: "BIGINT"}, {Name: "b", Type: "BOOLEAN"}},
