@@ -464,7 +464,8 @@ func (w *walker) str() ([]byte, error) {
 }
 
 // stringKind classifies a string (raw JSON contents) as an ISO date (2024-01-31), an ISO
-// timestamp without a zone (T or space, optional fraction) or with one (Z or ±hh:mm), or
+// timestamp without a zone (T or space, optional seconds and fraction) or with one (Z,
+// ±hh:mm, ±hhmm or ±hh), or
 // other text. Dates must exist: 2024-02-30 is text, as DuckDB would not read it as a date.
 func stringKind(s []byte) kind {
 	if len(s) < 10 || len(s) > 35 || s[4] != '-' || s[7] != '-' ||
@@ -479,6 +480,10 @@ func stringKind(s []byte) kind {
 		return kDate
 	}
 	t := s[10:]
+	if len(t) == 6 && (t[0] == 'T' || t[0] == ' ') && t[3] == ':' && num(t[1:3]) && num(t[4:6]) &&
+		atoi(t[1:3]) <= 23 && atoi(t[4:6]) <= 59 {
+		return kTSNaive // no seconds: dlt and DuckDB take it (with a zone DuckDB does not)
+	}
 	if len(t) < 9 || (t[0] != 'T' && t[0] != ' ') || t[3] != ':' || t[6] != ':' ||
 		!num(t[1:3]) || !num(t[4:6]) || !num(t[7:9]) || atoi(t[1:3]) > 23 || atoi(t[4:6]) > 59 || atoi(t[7:9]) > 59 {
 		return kString
@@ -502,6 +507,10 @@ func stringKind(s []byte) kind {
 	case len(t) == 6 && (t[0] == '+' || t[0] == '-') && t[3] == ':' && num(t[1:3]) && num(t[4:6]) &&
 		atoi(t[1:3]) <= 23 && atoi(t[4:6]) <= 59:
 		return kTSZone
+	case len(t) == 5 && (t[0] == '+' || t[0] == '-') && num(t[1:5]) && atoi(t[1:3]) <= 23 && atoi(t[3:5]) <= 59:
+		return kTSZone // +0200
+	case len(t) == 3 && (t[0] == '+' || t[0] == '-') && num(t[1:3]) && atoi(t[1:3]) <= 23:
+		return kTSZone // +02
 	}
 	return kString
 }
