@@ -456,6 +456,33 @@ func (l *Load) nonEmptyVariants(ctx context.Context, from string, cols []batch.C
 	return out, nil
 }
 
+// childTable is a child table found in the catalog.
+type childTableInfo struct {
+	name string
+	root bool // has _dlt_root_id
+}
+
+// childTables lists the child tables of table at every depth, as this transaction sees
+// them: tables named <table>__… with a _dlt_parent_id column.
+func (l *Load) childTables(ctx context.Context, table string) ([]childTableInfo, error) {
+	rows, err := l.tx.QueryContext(ctx, `SELECT table_name, bool_or(column_name = '`+colRootID+`') FROM duckdb_columns()
+		WHERE schema_name = ? AND starts_with(table_name, ?) GROUP BY table_name HAVING bool_or(column_name = '`+colParentID+`')`,
+		l.info.Schema, table+"__")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var kids []childTableInfo
+	for rows.Next() {
+		var c childTableInfo
+		if err := rows.Scan(&c.name, &c.root); err != nil {
+			return nil, err
+		}
+		kids = append(kids, c)
+	}
+	return kids, rows.Err()
+}
+
 // deleteChildren removes, from every child table of table at every depth (those of lists
 // this batch no longer holds included), the rows that belong to the parent rows parentIDs
 // selects, before those parents are deleted: at once where the rows carry _dlt_root_id (merge
@@ -463,33 +490,14 @@ func (l *Load) nonEmptyVariants(ctx context.Context, from string, cols []batch.C
 // gone, where they do not — their rows whose parent row no longer exists, table by table
 // from the top.
 func (l *Load) deleteChildren(ctx context.Context, table, parentIDs string) (func() error, error) {
-	rows, err := l.tx.QueryContext(ctx, `SELECT table_name, bool_or(column_name = '`+colRootID+`') FROM duckdb_columns()
-		WHERE schema_name = ? AND starts_with(table_name, ?) GROUP BY table_name HAVING bool_or(column_name = '`+colParentID+`')`,
-		l.info.Schema, table+"__")
+	kids, err := l.childTables(ctx, table)
 	if err != nil {
-		return nil, err
-	}
-	type child struct {
-		name string
-		root bool
-	}
-	var kids []child
-	for rows.Next() {
-		var c child
-		if err := rows.Scan(&c.name, &c.root); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		kids = append(kids, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	// Parents before children: a child table's name extends its parent's.
 	sort.Slice(kids, func(i, j int) bool { return len(kids[i].name) < len(kids[j].name) })
 	q := func(t string) string { return naming.Quote(l.info.Schema) + "." + naming.Quote(t) }
-	var rest []child
+	var rest []childTableInfo
 	for _, c := range kids {
 		if !c.root {
 			rest = append(rest, c)

@@ -123,6 +123,18 @@ func TestJSONBatches(t *testing.T) {
 			},
 		},
 		{
+			name: "replace empties the child tables of lists the new load no longer holds", disposition: batch.Replace,
+			loads: []jsonLoad{
+				{data: `{"id": 1, "m": [7, 8]}` + "\n", reader: []batch.ReaderColumn{{Name: "id", Type: "BIGINT"}, {Name: "m", Type: "BIGINT[]"}},
+					cols: []batch.Column{jcol("id", "BIGINT"), list("m", "BIGINT[]", jcol("value", "BIGINT", "__elem"))}},
+				{data: `{"id": 2}` + "\n", reader: []batch.ReaderColumn{{Name: "id", Type: "BIGINT"}}, cols: []batch.Column{jcol("id", "BIGINT")}},
+			},
+			want: map[string]string{
+				"SELECT count(*) || '/' || max(id) FROM raw.items": "1/2",
+				"SELECT count(*) FROM raw.items__m":                "0",
+			},
+		},
+		{
 			name: "merge replaces a row's nested rows at every depth, also of lists the new batch lacks", disposition: batch.Merge, key: []string{"id"},
 			loads: []jsonLoad{
 				{data: `{"id": 1, "l": [{"sub": [{"z": 1}]}], "m": [7]}` + "\n" + `{"id": 2, "l": [{"sub": [{"z": 2}]}], "m": [8]}` + "\n",

@@ -386,6 +386,20 @@ func (l *Load) prepare(ctx context.Context, table string, res batch.Resource) er
 			return err
 		}
 	}
+	if (l.info.FullRefresh || res.Disposition == batch.Replace) && !l.children[table] {
+		// The table's child tables go with it, those of lists this load no longer holds too,
+		// as dlt replaces a table's whole chain.
+		kids, err := l.childTables(ctx, table)
+		if err != nil {
+			return err
+		}
+		for _, k := range kids {
+			l.children[k.name] = true
+			if err := l.prepare(ctx, k.name, res); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
