@@ -130,7 +130,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 			}
 		} else {
 			plain := make([]string, 0, len(dataCols))
-			for _, c := range s.Columns {
+			for _, c := range parentCols { // lists live in child tables, not in the target
 				plain = append(plain, c.Name)
 			}
 			within := target
