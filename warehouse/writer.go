@@ -386,9 +386,10 @@ func (l *Load) prepare(ctx context.Context, table string, res batch.Resource) er
 			return err
 		}
 	}
-	if (l.info.FullRefresh || res.Disposition == batch.Replace) && !l.children[table] {
+	if (l.info.FullRefresh || res.Disposition == batch.Replace) && !l.children[table] && (l.existed[table] || l.before[table] > 0) {
 		// The table's child tables go with it, those of lists this load no longer holds too,
-		// as dlt replaces a table's whole chain.
+		// as dlt replaces a table's whole chain. (Only a table that had rows can have them:
+		// the catalog is not listed for the others.)
 		kids, err := l.childTables(ctx, table)
 		if err != nil {
 			return err
