@@ -105,6 +105,55 @@ type Column struct {
 	// Inline keeps a list-typed column as a DuckDB LIST in its table (a database's array
 	// column) instead of a child table (JSON lists, dlt's convention).
 	Inline bool `json:"inline,omitempty"`
+	// Coerce, when set to a dlt data type (see DltTypes), makes the column take the values
+	// that dlt would coerce into that type: "123" into bigint, 2 into double, anything into
+	// text. The values are JSON (FromJSON), or typed ones the writer fits to a table's type.
+	Coerce string `json:"coerce,omitempty"`
+	// Variant, when set to a dlt data type, makes the column dlt's variant column
+	// (<column>__v_<type>): it takes the values of that kind that did not coerce into Coerce.
+	Variant string `json:"variant,omitempty"`
+	// Children, for a list column, are the columns of its child table: paths start at the
+	// element ("__elem"), and lists among them are child tables of the child table.
+	Children []Column `json:"children,omitempty"`
+	// FromJSON says the reader yields Path as JSON (a field holding values of several kinds):
+	// JSONPath names the keys below it, a list column takes the values that are arrays.
+	FromJSON bool     `json:"from_json,omitempty"`
+	JSONPath []string `json:"json_path,omitempty"`
+}
+
+// ElemPath is the first path segment of a child table's columns: the list element.
+const ElemPath = "__elem"
+
+// DltTypes maps dlt's data types of JSON values to the DuckDB type of their column.
+var DltTypes = map[string]string{
+	"bigint": "BIGINT", "double": "DOUBLE", "text": "VARCHAR", "bool": "BOOLEAN", "timestamp": "TIMESTAMP WITH TIME ZONE",
+	"json": "JSON", // objects and lists past max_table_nesting
+	"date": "DATE", // ISO dates, where a source types them (Google Sheets)
+}
+
+// DltType is the dlt data type of a column of DuckDB type t, "" for types dlt does not give
+// JSON values.
+func DltType(t string) string {
+	for d, dt := range DltTypes {
+		if dt == t {
+			return d
+		}
+	}
+	switch t {
+	case "TIMESTAMPTZ":
+		return "timestamp"
+	case "BOOL":
+		return "bool"
+	}
+	return ""
+}
+
+// VariantTypes are the dlt types a variant column can have, in the order tried.
+var VariantTypes = []string{"bigint", "double", "text", "bool", "json"}
+
+// jsonTypes are the json_type() names of the values of each dlt type.
+var jsonTypes = map[string]string{
+	"bigint": "'BIGINT', 'UBIGINT'", "double": "'DOUBLE'", "text": "'VARCHAR'", "bool": "'BOOLEAN'", "json": "'OBJECT', 'ARRAY'",
 }
 
 // ReaderSQL renders the DuckDB table function call that reads the scan's files, e.g.
@@ -154,5 +203,86 @@ func (c Column) Expr() string {
 	for _, p := range c.Path[1:] {
 		e = "struct_extract(" + e + ", " + naming.Literal(p) + ")"
 	}
+	if len(c.JSONPath) > 0 {
+		var p strings.Builder
+		for _, k := range c.JSONPath { // a JSON Pointer: no key can break out of it
+			p.WriteString("/" + strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1"))
+		}
+		e = "json_extract(" + e + ", " + naming.Literal(p.String()) + ")"
+	}
+	if c.Coerce != "" && !c.FromJSON {
+		// A typed value coerced into a column of another type (an existing table's).
+		e = "to_json(" + e + ")"
+	}
+	switch {
+	case c.FromJSON && c.Coerce == "" && strings.HasSuffix(c.Type, "[]"):
+		return "CASE WHEN json_type(" + e + ") = 'ARRAY' THEN TRY_CAST(" + e + " AS JSON[]) END"
+	case c.Variant != "":
+		return "CASE WHEN " + kindSQL(e, c.Variant) + " AND (" + coerceSQL(e, c.Coerce) + ") IS NULL THEN " +
+			variantSQL(e, c.Variant) + " END"
+	case c.Coerce != "":
+		return coerceSQL(e, c.Coerce)
+	}
 	return e
+}
+
+// kindSQL is true when the JSON value x is of dlt type typ. An integer beyond 64 bits is a
+// double, as jsonshape types it (DuckDB's UBIGINT holds small ones too).
+func kindSQL(x, typ string) string {
+	switch typ {
+	case "bigint":
+		return "(json_type(" + x + ") IN ('BIGINT', 'UBIGINT') AND TRY_CAST(" + x + " AS BIGINT) IS NOT NULL)"
+	case "double":
+		return "(json_type(" + x + ") = 'DOUBLE' OR (json_type(" + x + ") = 'UBIGINT' AND TRY_CAST(" + x + " AS BIGINT) IS NULL))"
+	}
+	return "json_type(" + x + ") IN (" + jsonTypes[typ] + ")"
+}
+
+// coerceSQL reads the JSON value x (every cast a TRY_CAST: DuckDB may evaluate a CASE
+// branch for rows that do not take it) as dlt coerces a value into a column of type to, NULL
+// where dlt would not (the value then goes to a variant column).
+func coerceSQL(x, to string) string {
+	str := "json_extract_string(" + x + ", '$')"
+	num := "json_type(" + x + ") IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
+	switch to {
+	case "bigint":
+		return "CASE WHEN json_type(" + x + ") IN ('BIGINT', 'UBIGINT') THEN TRY_CAST(" + x + " AS BIGINT)" +
+			" WHEN json_type(" + x + ") = 'DOUBLE' AND TRY_CAST(" + x + " AS DOUBLE) % 1 = 0 THEN TRY_CAST(TRY_CAST(" + x + " AS DOUBLE) AS BIGINT)" +
+			" WHEN json_type(" + x + ") = 'VARCHAR' AND regexp_full_match(trim(" + str + "), '[+-]?[0-9]+(_[0-9]+)*') THEN TRY_CAST(trim(" + str + ") AS BIGINT) END"
+	case "double":
+		return "CASE WHEN " + num + " THEN TRY_CAST(" + x + " AS DOUBLE) WHEN json_type(" + x + ") = 'VARCHAR' THEN TRY_CAST(trim(" + str + ") AS DOUBLE) END"
+	case "text":
+		return "CASE WHEN json_type(" + x + ") = 'VARCHAR' THEN " + str +
+			" WHEN json_type(" + x + ") = 'BOOLEAN' THEN CASE WHEN TRY_CAST(" + x + " AS BOOLEAN) THEN 'True' ELSE 'False' END" +
+			" WHEN " + num + " THEN TRY_CAST(" + x + " AS VARCHAR) END"
+	case "bool":
+		return "CASE WHEN json_type(" + x + ") = 'BOOLEAN' THEN TRY_CAST(" + x + " AS BOOLEAN) WHEN " + num + " THEN TRY_CAST(" + x + " AS DOUBLE) <> 0" +
+			" WHEN json_type(" + x + ") = 'VARCHAR' THEN CASE WHEN lower(" + str + ") IN ('yes', 'true', 't', 'y', '1') THEN true" +
+			" WHEN lower(" + str + ") IN ('no', 'false', 'f', 'n', '0') THEN false END END"
+	case "json":
+		return "CASE WHEN json_type(" + x + ") IN ('OBJECT', 'ARRAY') THEN " + x + " END"
+	case "date":
+		return "CASE WHEN json_type(" + x + ") = 'VARCHAR' THEN TRY_CAST(" + str + " AS DATE) END"
+	case "timestamp":
+		return "CASE WHEN json_type(" + x + ") = 'VARCHAR' THEN TRY_CAST(" + str + " AS TIMESTAMP WITH TIME ZONE)" +
+			" WHEN " + num + " THEN to_timestamp(TRY_CAST(" + x + " AS DOUBLE)) END"
+	}
+	return "NULL"
+}
+
+// variantSQL reads the JSON value x, of dlt type typ, as that type.
+func variantSQL(x, typ string) string {
+	switch typ {
+	case "text":
+		return "json_extract_string(" + x + ", '$')"
+	case "bigint":
+		return "TRY_CAST(" + x + " AS BIGINT)"
+	case "double":
+		return "TRY_CAST(" + x + " AS DOUBLE)"
+	case "bool":
+		return "TRY_CAST(" + x + " AS BOOLEAN)"
+	case "json":
+		return x
+	}
+	return "NULL"
 }

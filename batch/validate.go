@@ -73,28 +73,8 @@ func (b *Batch) Validate() error {
 		}
 		s.ReaderColumns[i].Type = t
 	}
-	seen := make(map[string]bool, len(s.Columns))
-	for i, c := range s.Columns {
-		if err := ValidName(c.Name); err != nil {
-			return fmt.Errorf("scan batch for %s: column: %w", b.Table, err)
-		}
-		if systemColumns[c.Name] || seen[c.Name] {
-			return fmt.Errorf("scan batch for %s: column %s is reserved or appears twice", b.Table, c.Name)
-		}
-		seen[c.Name] = true
-		if len(c.Path) == 0 || len(c.Path) > maxPathSegs {
-			return fmt.Errorf("scan batch for %s: column %s needs a field path of 1 to %d names", b.Table, c.Name, maxPathSegs)
-		}
-		for _, p := range c.Path {
-			if err := checkText(p, maxNameLen); err != nil || p == "" {
-				return fmt.Errorf("scan batch for %s: column %s: path segment %s is not acceptable", b.Table, c.Name, Short(p))
-			}
-		}
-		t, err := SQLType(c.Type)
-		if err != nil {
-			return fmt.Errorf("scan batch for %s: column %s: %w", b.Table, c.Name, err)
-		}
-		s.Columns[i].Type = t
+	if err := validColumns(s.Columns, b.Table, 0); err != nil {
+		return err
 	}
 	if s.Track && (len(s.Labels) != len(s.Files) || len(s.Versions) != len(s.Files)) {
 		return fmt.Errorf("scan batch for %s: tracked files need a label and a version each", b.Table)
@@ -225,3 +205,72 @@ func ValidLabel(l string) error {
 	}
 	return nil
 }
+
+// validColumns checks a table's columns (a child table's at depth > 0, whose paths start at
+// the list element) and re-renders their types from the parsed form.
+func validColumns(cols []Column, table string, depth int) error {
+	if depth > maxPathSegs {
+		return fmt.Errorf("scan batch for %s: child tables nested more than %d deep", table, maxPathSegs)
+	}
+	seen := make(map[string]bool, len(cols))
+	for i, c := range cols {
+		key := c.Name
+		if len(c.Children) > 0 { // a child table: its name may be a column's too (dlt's obj__a and table __obj__a)
+			key = "\x00list " + key
+		}
+		if err := ValidName(c.Name); err != nil {
+			return fmt.Errorf("scan batch for %s: column: %w", table, err)
+		}
+		if systemColumns[c.Name] || seen[key] || (depth > 0 && childColumns[c.Name]) {
+			return fmt.Errorf("scan batch for %s: column %s is reserved or appears twice", table, c.Name)
+		}
+		seen[key] = true
+		if len(c.Path) == 0 || len(c.Path) > maxPathSegs || (depth > 0 && c.Path[0] != ElemPath) {
+			return fmt.Errorf("scan batch for %s: column %s needs a field path of 1 to %d names", table, c.Name, maxPathSegs)
+		}
+		if len(c.JSONPath) > maxPathSegs {
+			return fmt.Errorf("scan batch for %s: column %s: JSON path longer than %d keys", table, c.Name, maxPathSegs)
+		}
+		for _, p := range c.JSONPath {
+			if err := checkText(p, maxNameLen); err != nil {
+				return fmt.Errorf("scan batch for %s: column %s: JSON key %s is not acceptable", table, c.Name, Short(p))
+			}
+		}
+		for _, p := range c.Path {
+			if err := checkText(p, maxNameLen); err != nil || p == "" {
+				return fmt.Errorf("scan batch for %s: column %s: path segment %s is not acceptable", table, c.Name, Short(p))
+			}
+		}
+		t, err := SQLType(c.Type)
+		if err != nil {
+			return fmt.Errorf("scan batch for %s: column %s: %w", table, c.Name, err)
+		}
+		if c.Coerce != "" || c.Variant != "" {
+			// The column's type follows from the dlt types, whatever the batch says.
+			want := DltTypes[c.Coerce]
+			if c.Variant != "" {
+				want = DltTypes[c.Variant]
+				if _, ok := jsonTypes[c.Variant]; !ok {
+					want = ""
+				}
+			}
+			if want == "" || c.Inline || len(c.Children) > 0 {
+				return fmt.Errorf("scan batch for %s: column %s: coerce %s / variant %s is not a dlt type", table, c.Name, Short(c.Coerce), Short(c.Variant))
+			}
+			t = want
+		}
+		cols[i].Type = t
+		if len(c.Children) > 0 {
+			if _, ok := ListElement(t); !ok || c.Inline {
+				return fmt.Errorf("scan batch for %s: column %s has child columns but is not a list", table, c.Name)
+			}
+			if err := validColumns(c.Children, table+"__"+c.Name, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// childColumns are the columns the writer adds to a child table.
+var childColumns = map[string]bool{"_dlt_parent_id": true, "_dlt_list_idx": true, "_dlt_root_id": true}

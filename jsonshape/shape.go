@@ -51,9 +51,13 @@ const kAnyString = kString | kTemporal
 
 // node is what was seen at one path.
 type node struct {
-	all    kind
-	fields map[string]*node
-	elem   *node
+	all   kind
+	first kind // the kind of the first scalar that was not null (dlt types a column by it)
+	// firstAny is the kind of the first value that was not null, objects and lists included
+	// (past max_table_nesting they are JSON values of the column).
+	firstAny kind
+	fields   map[string]*node
+	elem     *node
 }
 
 // child returns the node of a key given as its raw JSON contents (escapes undone only when
@@ -97,6 +101,12 @@ func (e *DepthError) Error() string {
 type Shape struct {
 	// MaxDepth bounds nesting (DefaultMaxDepth when 0): a deeper record is an error.
 	MaxDepth int
+	// Dates makes Plan type ISO dates (2024-01-31) as DATE; dlt's JSON rule, the default,
+	// keeps them text. For sources whose cells are dates by their format (Google Sheets).
+	Dates bool
+	// MaxNesting is dlt's max_table_nesting for Plan: 0 is DefaultMaxNesting, NoNesting
+	// none (see Nesting).
+	MaxNesting int
 
 	root    node
 	records int
@@ -158,6 +168,12 @@ func (s *Shape) Merge(o *Shape) {
 func merge(dst, src *node) bool {
 	grew := dst.all|src.all != dst.all
 	dst.all |= src.all
+	if dst.first == 0 {
+		dst.first = src.first
+	}
+	if dst.firstAny == 0 {
+		dst.firstAny = src.firstAny
+	}
 	for k, sc := range src.fields {
 		dc := dst.fields[k]
 		if dc == nil {
@@ -281,6 +297,13 @@ func (w *walker) tooDeep() error { return &DepthError{Limit: w.max} }
 
 func (w *walker) mark(n *node, k kind) {
 	if n.all&k != k {
+		// A kind not seen before here: the first value that is not null always is one.
+		if n.firstAny == 0 && k != kNull {
+			n.firstAny = k
+		}
+		if n.first == 0 && k&(kNull|kObject|kArray) == 0 {
+			n.first = k
+		}
 		n.all |= k
 		w.grew = true
 	}
@@ -441,7 +464,8 @@ func (w *walker) str() ([]byte, error) {
 }
 
 // stringKind classifies a string (raw JSON contents) as an ISO date (2024-01-31), an ISO
-// timestamp without a zone (T or space, optional fraction) or with one (Z or ±hh:mm), or
+// timestamp without a zone (T or space, optional seconds and fraction) or with one (Z,
+// ±hh:mm, ±hhmm or ±hh), or
 // other text. Dates must exist: 2024-02-30 is text, as DuckDB would not read it as a date.
 func stringKind(s []byte) kind {
 	if len(s) < 10 || len(s) > 35 || s[4] != '-' || s[7] != '-' ||
@@ -456,6 +480,10 @@ func stringKind(s []byte) kind {
 		return kDate
 	}
 	t := s[10:]
+	if len(t) == 6 && (t[0] == 'T' || t[0] == ' ') && t[3] == ':' && num(t[1:3]) && num(t[4:6]) &&
+		atoi(t[1:3]) <= 23 && atoi(t[4:6]) <= 59 {
+		return kTSNaive // no seconds: dlt and DuckDB take it (with a zone DuckDB does not)
+	}
 	if len(t) < 9 || (t[0] != 'T' && t[0] != ' ') || t[3] != ':' || t[6] != ':' ||
 		!num(t[1:3]) || !num(t[4:6]) || !num(t[7:9]) || atoi(t[1:3]) > 23 || atoi(t[4:6]) > 59 || atoi(t[7:9]) > 59 {
 		return kString
@@ -479,6 +507,10 @@ func stringKind(s []byte) kind {
 	case len(t) == 6 && (t[0] == '+' || t[0] == '-') && t[3] == ':' && num(t[1:3]) && num(t[4:6]) &&
 		atoi(t[1:3]) <= 23 && atoi(t[4:6]) <= 59:
 		return kTSZone
+	case len(t) == 5 && (t[0] == '+' || t[0] == '-') && num(t[1:5]) && atoi(t[1:3]) <= 23 && atoi(t[3:5]) <= 59:
+		return kTSZone // +0200
+	case len(t) == 3 && (t[0] == '+' || t[0] == '-') && num(t[1:3]) && atoi(t[1:3]) <= 23:
+		return kTSZone // +02
 	}
 	return kString
 }

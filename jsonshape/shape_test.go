@@ -150,7 +150,9 @@ func TestStringKind(t *testing.T) {
 	for s, want := range map[string]kind{
 		"2024-01-31": kDate, "2024-02-29": kDate, "2023-02-29": kString, "2024-13-01": kString,
 		"2024-01-31T10:00:00": kTSNaive, "2024-01-31 10:00:00.123456": kTSNaive,
-		"2024-01-31T10:00:00Z": kTSZone, "2024-01-31T10:00:00.5+02:00": kTSZone, "2024-01-31T10:00:00+0200": kString,
+		"2024-01-31T10:00:00Z": kTSZone, "2024-01-31T10:00:00.5+02:00": kTSZone, "2024-01-31T10:00:00+0200": kTSZone,
+		"2024-01-31T10:00:00-03": kTSZone, "2024-01-31T10:00": kTSNaive, "2024-01-31 10:00": kTSNaive, "2024-01-31T10:00Z": kString,
+		"2024-01-31T10:00:00+2": kString, "2024-01-31T10:00:00+02000": kString,
 		"2024-01-31T24:00:00": kString, "hello": kString, "12345678901": kString, "2024-01-31x": kString,
 	} {
 		if got := stringKind([]byte(s)); got != want {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/dangohq/dango/batch"
@@ -87,7 +88,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		selects[i] = exprs[i] + " AS " + names[i]
 	}
 	for _, c := range lists { // carried in the stage for the child tables, not in the parent
-		selects = append(selects, c.Expr()+" AS "+naming.Quote(c.Name))
+		selects = append(selects, c.Expr()+" AS "+listAlias(c))
 	}
 	ord := ""
 	if res.Disposition == batch.Merge {
@@ -129,7 +130,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 			}
 		} else {
 			plain := make([]string, 0, len(dataCols))
-			for _, c := range s.Columns {
+			for _, c := range parentCols { // lists live in child tables, not in the target
 				plain = append(plain, c.Name)
 			}
 			within := target
@@ -168,26 +169,34 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 			return 0, err
 		}
 		defer l.tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+from)
-		if err := l.deleteChildren(ctx, b.Table, lists, "SELECT t."+ColID+" FROM "+target+" t JOIN "+from+" s ON "+match("t", "s", keys)); err != nil {
+		orphans, err := l.deleteChildren(ctx, b.Table, "SELECT t."+ColID+" FROM "+target+" t JOIN "+from+" s ON "+match("t", "s", keys))
+		if err != nil {
 			return 0, err
 		}
 		if _, err := exec("DELETE FROM " + target + " t USING " + from + " s WHERE " + match("t", "s", keys)); err != nil {
 			return 0, err
 		}
 		l.deleted[b.Table] = true
+		if err := orphans(); err != nil {
+			return 0, err
+		}
 	}
 	if len(s.Replaced) > 0 {
 		labels := make([]string, len(s.Replaced))
 		for i, p := range s.Replaced {
 			labels[i] = naming.Literal(p)
 		}
-		if err := l.deleteChildren(ctx, b.Table, lists, "SELECT "+ColID+" FROM "+target+" WHERE "+ColSourceFile+" IN ("+strings.Join(labels, ", ")+")"); err != nil {
+		orphans, err := l.deleteChildren(ctx, b.Table, "SELECT "+ColID+" FROM "+target+" WHERE "+ColSourceFile+" IN ("+strings.Join(labels, ", ")+")")
+		if err != nil {
 			return 0, err
 		}
 		if _, err := exec("DELETE FROM " + target + " WHERE " + ColSourceFile + " IN (" + strings.Join(labels, ", ") + ")"); err != nil {
 			return 0, err
 		}
 		l.deleted[b.Table] = true
+		if err := orphans(); err != nil {
+			return 0, err
+		}
 	}
 	r, err := exec("INSERT INTO " + target + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") + " FROM " + from)
 	if err != nil {
@@ -195,7 +204,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 	}
 	rows, _ := r.RowsAffected()
 	for _, c := range lists {
-		if err := l.insertChildren(ctx, b, c, from); err != nil {
+		if err := l.insertChildren(ctx, b, b.Table, c, from, 0); err != nil {
 			return 0, err
 		}
 	}
@@ -220,84 +229,300 @@ func splitLists(cols []batch.Column) (plain, lists []batch.Column) {
 	return plain, lists
 }
 
+// fitExisting makes the columns of a JSON batch fit the table's existing columns as dlt
+// fits values into a known schema: a column never changes type; a value of another type is
+// coerced into it when dlt would ("123" into a bigint column), and goes to a variant column
+// (<column>__v_<type>) otherwise. Variants nothing fills are left out later.
+func fitExisting(existing map[string]string, cols []batch.Column) []batch.Column {
+	refit := map[string]string{} // column → dlt type of its existing column
+	for _, c := range cols {
+		if c.Variant != "" || len(c.Children) > 0 {
+			continue
+		}
+		old, ok := existing[c.Name]
+		if !ok {
+			continue
+		}
+		old = canonicalType(old)
+		t := batch.DltType(old)
+		if t == "" || old == canonicalType(c.Type) {
+			continue
+		}
+		refit[c.Name] = t
+	}
+	if len(refit) == 0 {
+		return cols
+	}
+	out := make([]batch.Column, 0, len(cols)+3*len(refit))
+	for _, c := range cols {
+		if c.Variant != "" {
+			if _, ok := refit[strings.TrimSuffix(c.Name, "__v_"+c.Variant)]; ok {
+				continue // replaced by the variants below
+			}
+			out = append(out, c)
+			continue
+		}
+		t, ok := refit[c.Name]
+		if !ok {
+			out = append(out, c)
+			continue
+		}
+		main := c
+		main.Coerce, main.Variant, main.Type = t, "", batch.DltTypes[t]
+		out = append(out, main)
+		for _, v := range batch.VariantTypes {
+			if v == t {
+				continue
+			}
+			vc := main
+			vc.Name, vc.Variant, vc.Type = c.Name+"__v_"+v, v, batch.DltTypes[v]
+			out = append(out, vc)
+		}
+	}
+	return out
+}
+
+// listAlias names a list column in a stage: a child table may share its name with a column
+// (dlt's obj__a column beside the obj__a list's table).
+func listAlias(c batch.Column) string { return naming.Quote("__list_" + c.Name) }
+
 // childTable names the table of a list column, dlt's way: <table>__<column>.
 func childTable(table string, c batch.Column) string { return table + "__" + c.Name }
 
-// childColumns are a list's element fields (flattened when the elements are objects, one
-// "value" column otherwise) and the link to the parent row and the element's position.
-// A merge resource's child rows also carry _dlt_root_id, the root row's _dlt_id, as dlt's do:
-// dlt's merge needs it and cannot add it to an existing DuckDB table itself (NOT NULL).
-func childColumns(c batch.Column, merge bool) []batch.Column {
-	elem, _ := batch.ListElement(c.Type)
-	cols := batch.Flatten([]string{"__elem"}, elem)
-	batch.NameFrom(cols, 1)
-	cols = append(cols,
-		batch.Column{Name: ColParentID, Path: []string{ColParentID}, Type: "VARCHAR"},
-		batch.Column{Name: "_dlt_list_idx", Path: []string{"_dlt_list_idx"}, Type: "BIGINT"})
-	if merge {
-		cols = append(cols, batch.Column{Name: ColRootID, Path: []string{ColRootID}, Type: "VARCHAR"})
+// childColumns are a list's element columns: those the connector planned (Children), or
+// else the element's fields flattened, one "value" column for scalars.
+func childColumns(c batch.Column) []batch.Column {
+	if len(c.Children) > 0 {
+		return c.Children
 	}
+	elem, _ := batch.ListElement(c.Type)
+	cols := batch.Flatten([]string{batch.ElemPath}, elem)
+	batch.NameFrom(cols, 1)
 	return cols
 }
 
+// Columns the writer adds to a child table: the parent row's _dlt_id, the element's
+// position, and (merge) the root row's _dlt_id, as dlt adds them.
+const (
+	colParentID = "_dlt_parent_id"
+	colListIdx  = "_dlt_list_idx"
+	colRootID   = "_dlt_root_id"
+)
+
 // insertChildren writes one list column of the staged rows to its child table: a row per
-// element, linked to its parent row's _dlt_id, with the element's position.
-func (l *Load) insertChildren(ctx context.Context, b batch.Batch, list batch.Column, stage string) error {
-	table := childTable(b.Table, list)
-	merge := b.Resource.Disposition == batch.Merge
-	cols := childColumns(list, merge)
+// element, linked to its parent row's _dlt_id, with the element's position; lists inside the
+// elements go on to their own tables the same way. A list that has no element in the batch
+// creates no table.
+func (l *Load) insertChildren(ctx context.Context, b batch.Batch, table string, list batch.Column, stage string, depth int) error {
+	table = childTable(table, list)
 	if err := l.prepare(ctx, table, b.Resource); err != nil {
 		return err
 	}
 	l.children[table] = true
-	if err := l.ensureTable(ctx, table, cols); err != nil {
+	cols, lists := splitLists(childColumns(list))
+	if b.Scan.Format == "json" {
+		existing, err := l.columns(ctx, table)
+		if err != nil {
+			return err
+		}
+		cols = fitExisting(existing, cols)
+	}
+	root := b.Resource.Disposition == batch.Merge
+	rootExpr := ColID
+	if depth > 0 && root {
+		rootExpr = colRootID
+	}
+	var selects, names []string
+	for _, c := range cols {
+		selects = append(selects, c.Expr()+" AS "+naming.Quote(c.Name))
+		names = append(names, naming.Quote(c.Name))
+	}
+	names = append(names, colParentID, colListIdx)
+	selects = append(selects, colParentID, colListIdx)
+	if root {
+		names = append(names, colRootID)
+		selects = append(selects, colRootID)
+	}
+	for _, c := range lists {
+		selects = append(selects, c.Expr()+" AS "+listAlias(c))
+	}
+	q := listAlias(list)
+	inner := "SELECT " + ColID + " AS " + colParentID + ", unnest(" + q + ") AS " + naming.Quote(batch.ElemPath) +
+		", generate_subscripts(" + q + ", 1) - 1 AS " + colListIdx
+	if root {
+		inner += ", " + rootExpr + " AS " + colRootID
+	}
+	l.stage++
+	child := fmt.Sprintf("_dango_stage_%d", l.stage)
+	if _, err := l.tx.ExecContext(ctx, "CREATE TEMP TABLE "+child+" AS SELECT "+strings.Join(selects, ", ")+", "+IDExpr+" AS "+ColID+
+		" FROM ("+inner+" FROM "+stage+")"); err != nil {
+		return fmt.Errorf("child table %s: %w", table, err)
+	}
+	defer l.tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+child)
+	var n int64
+	if err := l.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+child).Scan(&n); err != nil {
 		return err
 	}
-	names := make([]string, 0, len(cols)+3)
-	exprs := make([]string, 0, len(cols)+3)
-	for _, c := range cols {
-		names = append(names, naming.Quote(c.Name))
-		exprs = append(exprs, c.Expr())
+	exists, err := l.hasTable(ctx, table)
+	if err != nil {
+		return err
 	}
-	names = append(names, ColLoadID, ColID, ColExtractedAt)
-	exprs = append(exprs, naming.Literal(l.info.LoadID), IDExpr,
+	if n == 0 && !exists {
+		return nil // dlt creates no table for lists that never held an element
+	}
+	if cols, err = l.nonEmptyVariants(ctx, child, cols, true); err != nil {
+		return err
+	}
+	defs := append([]batch.Column(nil), cols...)
+	defs = append(defs,
+		batch.Column{Name: colParentID, Type: "VARCHAR"},
+		batch.Column{Name: colListIdx, Type: "BIGINT"})
+	if root {
+		defs = append(defs, batch.Column{Name: colRootID, Type: "VARCHAR"})
+	}
+	if err := l.ensure(ctx, table, defs, true); err != nil {
+		return err
+	}
+	names = names[:0]
+	for _, c := range defs {
+		names = append(names, naming.Quote(c.Name))
+	}
+	values := append(append([]string(nil), names...), ColID,
 		"TIMESTAMPTZ "+naming.Literal(b.ExtractedAt.UTC().Format("2006-01-02 15:04:05.999999Z07:00")))
-	q := naming.Quote(list.Name)
-	root := ""
-	if merge {
-		root = ColID + " AS " + ColRootID + ", "
+	names = append(names, ColID, ColExtractedAt)
+	if now, err := l.columnsOf(ctx, table); err != nil {
+		return err
+	} else if _, ok := now[ColLoadID]; ok { // a child table dango made before it followed dlt
+		names, values = append(names, ColLoadID), append(values, naming.Literal(l.info.LoadID))
 	}
 	res, err := l.tx.ExecContext(ctx, "INSERT INTO "+naming.Quote(l.info.Schema)+"."+naming.Quote(table)+" ("+strings.Join(names, ", ")+") SELECT "+
-		strings.Join(exprs, ", ")+" FROM (SELECT "+ColID+" AS _dlt_parent_id, "+root+"unnest("+q+") AS \"__elem\", generate_subscripts("+q+", 1) - 1 AS _dlt_list_idx FROM "+stage+")")
+		strings.Join(values, ", ")+" FROM "+child)
 	if err != nil {
 		return fmt.Errorf("child table %s: %w", table, err)
 	}
-	n, _ := res.RowsAffected()
+	rows, _ := res.RowsAffected()
 	if _, seen := l.tables[table]; !seen {
 		l.order = append(l.order, table)
 	}
-	l.tables[table] += n
+	l.tables[table] += rows
+	for _, c := range lists {
+		if err := l.insertChildren(ctx, b, table, c, child, depth+1); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// deleteChildren removes the child rows of the parent rows parentIDs selects, before those
-// parents are replaced (merge, a changed file).
-func (l *Load) deleteChildren(ctx context.Context, table string, lists []batch.Column, parentIDs string) error {
-	for _, c := range lists {
-		ok, err := l.hasTable(ctx, childTable(table, c))
-		if err != nil || !ok {
-			if err != nil {
-				return err
-			}
+// nonEmptyVariants leaves out the variant columns no row of from fills (dlt makes a variant
+// column only for a value that did not coerce). staged says from holds the columns by name
+// already; otherwise their expressions are evaluated on it (the reader).
+func (l *Load) nonEmptyVariants(ctx context.Context, from string, cols []batch.Column, staged bool) ([]batch.Column, error) {
+	var counts []string
+	var idx []int
+	for i, c := range cols {
+		if c.Variant == "" {
 			continue
 		}
-		if _, err := l.tx.ExecContext(ctx, "DELETE FROM "+naming.Quote(l.info.Schema)+"."+naming.Quote(childTable(table, c))+
-			" WHERE _dlt_parent_id IN ("+parentIDs+")"); err != nil {
-			return err
+		e := c.Expr()
+		if staged {
+			e = naming.Quote(c.Name)
 		}
-		l.deleted[childTable(table, c)] = true
+		counts = append(counts, "count("+e+") > 0")
+		idx = append(idx, i)
 	}
-	return nil
+	if len(counts) == 0 {
+		return cols, nil
+	}
+	filled := make([]bool, len(counts))
+	ptrs := make([]any, len(counts))
+	for i := range filled {
+		ptrs[i] = &filled[i]
+	}
+	if err := l.tx.QueryRowContext(ctx, "SELECT "+strings.Join(counts, ", ")+" FROM "+from).Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	drop := map[int]bool{}
+	for j, i := range idx {
+		if !filled[j] {
+			drop[i] = true
+		}
+	}
+	out := make([]batch.Column, 0, len(cols))
+	for i, c := range cols {
+		if !drop[i] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// childTable is a child table found in the catalog.
+type childTableInfo struct {
+	name string
+	root bool // has _dlt_root_id
+}
+
+// childTables lists the child tables of table at every depth, as this transaction sees
+// them: tables named <table>__… with a _dlt_parent_id column.
+func (l *Load) childTables(ctx context.Context, table string) ([]childTableInfo, error) {
+	rows, err := l.tx.QueryContext(ctx, `SELECT table_name, bool_or(column_name = '`+colRootID+`') FROM duckdb_columns()
+		WHERE schema_name = ? AND starts_with(table_name, ?) GROUP BY table_name HAVING bool_or(column_name = '`+colParentID+`')`,
+		l.info.Schema, table+"__")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var kids []childTableInfo
+	for rows.Next() {
+		var c childTableInfo
+		if err := rows.Scan(&c.name, &c.root); err != nil {
+			return nil, err
+		}
+		kids = append(kids, c)
+	}
+	return kids, rows.Err()
+}
+
+// deleteChildren removes, from every child table of table at every depth (those of lists
+// this batch no longer holds included), the rows that belong to the parent rows parentIDs
+// selects, before those parents are deleted: at once where the rows carry _dlt_root_id (merge
+// tables, as dlt deletes them), and through the returned func, to call once the parents are
+// gone, where they do not — their rows whose parent row no longer exists, table by table
+// from the top.
+func (l *Load) deleteChildren(ctx context.Context, table, parentIDs string) (func() error, error) {
+	kids, err := l.childTables(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	// Parents before children: a child table's name extends its parent's.
+	sort.Slice(kids, func(i, j int) bool { return len(kids[i].name) < len(kids[j].name) })
+	q := func(t string) string { return naming.Quote(l.info.Schema) + "." + naming.Quote(t) }
+	var rest []childTableInfo
+	for _, c := range kids {
+		if !c.root {
+			rest = append(rest, c)
+			continue
+		}
+		if _, err := l.tx.ExecContext(ctx, "DELETE FROM "+q(c.name)+" WHERE "+colRootID+" IN ("+parentIDs+")"); err != nil {
+			return nil, err
+		}
+		l.deleted[c.name] = true
+	}
+	return func() error {
+		for _, c := range rest {
+			parent := table // the longest table whose name and "__" start this one's
+			for _, p := range kids {
+				if len(p.name) > len(parent) && strings.HasPrefix(c.name, p.name+"__") {
+					parent = p.name
+				}
+			}
+			if _, err := l.tx.ExecContext(ctx, "DELETE FROM "+q(c.name)+" c WHERE NOT EXISTS (SELECT 1 FROM "+q(parent)+" p WHERE p."+ColID+" = c."+colParentID+")"); err != nil {
+				return err
+			}
+			l.deleted[c.name] = true
+		}
+		return nil
+	}, nil
 }
 
 // advanceCursor moves the resource's cursor to the largest value loaded, never backwards (a

@@ -112,12 +112,15 @@ func globFiles(ctx context.Context, pattern, label string, max int) ([]string, e
 // refused with the file and byte offset, instead of DuckDB spending minutes and gigabytes
 // on it and failing with "memory exhausted". It only counts brackets outside strings: no
 // allocation per value.
-func checkJSON(ctx context.Context, files []string, label func(string) string, maxDepth int, maxObject int64) error {
+//
+// When shape is set, every record is also observed into it (see jsonshape), which is how the
+// columns end up typed as dlt types them.
+func checkJSON(ctx context.Context, files []string, label func(string) string, maxDepth int, maxObject int64, shape *jsonshape.Shape) error {
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := checkJSONFile(f, maxDepth, maxObject); err != nil {
+		if err := checkJSONFile(f, maxDepth, maxObject, shape); err != nil {
 			return fmt.Errorf("file %s: %w", label(f), err)
 		}
 	}
@@ -127,7 +130,7 @@ func checkJSON(ctx context.Context, files []string, label func(string) string, m
 // structural marks the bytes checkJSONFile stops at outside strings.
 var structural = [256]bool{'"': true, '{': true, '}': true, '[': true, ']': true}
 
-func checkJSONFile(name string, maxDepth int, maxObject int64) error {
+func checkJSONFile(name string, maxDepth int, maxObject int64, shape *jsonshape.Shape) error {
 	fh, err := os.Open(name)
 	if err != nil {
 		return err
@@ -157,6 +160,8 @@ func checkJSONFile(name string, maxDepth int, maxObject int64) error {
 		start    int64
 		inString bool
 		escaped  bool
+		rec      []byte // the record being read, when observing into shape
+		recFrom  = -1   // where it starts in the current chunk (0 after the first)
 	)
 	tooBig := func() error {
 		return fmt.Errorf("a JSON record starting at byte %s is larger than %s (max_object_size); raise max_object_size on the source if such records are expected",
@@ -211,6 +216,9 @@ func checkJSONFile(name string, maxDepth int, maxObject int64) error {
 				depth++
 				if depth == base+1 {
 					start = pos + int64(i)
+					if shape != nil {
+						rec, recFrom = rec[:0], i
+					}
 				}
 				if depth-base > maxDepth {
 					return fmt.Errorf("JSON nested deeper than %d levels at byte %s (max_json_depth); refusing it before DuckDB reads it",
@@ -221,8 +229,17 @@ func checkJSONFile(name string, maxDepth int, maxObject int64) error {
 				if depth == base && pos+int64(i)+1-start > maxObject {
 					return tooBig()
 				}
+				if depth == base && recFrom >= 0 {
+					rec = append(rec, chunk[recFrom:i+1]...)
+					shape.Observe(rec)
+					recFrom = -1
+				}
 			}
 			i++
+		}
+		if recFrom >= 0 {
+			rec = append(rec, chunk[recFrom:n]...)
+			recFrom = 0
 		}
 		pos += int64(n)
 		// A record still open is checked once a chunk, so an endless one fails within a

@@ -74,6 +74,7 @@ var formats = []struct {
 				{Name: "format", Kind: config.String, Default: "auto", Enum: []string{"auto", "newline_delimited", "array"}, Doc: "Layout of the files; detected when auto."},
 				{Name: "max_json_depth", Kind: config.Int, Default: int64(jsonshape.DefaultMaxDepth), Doc: "Deepest nesting of objects and lists accepted; deeper files are refused before DuckDB reads them."},
 				{Name: "max_object_size", Kind: config.String, Default: "16MiB", Doc: "Largest single record (an NDJSON line, an element of a top-level list) accepted."},
+				{Name: "max_table_nesting", Kind: config.Int, Default: int64(jsonshape.DefaultMaxNesting), Doc: "dlt's max_table_nesting: how many levels of nested objects flatten into columns and lists into child tables; deeper values load as JSON (0: every object and list stays JSON)."},
 			}},
 	},
 	{
@@ -156,9 +157,10 @@ type plan struct {
 	resource  batch.Resource
 	mode      connectors.Mode
 	scan      *batch.Scan
-	all       int // files found
-	changed   int // of scan.Files, those loaded before in another version
-	unchanged int // skipped
+	all       int              // files found
+	changed   int              // of scan.Files, those loaded before in another version
+	unchanged int              // skipped
+	shape     *jsonshape.Shape // JSON: what the records hold
 }
 
 func (c *connector) plan(ctx context.Context) (*plan, error) {
@@ -218,7 +220,8 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 		}
 	}
 	if c.name == "json" {
-		if err := checkJSON(ctx, scan.Files, c.relPath, maxDepth, maxObject); err != nil {
+		p.shape = &jsonshape.Shape{MaxDepth: maxDepth, MaxNesting: jsonshape.Nesting(int(c.job.Source.Settings.Int("max_table_nesting")))}
+		if err := checkJSON(ctx, scan.Files, c.relPath, maxDepth, maxObject, p.shape); err != nil {
 			return nil, err
 		}
 	}
@@ -268,7 +271,7 @@ func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 		out.Logf("%s", msg)
 	}
 	extractedAt := time.Now().UTC()
-	cols, err := describe(ctx, scan, c.name == "csv" && len(scan.Files) == 1, nil)
+	cols, err := describe(ctx, scan, c.name == "csv" && len(scan.Files) == 1, p.shape)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.pattern, err)
 	}
@@ -436,6 +439,15 @@ func describe(ctx context.Context, scan *batch.Scan, pinCSV bool, shape *jsonsha
 		}
 		delete(scan.Options, "sample_size")
 		scan.ReaderColumns = pinned
+		if shape != nil && shape.Records() > 0 {
+			// Typed as dlt types the records: see jsonshape.Plan.
+			reader, cols := shape.Plan(pinned, shape.MaxNesting)
+			if len(cols) == 0 {
+				return nil, fmt.Errorf("no columns found: every field is null in every record")
+			}
+			scan.ReaderColumns = reader
+			return cols, nil
+		}
 	}
 	top := scan.ReaderColumns
 	if len(top) == 0 || scan.Format != "json" {

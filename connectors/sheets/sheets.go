@@ -201,6 +201,7 @@ func (c *connector) extractRange(ctx context.Context, rng, table string, out con
 		}
 	}
 	sp := restapi.NewSpool(filepath.Join(c.job.ProjectRoot, ".dango", "spool"), func(s *batch.Scan, shape *jsonshape.Shape) error {
+		shape.Dates = true // cells formatted as dates arrive as ISO dates: typed DATE
 		cols, err := file.DescribeShaped(ctx, s, shape)
 		if err != nil {
 			return err
