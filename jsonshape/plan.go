@@ -240,8 +240,17 @@ func (p *planner) planList(n *node, typ string, a at, lvl int) (string, []batch.
 	if lvl <= 0 {
 		return "JSON", []batch.Column{a.col(batch.Column{Type: "JSON"})}, true
 	}
-	if n.elem == nil || n.elem.all&^kNull == 0 {
-		return "", nil, false // never an element (or only nulls): no child table
+	if n.elem == nil {
+		return "", nil, false // never an element: no child table
+	}
+	if n.elem.all&^kNull == 0 {
+		// Only nulls: dlt still makes a row of each. The value column holds nothing, so the
+		// writer leaves it out (a column is created at its first value).
+		c := a.col(batch.Column{Type: "JSON[]", Children: []batch.Column{{Name: "value", Path: []string{batch.ElemPath}, Type: "JSON"}}})
+		if !a.json {
+			c.FromJSON = false
+		}
+		return "JSON[]", []batch.Column{c}, true
 	}
 	elem, ok := batch.ListElement(typ)
 	if !ok || a.json {

@@ -370,7 +370,7 @@ func (l *Load) insertChildren(ctx context.Context, b batch.Batch, table string, 
 	if n == 0 && !exists {
 		return nil // dlt creates no table for lists that never held an element
 	}
-	if cols, err = l.nonEmptyVariants(ctx, child, cols, true); err != nil {
+	if cols, err = l.nonEmpty(ctx, child, cols, table); err != nil {
 		return err
 	}
 	defs := append([]batch.Column(nil), cols...)
@@ -411,6 +411,49 @@ func (l *Load) insertChildren(ctx context.Context, b batch.Batch, table string, 
 		}
 	}
 	return nil
+}
+
+// nonEmpty leaves out the columns of a staged child table that no row fills and the table
+// does not have yet: dlt creates a column at its first value (a list of nulls makes rows
+// and no value column).
+func (l *Load) nonEmpty(ctx context.Context, stage string, cols []batch.Column, table string) ([]batch.Column, error) {
+	existing, err := l.columnsOf(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	var counts []string
+	var idx []int
+	for i, c := range cols {
+		if _, ok := existing[c.Name]; ok {
+			continue
+		}
+		counts = append(counts, "count("+naming.Quote(c.Name)+") > 0")
+		idx = append(idx, i)
+	}
+	if len(counts) == 0 {
+		return cols, nil
+	}
+	filled := make([]bool, len(counts))
+	ptrs := make([]any, len(counts))
+	for i := range filled {
+		ptrs[i] = &filled[i]
+	}
+	if err := l.tx.QueryRowContext(ctx, "SELECT "+strings.Join(counts, ", ")+" FROM "+stage).Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	drop := map[int]bool{}
+	for j, i := range idx {
+		if !filled[j] {
+			drop[i] = true
+		}
+	}
+	out := make([]batch.Column, 0, len(cols))
+	for i, c := range cols {
+		if !drop[i] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // nonEmptyVariants leaves out the variant columns no row of from fills (dlt makes a variant
