@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -282,7 +283,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	for _, want := range []string{
 		"DRY RUN MODE - No data will be modified\n\nWould sync 2 sources:\n\n1. orders\n   - data/orders.csv: ~2 new rows (since 2024-03-01)\n   Estimated: 2 rows, ",
-		"2. events\n   - data/events/: 2 rows (full refresh)\n",
+		"2. events\n   - data/events/: 2 rows (1 new file)\n",
 		"Total estimated: 4 rows, ",
 		"\nNo data was modified.\n",
 	} {
@@ -299,8 +300,8 @@ func TestDryRunChangesNothing(t *testing.T) {
 	writeFile(t, dir, "data/events/b.csv", "id\n3\n")
 	before := fileHash(t, wh)
 	r = dango(t, dir, "sync", "--dry-run")
-	if r.code != 0 || !strings.Contains(r.stdout, "data/events/: 1 rows (new and changed files); 1 unchanged files skipped") ||
-		!strings.Contains(r.stdout, "data/orders.csv: ~1 new rows (since 2024-03-05)") {
+	if r.code != 0 || !strings.Contains(r.stdout, "data/events/: 1 rows (1 new, 0 changed files); 1 unchanged files skipped") ||
+		!strings.Contains(r.stdout, "data/orders.csv: ~0 new rows (since 2024-03-05); unchanged since the last sync, skipped") {
 		t.Fatalf("second dry run: %+v", r)
 	}
 	if after := fileHash(t, wh); after != before {
@@ -309,13 +310,13 @@ func TestDryRunChangesNothing(t *testing.T) {
 }
 
 func TestSchemaEvolution(t *testing.T) {
-	dir := newProject(t, "version: 1\nsources:\n  - name: p\n    type: csv\n    csv: {path: data/p.csv}\n")
-	writeFile(t, dir, "data/p.csv", "id,code\n1,100\n2,200\n")
+	dir := newProject(t, "version: 1\nsources:\n  - name: p\n    type: csv\n    csv: {path: data/p/}\n")
+	writeFile(t, dir, "data/p/1.csv", "id,code\n1,100\n2,200\n")
 	if r := dango(t, dir, "sync"); r.code != 0 {
 		t.Fatalf("%+v", r)
 	}
 	// A new column, and code turns from integer to text.
-	writeFile(t, dir, "data/p.csv", "id,code,color\n3,A-7,red\n")
+	writeFile(t, dir, "data/p/2.csv", "id,code,color\n3,A-7,red\n")
 	r := dango(t, dir, "sync")
 	if r.code != 0 {
 		t.Fatalf("%+v", r)
@@ -332,8 +333,8 @@ func TestSchemaEvolution(t *testing.T) {
 		t.Fatalf("recorded changes = %s", got)
 	}
 	// An incompatible change fails the source, naming table, column and types; data kept.
-	writeFile(t, dir, ".dango/sources.yml", "version: 1\nsources:\n  - name: p\n    type: csv\n    csv: {path: data/p.csv, column_types: {id: DATE}}\n")
-	writeFile(t, dir, "data/p.csv", "id,code\n2024-01-01,x\n")
+	writeFile(t, dir, ".dango/sources.yml", "version: 1\nsources:\n  - name: p\n    type: csv\n    csv: {path: data/p/, column_types: {id: DATE}}\n")
+	writeFile(t, dir, "data/p/3.csv", "id,code\n2024-01-01,x\n")
 	r = dango(t, dir, "sync")
 	if r.code != 1 || !strings.Contains(r.stdout, "raw_p.p: column id changed type from BIGINT to DATE") {
 		t.Fatalf("incompatible change: %+v", r)
@@ -452,5 +453,118 @@ func TestJSONListsBecomeChildTables(t *testing.T) {
 	}
 	if got := scalar(t, dir, "SELECT count(*) FROM raw_shop.shop__tags"); got != "2" {
 		t.Errorf("tags after merge = %s rows, want 2 (changed, bulk)", got)
+	}
+}
+
+// TestSingleFileSourcesBehaveLikeFolders: a source naming one file remembers the version it
+// loaded, as folder sources do — unchanged it is skipped (and the dry run says so), changed it
+// replaces its own rows — for every file format.
+func TestSingleFileSourcesBehaveLikeFolders(t *testing.T) {
+	type version struct{ content, want string }
+	cases := []struct {
+		typ, file string
+		v1, v2    version
+	}{
+		{"csv", "data/s.csv", version{"id,name\n1,a\n2,b\n", "1a,2b"}, version{"id,name\n1,a2\n3,c\n4,d\n", "1a2,3c,4d"}},
+		{"json", "data/s.jsonl", version{"{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"b\"}\n", "1a,2b"},
+			version{"{\"id\":1,\"name\":\"a2\"}\n{\"id\":3,\"name\":\"c\"}\n{\"id\":4,\"name\":\"d\"}\n", "1a2,3c,4d"}},
+		{"parquet", "data/s.parquet", version{"SELECT * FROM (VALUES (1, 'a'), (2, 'b')) t(id, name)", "1a,2b"},
+			version{"SELECT * FROM (VALUES (1, 'a2'), (3, 'c'), (4, 'd')) t(id, name)", "1a2,3c,4d"}},
+	}
+	for _, c := range cases {
+		t.Run(c.typ, func(t *testing.T) {
+			dir := newProject(t, fmt.Sprintf("version: 1\nsources:\n  - name: s\n    type: %s\n    %s: {path: %s}\n", c.typ, c.typ, c.file))
+			put := func(v version) {
+				if c.typ == "parquet" {
+					writeParquet(t, filepath.Join(dir, c.file), v.content)
+				} else {
+					writeFile(t, dir, c.file, v.content)
+				}
+			}
+			rows := func() string {
+				return scalar(t, dir, "SELECT string_agg(id || name, ',' ORDER BY id) FROM raw_s.s")
+			}
+			dry := func(want string) {
+				t.Helper()
+				if r := dango(t, dir, "sync", "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "   - "+c.file+": "+want+"\n") {
+					t.Fatalf("dry run, want %q: %+v", want, r)
+				}
+			}
+			put(c.v1)
+			dry("2 rows (new file)")
+			if r := dango(t, dir, "sync"); r.code != 0 || !strings.Contains(r.stdout, "Loaded 2 rows") {
+				t.Fatalf("first sync: %+v", r)
+			}
+			for i := 0; i < 3; i++ { // unchanged: nothing loads, every time
+				dry("0 rows (unchanged since the last sync, skipped)")
+				r := dango(t, dir, "sync")
+				if r.code != 0 || !strings.Contains(r.stdout, "Skipping "+c.file+": unchanged since the last sync (nothing to load)") || strings.Contains(r.stdout, "Loaded") {
+					t.Fatalf("sync of the unchanged file: %+v", r)
+				}
+			}
+			if got := rows(); got != c.v1.want {
+				t.Fatalf("after unchanged syncs: %s, want %s", got, c.v1.want)
+			}
+			time.Sleep(10 * time.Millisecond)
+			put(c.v2)
+			dry("3 rows (changed since the last sync, replaces its earlier rows)")
+			r := dango(t, dir, "sync")
+			if r.code != 0 || !strings.Contains(r.stdout, "(changed since the last sync: replaces its earlier rows)") || !strings.Contains(r.stdout, "Loaded 3 rows") {
+				t.Fatalf("sync of the changed file: %+v", r)
+			}
+			if got := rows(); got != c.v2.want {
+				t.Fatalf("after the change: %s, want %s", got, c.v2.want)
+			}
+			// --full-refresh reads it again, whole.
+			if r := dango(t, dir, "sync", "--full-refresh", "--yes"); r.code != 0 || !strings.Contains(r.stdout, "Loaded 3 rows") {
+				t.Fatalf("full refresh: %+v", r)
+			}
+			if got := rows(); got != c.v2.want {
+				t.Fatalf("after the full refresh: %s, want %s", got, c.v2.want)
+			}
+		})
+	}
+}
+
+// TestEmptyCSVLoadsNothing: like dlt, a 0-byte CSV file or one with only a header loads no
+// rows and creates no table (DuckDB alone would make a column0 table, or one of the header's
+// columns); a folder's empty files add no columns.
+func TestEmptyCSVLoadsNothing(t *testing.T) {
+	cases := []struct{ name, content string }{{"zero bytes", ""}, {"header only", "id,name\n"}, {"header only, CRLF", "id,name\r\n"}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := newProject(t, "version: 1\nsources:\n  - name: s\n    type: csv\n    csv: {path: data/s.csv}\n  - name: f\n    type: csv\n    csv: {path: data/f/}\n")
+			writeFile(t, dir, "data/s.csv", c.content)
+			writeFile(t, dir, "data/f/a.csv", "id,kind\n1,x\n")
+			writeFile(t, dir, "data/f/b.csv", c.content)
+			if r := dango(t, dir, "sync", "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "data/s.csv: 0 rows (empty, or only a header: nothing to load)") {
+				t.Fatalf("dry run: %+v", r)
+			}
+			r := dango(t, dir, "sync")
+			if r.code != 0 || !strings.Contains(r.stdout, "data/s.csv holds no rows (empty, or only a header): nothing loaded from it") ||
+				!strings.Contains(r.stdout, "data/f/b.csv holds no rows") {
+				t.Fatalf("sync: %+v", r)
+			}
+			if got := scalar(t, dir, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_s' AND table_name = 's'"); got != "0" {
+				t.Errorf("a table was created for the empty file")
+			}
+			if got := scalar(t, dir, "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'raw_f' AND table_name = 'f' AND column_name NOT LIKE '\\_d%' ESCAPE '\\'"); got != "id,kind" {
+				t.Errorf("folder table columns = %s", got)
+			}
+		})
+	}
+}
+
+// writeParquet writes the rows of a query to a Parquet file with an in-memory DuckDB.
+func writeParquet(t *testing.T, path, query string) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("COPY (" + query + ") TO '" + strings.ReplaceAll(path, "'", "''") + "' (FORMAT parquet)"); err != nil {
+		t.Fatal(err)
 	}
 }

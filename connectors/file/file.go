@@ -156,9 +156,13 @@ type plan struct {
 	resource  batch.Resource
 	mode      connectors.Mode
 	scan      *batch.Scan
-	all       int // files found
-	changed   int // of scan.Files, those loaded before in another version
-	unchanged int // skipped
+	all       int      // files found
+	changed   int      // of scan.Files, those loaded before in another version
+	unchanged int      // skipped
+	empty     []string // files left out because they hold no rows (0 bytes, or only a header)
+	emptied   []string // of those, files loaded before in another version: their earlier rows stay
+	single    bool     // the path names one file (not a folder or a glob)
+	whole     bool     // every file is read, whatever was loaded before (replace, --full-refresh, --start-date)
 }
 
 func (c *connector) plan(ctx context.Context) (*plan, error) {
@@ -171,6 +175,7 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 	}
 	p.all = len(files)
 	scan := &batch.Scan{Format: c.name, Options: c.options(c.job.Source.Settings)}
+	p.scan = scan
 	var maxDepth int
 	var maxObject int64
 	if c.name == "json" {
@@ -184,37 +189,43 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 			scan.Options["maximum_object_size"] = maxObject
 		}
 	}
-	if c.multi(p.pattern) {
-		// Skip files loaded before in the same version, unless the table is replaced whole.
-		scan.Track = true
-		skip := p.resource.Disposition != batch.Replace && !c.job.FullRefresh
-		prev := c.job.State.Files[res]
-		for _, f := range files {
-			st, err := os.Stat(f)
-			if err != nil {
-				return nil, err
-			}
-			label := c.relPath(f)
-			v := batch.FileState{Size: st.Size(), ModTime: st.ModTime().UTC().Truncate(time.Microsecond)}
-			if old, seen := prev[label]; seen && skip {
-				if old.Same(v) {
-					p.unchanged++
-					continue
-				}
-				scan.Replaced = append(scan.Replaced, label)
-				p.changed++
-			}
-			scan.Files = append(scan.Files, f)
-			scan.Labels = append(scan.Labels, label)
-			scan.Versions = append(scan.Versions, v)
-			scan.Bytes += v.Size
+	// Every file source remembers the versions of the files it loaded, a single file as much
+	// as a folder: an unchanged file is skipped, a changed one replaces its own rows (their
+	// _dango_source_file names it). A table replaced whole, --full-refresh and --start-date
+	// (a backfill) read every file again. For an incremental or merge resource a changed file
+	// is read again and its cursor or primary key decides what loads: its earlier rows stay.
+	scan.Track = true
+	p.single = !c.multi(p.pattern)
+	backfill := c.job.StartDate != "" && p.resource.Incremental != nil
+	skip := p.resource.Disposition != batch.Replace && !c.job.FullRefresh && !backfill
+	replaceChanged := p.resource.Incremental == nil && p.resource.Disposition == batch.Append
+	prev := c.job.State.Files[res]
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, err
 		}
-	} else {
-		scan.Files = files
-		for _, f := range files {
-			if st, err := os.Stat(f); err == nil {
-				scan.Bytes += st.Size()
+		label := c.relPath(f)
+		v := batch.FileState{Size: st.Size(), ModTime: st.ModTime().UTC().Truncate(time.Microsecond)}
+		if old, seen := prev[label]; seen && skip {
+			if old.Same(v) {
+				p.unchanged++
+				continue
 			}
+			if replaceChanged {
+				scan.Replaced = append(scan.Replaced, label)
+			}
+			p.changed++
+		}
+		scan.Files = append(scan.Files, f)
+		scan.Labels = append(scan.Labels, label)
+		scan.Versions = append(scan.Versions, v)
+		scan.Bytes += v.Size
+	}
+	p.whole = !skip
+	if c.name == "csv" {
+		if err := dropEmptyCSV(ctx, p, prev); err != nil {
+			return nil, err
 		}
 	}
 	if c.name == "json" {
@@ -230,6 +241,86 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 	}
 	p.scan = scan
 	return p, nil
+}
+
+// emptyProbe is the size up to which a CSV file is checked for holding no rows: a file with
+// only a header is small.
+const emptyProbe = 64 << 10
+
+// dropEmptyCSV leaves out of the scan the CSV files that hold no rows: a 0-byte file (which
+// DuckDB would read as one column0) or a header alone. Like dlt, they load nothing and
+// create no table or column.
+func dropEmptyCSV(ctx context.Context, p *plan, prev map[string]batch.FileState) error {
+	scan := p.scan
+	keep := 0
+	for i, f := range scan.Files {
+		empty := scan.Versions[i].Size == 0
+		if !empty && scan.Versions[i].Size <= emptyProbe {
+			probe := &batch.Scan{Format: scan.Format, Files: []string{f}, Options: scan.Options}
+			reader, err := probe.ReaderSQL()
+			if err != nil {
+				return err
+			}
+			db, err := scratch()
+			if err != nil {
+				return err
+			}
+			var n int64
+			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+reader).Scan(&n); err != nil {
+				return fmt.Errorf("%s: %w", scan.Labels[i], duckerr.Clean(err))
+			}
+			empty = n == 0
+		}
+		if empty {
+			label := scan.Labels[i]
+			p.empty = append(p.empty, label)
+			if _, seen := prev[label]; seen {
+				p.emptied = append(p.emptied, label)
+			}
+			scan.Bytes -= scan.Versions[i].Size
+			continue
+		}
+		scan.Files[keep], scan.Labels[keep], scan.Versions[keep] = f, scan.Labels[i], scan.Versions[i]
+		keep++
+	}
+	if len(p.empty) == 0 {
+		return nil
+	}
+	scan.Files, scan.Labels, scan.Versions = scan.Files[:keep], scan.Labels[:keep], scan.Versions[:keep]
+	gone := map[string]bool{}
+	for _, l := range p.empty {
+		gone[l] = true
+	}
+	replaced := scan.Replaced[:0]
+	for _, l := range scan.Replaced {
+		if !gone[l] {
+			replaced = append(replaced, l)
+		}
+	}
+	scan.Replaced = replaced
+	changed := 0
+	for _, l := range scan.Labels {
+		if _, seen := prev[l]; seen && !p.whole {
+			changed++
+		}
+	}
+	p.changed = changed
+	return nil
+}
+
+// emptyNote says which files hold no rows.
+func (p *plan) emptyNote() string {
+	if len(p.empty) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%s holds no rows (empty, or only a header): nothing loaded from it", p.empty[0])
+	if len(p.empty) > 1 {
+		s = fmt.Sprintf("%d files hold no rows (empty, or only a header): nothing loaded from them", len(p.empty))
+	}
+	if len(p.emptied) > 0 {
+		s += fmt.Sprintf("; the rows loaded earlier from %s stay", strings.Join(p.emptied, ", "))
+	}
+	return s
 }
 
 // relPath is a file's path as the user knows it: relative to the project root when inside it.
@@ -253,15 +344,32 @@ func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 		connectors.LogMode(out, res, p.mode)
 	}
 	scan := p.scan
+	if n := p.emptyNote(); n != "" {
+		out.Logf("%s", n)
+	}
 	switch {
+	case len(scan.Files) == 0 && len(p.empty) > 0 && p.unchanged == 0:
+		return nil
+	case len(scan.Files) == 0 && p.single:
+		out.Logf("Skipping %s: unchanged since the last sync (nothing to load)", p.pattern)
+		return nil
 	case len(scan.Files) == 0:
 		out.Logf("No new or changed files in %s (%d unchanged)", p.pattern, p.unchanged)
 		return nil
-	case p.all == 1 && !scan.Track:
-		out.Logf("Reading %s: %s", c.format.label, p.pattern)
+	case p.single:
+		msg := fmt.Sprintf("Reading %s: %s", c.format.label, p.pattern)
+		switch {
+		case p.changed > 0 && len(scan.Replaced) > 0:
+			msg += " (changed since the last sync: replaces its earlier rows)"
+		case p.changed > 0 && p.resource.Disposition == batch.Merge && !p.mode.Incremental:
+			msg += " (changed since the last sync: merged on the primary key)"
+		case p.changed > 0:
+			msg += " (changed since the last sync)"
+		}
+		out.Logf("%s", msg)
 	default:
 		msg := fmt.Sprintf("Reading %s: %s (%d files, %s)", c.format.label, p.pattern, len(scan.Files), humanize.Bytes(scan.Bytes))
-		if scan.Track && (p.unchanged > 0 || p.changed > 0) {
+		if p.unchanged > 0 || p.changed > 0 {
 			msg = fmt.Sprintf("Reading %s: %s (%d new, %d changed, %d unchanged files skipped; %s)", c.format.label, p.pattern,
 				len(scan.Files)-p.changed, p.changed, p.unchanged, humanize.Bytes(scan.Bytes))
 		}
@@ -288,8 +396,12 @@ func (c *connector) Estimate(ctx context.Context) ([]connectors.Estimate, error)
 		return nil, err
 	}
 	e := connectors.Estimate{Resource: res, Label: p.pattern, Bytes: p.scan.Bytes, Mode: p.mode}
-	if p.unchanged > 0 {
-		e.Note = fmt.Sprintf("%d unchanged files skipped", p.unchanged)
+	e.Action, e.Note = p.describe()
+	if n := p.emptyNote(); n != "" && !p.single {
+		if e.Note != "" {
+			e.Note += "; "
+		}
+		e.Note += n
 	}
 	if len(p.scan.Files) == 0 {
 		return []connectors.Estimate{e}, nil
@@ -300,6 +412,55 @@ func (c *connector) Estimate(ctx context.Context) ([]connectors.Estimate, error)
 	}
 	e.Rows = n
 	return []connectors.Estimate{e}, nil
+}
+
+// describe says what a sync will do with the files, for the dry run: the action (in place of
+// the mode, for a resource that is not incremental) and a note.
+func (p *plan) describe() (action, note string) {
+	inc := p.mode.Incremental
+	newFiles := len(p.scan.Files) - p.changed
+	switch {
+	case p.single && len(p.empty) > 0:
+		note := "empty, or only a header: nothing to load"
+		if len(p.emptied) > 0 {
+			note += "; its earlier rows stay"
+		}
+		if inc {
+			return "", note
+		}
+		return note, ""
+	case p.whole:
+		return "", "" // the mode says it: full refresh, or incremental from the start date
+	case p.single && p.unchanged > 0:
+		if inc {
+			return "", "unchanged since the last sync, skipped"
+		}
+		return "unchanged since the last sync, skipped", ""
+	case p.single && p.changed > 0:
+		if inc {
+			return "", "changed since the last sync"
+		}
+		if len(p.scan.Replaced) == 0 {
+			return "changed since the last sync, merged on the primary key", ""
+		}
+		return "changed since the last sync, replaces its earlier rows", ""
+	case p.single:
+		if inc {
+			return "", ""
+		}
+		return "new file", ""
+	case p.unchanged > 0 || p.changed > 0:
+		if p.unchanged > 0 {
+			note = fmt.Sprintf("%d unchanged files skipped", p.unchanged)
+		}
+		if inc {
+			return "", note
+		}
+		return fmt.Sprintf("%d new, %d changed files", newFiles, p.changed), note
+	case inc:
+		return "", ""
+	}
+	return humanize.Count(int64(newFiles), "new file"), ""
 }
 
 // resolve turns the configured path into a sorted list of files and their total size.
