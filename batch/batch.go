@@ -102,6 +102,8 @@ type Column struct {
 	// Inline keeps a list-typed column as a DuckDB LIST in its table (a database's array
 	// column) instead of a child table (JSON lists, dlt's convention).
 	Inline bool `json:"inline,omitempty"`
+	// NotNull creates the column NOT NULL (a database column's constraint, as dlt keeps it).
+	NotNull bool `json:"not_null,omitempty"`
 }
 
 // ReaderSQL renders the DuckDB table function call that reads the scan's files, e.g.

@@ -379,7 +379,11 @@ func (l *Load) ensureTable(ctx context.Context, table string, cols []batch.Colum
 	if len(existing) == 0 {
 		defs := make([]string, 0, len(cols)+3)
 		for _, c := range cols {
-			defs = append(defs, naming.Quote(c.Name)+" "+c.Type)
+			def := naming.Quote(c.Name) + " " + c.Type
+			if c.NotNull {
+				def += " NOT NULL"
+			}
+			defs = append(defs, def)
 		}
 		defs = append(defs, ColLoadID+" VARCHAR NOT NULL", ColID+" UUID NOT NULL", ColExtractedAt+" TIMESTAMP WITH TIME ZONE NOT NULL")
 		if _, err := l.tx.ExecContext(ctx, "CREATE TABLE "+qt+" ("+strings.Join(defs, ", ")+")"); err != nil {
