@@ -568,3 +568,69 @@ func writeParquet(t *testing.T, path, query string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDLTNativeReaderArguments: dlt's filesystem readers take arguments (pandas' for
+// read_csv, DuckDB's for read_csv_duckdb); those that change the data are honoured, the ones
+// that only change how dlt reads are accepted, any other is an error at its line. Expected
+// rows are what dlt 1.31 (with pandas 2) loads from the same files with the same arguments.
+func TestDLTNativeReaderArguments(t *testing.T) {
+	latin := "id;name;amount;note\n1;Zo\xe9;3,5;NA\n2;Bob;4,25;ok\n3;n/a;1;\n"
+	cases := []struct {
+		name, fn, file, content string
+		kwargs                  []string // lines under function_kwargs, as dlt's reader takes them
+		want                    string   // id:name:amount:note, ordered by id
+	}{
+		{"pandas sep, encoding, decimal, default NA", "read_csv", "a.csv", latin,
+			[]string{`sep: ";"`, "encoding: latin-1", `decimal: ","`, "chunksize: 500"}, "1:Zoé:3.5:-,2:Bob:4.25:ok,3:-:1.0:-"},
+		{"pandas keep_default_na false, own na_values", "read_csv", "a.csv", latin,
+			[]string{`sep: ";"`, "encoding: latin1", `decimal: ","`, "keep_default_na: false", `na_values: ["ok"]`}, "1:Zoé:3.5:NA,2:Bob:4.25:-,3:n/a:1.0:"},
+		{"pandas header line and skiprows", "read_csv", "a.csv", "junk line\nid,name,amount,note\n1,a,2,x\n",
+			[]string{"header: 1"}, "1:a:2.0:x"},
+		{"duckdb delimiter, decimal, nullstr", "read_csv_duckdb", "a.csv", "id|name|amount|note\n1|a|1,5|-\n2|b|2,0|y\n",
+			[]string{`delimiter: "|"`, `decimal: ","`, `na_values: "-"`, "chunk_size: 100"}, "1:a:1.5:-,2:b:2.0:y"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := newProject(t, fmt.Sprintf(`version: 1
+sources:
+  - name: ex
+    type: dlt_native
+    dlt_native:
+      source_module: filesystem
+      source_function: %s
+      function_kwargs:
+        bucket_url: data/ex
+        file_glob: "*.csv"
+        %s
+`, c.fn, strings.Join(c.kwargs, "\n        ")))
+			writeFile(t, dir, "data/ex/"+c.file, c.content)
+			if r := dango(t, dir, "sync"); r.code != 0 {
+				t.Fatalf("sync: %+v", r)
+			}
+			got := scalar(t, dir, `SELECT string_agg(id || ':' || coalesce(name, '-') || ':' || coalesce(amount::DOUBLE::VARCHAR, '-') || ':' || coalesce(note, '-'), ',' ORDER BY id) FROM raw_ex.ex`)
+			if got != c.want {
+				t.Errorf("rows = %s, want %s", got, c.want)
+			}
+		})
+	}
+	bad := []struct{ fn, kwarg, want string }{
+		{"read_csv", `sepp: ";"`, `.dango/sources.yml:10: source ex: function_kwargs.sepp: "sepp" is not an argument dango takes for filesystem read_csv`},
+		{"read_csv", `sep: "\\s+"`, `.dango/sources.yml:10: source ex: function_kwargs.sep: want one character, got "\\s+"`},
+		{"read_csv", `encoding: cp1252`, `.dango/sources.yml:10: source ex: function_kwargs.encoding: encoding "cp1252" is not supported`},
+		{"read_csv", `usecols: [id]`, `.dango/sources.yml:10: source ex: function_kwargs.usecols: "usecols" is not an argument`},
+		{"read_jsonl", `sep: ","`, `.dango/sources.yml:10: source ex: function_kwargs.sep: "sep" is not an argument dango takes for filesystem read_jsonl`},
+		{"read_csv_duckdb", `filename: true`, `function_kwargs.filename: "filename" is not an argument`},
+		{"read_csv_duckdb", `nullstr: "-"`, `function_kwargs.nullstr: "nullstr" is not an argument`}, // DuckDB's SQL name; Python's is na_values
+	}
+	for _, c := range bad {
+		dir := newProject(t, fmt.Sprintf("version: 1\nsources:\n  - name: ex\n    type: dlt_native\n    dlt_native:\n      source_module: filesystem\n      source_function: %s\n      function_kwargs:\n        bucket_url: data/ex\n        %s\n", c.fn, c.kwarg))
+		writeFile(t, dir, "data/ex/a.csv", "id\n1\n")
+		if r := dango(t, dir, "sync"); r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s %s: want exit 2 and %q: %+v", c.fn, c.kwarg, c.want, r)
+		}
+	}
+	dir := newProject(t, "version: 1\nsources:\n  - name: db\n    type: dlt_native\n    dlt_native:\n      source_module: sql_database\n      function_kwargs:\n        credentials: postgresql://u:p@127.0.0.1:1/db\n        reflection_levl: full\n")
+	if r := dango(t, dir, "sync"); r.code != 2 || !strings.Contains(r.stderr, `.dango/sources.yml:9: source db: function_kwargs.reflection_levl: "reflection_levl" is not an argument dango takes for sql_database`) {
+		t.Errorf("misspelt sql_database argument: %+v", r)
+	}
+}

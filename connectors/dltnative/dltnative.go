@@ -40,7 +40,8 @@ func init() {
 			Fields: []config.Field{
 				{Name: "source_module", Kind: config.String, Required: true, Doc: "dlt source module, e.g. filesystem."},
 				{Name: "source_function", Kind: config.String, Doc: "Function of the module, e.g. read_csv."},
-				{Name: "function_kwargs", Kind: config.Map, Doc: "Its keyword arguments; `incremental: {cursor_column|cursor_path, initial_value}` sets the source's incremental loading."},
+				{Name: "function_kwargs", Kind: config.Map, Positions: true, Doc: "Its keyword arguments; `incremental: {cursor_column|cursor_path, initial_value}` sets the source's incremental loading. " +
+					"filesystem also takes the reader's arguments (read_csv: pandas' sep, encoding, header, …; read_csv_duckdb: DuckDB's read_csv arguments): those that change the data are honoured, those that do not are accepted, any other is an error naming its line."},
 			}},
 		New: build,
 	})
@@ -57,14 +58,19 @@ func build(job connectors.Job) (connectors.Connector, error) {
 	if inc, ok := kwargs["incremental"]; ok {
 		m, ok := inc.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("source %s: function_kwargs.incremental must be a mapping with cursor_column and initial_value", src.Name)
+			return nil, s.KeyError("function_kwargs", "incremental", "source %s: function_kwargs.incremental must be a mapping with cursor_column and initial_value", src.Name)
+		}
+		for k := range m {
+			if k != "cursor_column" && k != "cursor_path" && k != "initial_value" {
+				return nil, s.KeyError("function_kwargs", "incremental."+k, "source %s: function_kwargs.incremental: unknown key %q (valid keys: cursor_column or dlt's cursor_path, initial_value)", src.Name, k)
+			}
 		}
 		cursor := str(m["cursor_column"])
 		if cursor == "" {
 			cursor = str(m["cursor_path"]) // dlt's own name for it
 		}
 		if cursor == "" {
-			return nil, fmt.Errorf("source %s: function_kwargs.incremental needs cursor_column", src.Name)
+			return nil, s.KeyError("function_kwargs", "incremental", "source %s: function_kwargs.incremental needs cursor_column", src.Name)
 		}
 		if src.Defaults.Incremental == nil {
 			src.Defaults.Incremental = &config.Incremental{CursorColumn: cursor, InitialValue: str(m["initial_value"])}
@@ -91,16 +97,25 @@ func build(job connectors.Job) (connectors.Connector, error) {
 			glob = "*"
 		}
 		src.Type = typ
-		src.Settings = config.Values{"path": path.Join(bucket, glob)}
+		settings := config.Values{"path": path.Join(bucket, glob)}
 		if typ == "csv" {
-			src.Settings["encoding"] = "utf-8"
+			settings["encoding"] = "utf-8"
 		}
 		if typ == "json" {
-			src.Settings["format"] = "auto"
+			settings["format"] = "auto"
 		}
+		if err := readerArgs(s, src.Name, fn, kwargs, settings); err != nil {
+			return nil, err
+		}
+		src.Settings = settings
 		job.Source = src
 		return connectors.Default.New(job)
 	case "sql_database":
+		for k := range kwargs {
+			if !sqlDatabaseArgs[k] {
+				return nil, s.KeyError("function_kwargs", k, "source %s: function_kwargs.%s: %q is not an argument dango takes for sql_database (valid: %s)", src.Name, k, k, keys(sqlDatabaseArgs))
+			}
+		}
 		job.Source = src
 		return sqldb.FromDLT(job, s.String("source_function"), kwargs)
 	}
@@ -114,7 +129,7 @@ func str(v any) string {
 	return fmt.Sprint(v)
 }
 
-func keys(m map[string]string) string {
+func keys[V any](m map[string]V) string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

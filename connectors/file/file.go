@@ -63,6 +63,8 @@ var formats = []struct {
 				{Name: "null_values", Kind: config.StringList, Doc: "Strings read as NULL.", Example: "['', 'NA']"},
 				{Name: "date_format", Kind: config.String, Doc: "strptime format for dates, e.g. %d/%m/%Y."},
 				{Name: "timestamp_format", Kind: config.String, Doc: "strptime format for timestamps."},
+				{Name: "decimal_separator", Kind: config.String, Doc: "Decimal separator of numbers (`,` for 3,14); `.` when unset."},
+				{Name: "comment", Kind: config.String, Doc: "Lines starting with this character are skipped."},
 				{Name: "all_varchar", Kind: config.Bool, Default: false, Doc: "Load every column as text instead of detecting types."},
 				{Name: "column_types", Kind: config.Map, Doc: "Force DuckDB types for some columns (by their name in the file).", Example: "{zip: VARCHAR}"},
 			}},
@@ -107,6 +109,8 @@ func csvOptions(v config.Values) map[string]any {
 	set("null_values", "nullstr")
 	set("date_format", "dateformat")
 	set("timestamp_format", "timestampformat")
+	set("decimal_separator", "decimal_separator")
+	set("comment", "comment")
 	if enc := v.String("encoding"); enc != "" && enc != "utf-8" {
 		o["encoding"] = enc
 	}
