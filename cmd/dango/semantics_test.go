@@ -526,23 +526,31 @@ func TestSingleFileSourcesBehaveLikeFolders(t *testing.T) {
 	}
 }
 
-// TestEmptyCSVLoadsNothing: like dlt, a 0-byte CSV file or one with only a header loads no
-// rows and creates no table (DuckDB alone would make a column0 table, or one of the header's
-// columns); a folder's empty files add no columns.
-func TestEmptyCSVLoadsNothing(t *testing.T) {
-	cases := []struct{ name, content string }{{"zero bytes", ""}, {"header only", "id,name\n"}, {"header only, CRLF", "id,name\r\n"}}
+// TestEmptyFilesLoadNothing: like dlt, a 0-byte CSV or JSON file, a CSV with only a header
+// or a JSON file with no records loads no rows and creates no table (DuckDB alone would make
+// a column0 or json table, or one of the header's columns); a folder's empty files add no
+// columns.
+func TestEmptyFilesLoadNothing(t *testing.T) {
+	cases := []struct{ name, typ, ext, content, why, row string }{
+		{"csv zero bytes", "csv", "csv", "", "empty, or only a header", "id,kind\n1,x\n"},
+		{"csv header only", "csv", "csv", "id,name\n", "empty, or only a header", "id,kind\n1,x\n"},
+		{"csv header only, CRLF", "csv", "csv", "id,name\r\n", "empty, or only a header", "id,kind\n1,x\n"},
+		{"json zero bytes", "json", "jsonl", "", "empty, or no records", `{"id": 1, "kind": "x"}` + "\n"},
+		{"json empty array", "json", "json", "[]", "empty, or no records", `[{"id": 1, "kind": "x"}]`},
+		{"json blank lines", "json", "jsonl", "\n\n", "empty, or no records", `{"id": 1, "kind": "x"}` + "\n"},
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dir := newProject(t, "version: 1\nsources:\n  - name: s\n    type: csv\n    csv: {path: data/s.csv}\n  - name: f\n    type: csv\n    csv: {path: data/f/}\n")
-			writeFile(t, dir, "data/s.csv", c.content)
-			writeFile(t, dir, "data/f/a.csv", "id,kind\n1,x\n")
-			writeFile(t, dir, "data/f/b.csv", c.content)
-			if r := dango(t, dir, "sync", "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "data/s.csv: 0 rows (empty, or only a header: nothing to load)") {
+			dir := newProject(t, fmt.Sprintf("version: 1\nsources:\n  - name: s\n    type: %[1]s\n    %[1]s: {path: data/s.%[2]s}\n  - name: f\n    type: %[1]s\n    %[1]s: {path: data/f/}\n", c.typ, c.ext))
+			writeFile(t, dir, "data/s."+c.ext, c.content)
+			writeFile(t, dir, "data/f/a."+c.ext, c.row)
+			writeFile(t, dir, "data/f/b."+c.ext, c.content)
+			if r := dango(t, dir, "sync", "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "data/s."+c.ext+": 0 rows ("+c.why+": nothing to load)") {
 				t.Fatalf("dry run: %+v", r)
 			}
 			r := dango(t, dir, "sync")
-			if r.code != 0 || !strings.Contains(r.stdout, "data/s.csv holds no rows (empty, or only a header): nothing loaded from it") ||
-				!strings.Contains(r.stdout, "data/f/b.csv holds no rows") {
+			if r.code != 0 || !strings.Contains(r.stdout, "data/s."+c.ext+" holds no rows ("+c.why+"): nothing loaded from it") ||
+				!strings.Contains(r.stdout, "data/f/b."+c.ext+" holds no rows") {
 				t.Fatalf("sync: %+v", r)
 			}
 			if got := scalar(t, dir, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_s' AND table_name = 's'"); got != "0" {

@@ -164,6 +164,7 @@ type plan struct {
 	changed   int      // of scan.Files, those loaded before in another version
 	unchanged int      // skipped
 	empty     []string // files left out because they hold no rows (0 bytes, or only a header)
+	emptyWhy  string   // what "no rows" means for the format
 	emptied   []string // of those, files loaded before in another version: their earlier rows stay
 	single    bool     // the path names one file (not a folder or a glob)
 	whole     bool     // every file is read, whatever was loaded before (replace, --full-refresh, --start-date)
@@ -227,8 +228,12 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 		scan.Bytes += v.Size
 	}
 	p.whole = !skip
-	if c.name == "csv" {
-		if err := dropEmptyCSV(ctx, p, prev); err != nil {
+	if c.name == "csv" || c.name == "json" {
+		p.emptyWhy = "empty, or only a header"
+		if c.name == "json" {
+			p.emptyWhy = "empty, or no records"
+		}
+		if err := dropEmpty(ctx, p, prev); err != nil {
 			return nil, err
 		}
 	}
@@ -247,14 +252,14 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 	return p, nil
 }
 
-// emptyProbe is the size up to which a CSV file is checked for holding no rows: a file with
+// emptyProbe is the size up to which a file is checked for holding no rows: a CSV file with
 // only a header is small.
 const emptyProbe = 64 << 10
 
-// dropEmptyCSV leaves out of the scan the CSV files that hold no rows: a 0-byte file (which
-// DuckDB would read as one column0) or a header alone. Like dlt, they load nothing and
-// create no table or column.
-func dropEmptyCSV(ctx context.Context, p *plan, prev map[string]batch.FileState) error {
+// dropEmpty leaves out of the scan the CSV and JSON files that hold no rows: a 0-byte file
+// (which DuckDB would read as one column0, or one json column), a CSV header alone, a JSON
+// `[]`. Like dlt, they load nothing and create no table or column.
+func dropEmpty(ctx context.Context, p *plan, prev map[string]batch.FileState) error {
 	scan := p.scan
 	keep := 0
 	for i, f := range scan.Files {
@@ -317,9 +322,9 @@ func (p *plan) emptyNote() string {
 	if len(p.empty) == 0 {
 		return ""
 	}
-	s := fmt.Sprintf("%s holds no rows (empty, or only a header): nothing loaded from it", p.empty[0])
+	s := fmt.Sprintf("%s holds no rows (%s): nothing loaded from it", p.empty[0], p.emptyWhy)
 	if len(p.empty) > 1 {
-		s = fmt.Sprintf("%d files hold no rows (empty, or only a header): nothing loaded from them", len(p.empty))
+		s = fmt.Sprintf("%d files hold no rows (%s): nothing loaded from them", len(p.empty), p.emptyWhy)
 	}
 	if len(p.emptied) > 0 {
 		s += fmt.Sprintf("; the rows loaded earlier from %s stay", strings.Join(p.emptied, ", "))
@@ -425,7 +430,7 @@ func (p *plan) describe() (action, note string) {
 	newFiles := len(p.scan.Files) - p.changed
 	switch {
 	case p.single && len(p.empty) > 0:
-		note := "empty, or only a header: nothing to load"
+		note := p.emptyWhy + ": nothing to load"
 		if len(p.emptied) > 0 {
 			note += "; its earlier rows stay"
 		}
