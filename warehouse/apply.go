@@ -361,6 +361,9 @@ func sourceExpr(cols []batch.Column, name string) string {
 
 // fileLabelExpr maps the reader's filename to the project-relative path the connector gave it.
 func fileLabelExpr(s *batch.Scan) string {
+	if len(s.Files) == 1 { // a single file: a constant, no comparison per row
+		return naming.Literal(s.Labels[0])
+	}
 	var b strings.Builder
 	b.WriteString("CASE filename")
 	for i, f := range s.Files {
