@@ -80,6 +80,10 @@ type Scan struct {
 	// files and replace the rows of changed ones. Labels are the project-relative paths of
 	// Files, in the same order; Replaced lists those whose earlier rows are to be deleted.
 	Track bool `json:"track,omitempty"`
+	// Whole, with Track, is a source of one file: its table holds only that file's rows, so
+	// no _dango_source_file column is added (the table stays as dlt makes it, and loads as
+	// fast as the file alone) and replacing the file's rows deletes the table's earlier rows.
+	Whole bool `json:"whole,omitempty"`
 	// Temporary marks files a connector spooled for this load (API pages as NDJSON): the
 	// writer's side deletes them once the load is committed or abandoned.
 	Temporary bool        `json:"temporary,omitempty"`

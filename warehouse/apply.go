@@ -25,7 +25,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		names = append(names, naming.Quote(c.Name))
 		exprs = append(exprs, c.Expr())
 	}
-	if s.Track {
+	if s.Track && !s.Whole {
 		names = append(names, ColSourceFile)
 		exprs = append(exprs, fileLabelExpr(s))
 	}
@@ -176,7 +176,15 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		}
 		l.deleted[b.Table] = true
 	}
-	if len(s.Replaced) > 0 {
+	if len(s.Replaced) > 0 && s.Whole { // the one file of the source: its rows are the table's
+		if err := l.deleteChildren(ctx, b.Table, lists, "SELECT "+ColID+" FROM "+target); err != nil {
+			return 0, err
+		}
+		if _, err := exec("DELETE FROM " + target); err != nil {
+			return 0, err
+		}
+		l.deleted[b.Table] = true
+	} else if len(s.Replaced) > 0 {
 		labels := make([]string, len(s.Replaced))
 		for i, p := range s.Replaced {
 			labels[i] = naming.Literal(p)
@@ -361,7 +369,7 @@ func sourceExpr(cols []batch.Column, name string) string {
 
 // fileLabelExpr maps the reader's filename to the project-relative path the connector gave it.
 func fileLabelExpr(s *batch.Scan) string {
-	if len(s.Files) == 1 { // a single file: a constant, no comparison per row
+	if len(s.Files) == 1 { // one file (of a folder or glob): a constant, no comparison per row
 		return naming.Literal(s.Labels[0])
 	}
 	var b strings.Builder

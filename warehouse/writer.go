@@ -276,7 +276,7 @@ func (l *Load) Apply(ctx context.Context, batchID string, b batch.Batch) (rows i
 		return 0, false, err
 	}
 	cols, _ := splitLists(b.Scan.Columns)
-	if b.Scan.Track {
+	if b.Scan.Track && !b.Scan.Whole {
 		cols = append(cols, batch.Column{Name: ColSourceFile, Path: []string{"filename"}, Type: "VARCHAR"})
 	}
 	if err := l.ensureTable(ctx, b.Table, cols); err != nil {

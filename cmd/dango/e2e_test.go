@@ -134,7 +134,7 @@ func TestSyncCSVExactRowsAndLoads(t *testing.T) {
 		t.Errorf("rows = %s", got)
 	}
 	cols := scalar(t, dir, "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema='raw_sales_data' AND table_name='sales_data'")
-	if cols != "order_id,customer,amount,_dango_source_file,_dlt_load_id,_dlt_id,_dlt_extracted_at" {
+	if cols != "order_id,customer,amount,_dlt_load_id,_dlt_id,_dlt_extracted_at" {
 		t.Errorf("columns = %s", cols)
 	}
 	if got := scalar(t, dir, "SELECT count(*) FROM raw_sales_data._dlt_loads WHERE status = 0"); got != "1" {

@@ -515,6 +515,10 @@ func TestSingleFileSourcesBehaveLikeFolders(t *testing.T) {
 			if got := rows(); got != c.v2.want {
 				t.Fatalf("after the change: %s, want %s", got, c.v2.want)
 			}
+			// The table is the file's alone: no _dango_source_file column (as dlt makes it).
+			if got := scalar(t, dir, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'raw_s' AND table_name = 's' AND column_name = '_dango_source_file'"); got != "0" {
+				t.Errorf("a single-file table has _dango_source_file")
+			}
 			// --full-refresh reads it again, whole.
 			if r := dango(t, dir, "sync", "--full-refresh", "--yes"); r.code != 0 || !strings.Contains(r.stdout, "Loaded 3 rows") {
 				t.Fatalf("full refresh: %+v", r)

@@ -228,17 +228,19 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 		scan.Bytes += v.Size
 	}
 	p.whole = !skip
+	scan.Whole = p.single
+	if c.name == "json" {
+		if err := checkJSON(ctx, scan.Files, c.relPath, maxDepth, maxObject); err != nil {
+			return nil, err
+		}
+	}
+	// After the JSON bounds check: DuckDB is never handed a file the check refuses.
 	if c.name == "csv" || c.name == "json" {
 		p.emptyWhy = "empty, or only a header"
 		if c.name == "json" {
 			p.emptyWhy = "empty, or no records"
 		}
 		if err := dropEmpty(ctx, p, prev); err != nil {
-			return nil, err
-		}
-	}
-	if c.name == "json" {
-		if err := checkJSON(ctx, scan.Files, c.relPath, maxDepth, maxObject); err != nil {
 			return nil, err
 		}
 	}
