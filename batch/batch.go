@@ -83,6 +83,10 @@ type Scan struct {
 	// files and replace the rows of changed ones. Labels are the project-relative paths of
 	// Files, in the same order; Replaced lists those whose earlier rows are to be deleted.
 	Track bool `json:"track,omitempty"`
+	// Whole, with Track, is a source of one file: its table holds only that file's rows, so
+	// no _dango_source_file column is added (the table stays as dlt makes it, and loads as
+	// fast as the file alone) and replacing the file's rows deletes the table's earlier rows.
+	Whole bool `json:"whole,omitempty"`
 	// Temporary marks files a connector spooled for this load (API pages as NDJSON): the
 	// writer's side deletes them once the load is committed or abandoned.
 	Temporary bool        `json:"temporary,omitempty"`
@@ -119,6 +123,8 @@ type Column struct {
 	// JSONPath names the keys below it, a list column takes the values that are arrays.
 	FromJSON bool     `json:"from_json,omitempty"`
 	JSONPath []string `json:"json_path,omitempty"`
+	// NotNull creates the column NOT NULL (a database column's constraint, as dlt keeps it).
+	NotNull bool `json:"not_null,omitempty"`
 }
 
 // ElemPath is the first path segment of a child table's columns: the list element.

@@ -45,7 +45,7 @@ var readerOptions = map[string]map[string]optSpec{
 	"csv": {
 		"auto_detect": boolOpt, "header": boolOpt, "all_varchar": boolOpt, "union_by_name": unionByOpt,
 		"allow_quoted_nulls": boolOpt, "strict_mode": boolOpt,
-		"delim": charOpt, "quote": charOpt, "escape": charOpt, "comment": charOpt, "new_line": charOpt,
+		"delim": charOpt, "quote": charOpt, "escape": charOpt, "comment": charOpt, "new_line": charOpt, "decimal_separator": charOpt,
 		"skip":            {kind: optInt, min: 0, max: math.MaxInt32},
 		"sample_size":     sampleOpt,
 		"max_line_size":   {kind: optInt, min: 1, max: 1 << 32},

@@ -79,6 +79,9 @@ func (b *Batch) Validate() error {
 	if s.Track && (len(s.Labels) != len(s.Files) || len(s.Versions) != len(s.Files)) {
 		return fmt.Errorf("scan batch for %s: tracked files need a label and a version each", b.Table)
 	}
+	if s.Whole && (!s.Track || len(s.Files) != 1) {
+		return fmt.Errorf("scan batch for %s: a whole-table file scan needs tracking and exactly one file", b.Table)
+	}
 	if !s.Track && (len(s.Labels) > 0 || len(s.Replaced) > 0) {
 		return fmt.Errorf("scan batch for %s: file labels without tracking", b.Table)
 	}

@@ -197,6 +197,14 @@ func TestValidateBatch(t *testing.T) {
 		"object traversal":     func(b *Batch) { b.Scan.Files = []string{ObjectPrefix + "../x"} },
 		"labels without track": func(b *Batch) { b.Scan.Labels = []string{"a.csv"} },
 		"track without labels": func(b *Batch) { b.Scan.Track = true },
+		"whole without track":  func(b *Batch) { b.Scan.Whole = true },
+		"whole of two files": func(b *Batch) {
+			b.Scan.Track, b.Scan.Whole = true, true
+			b.Scan.Files = append(b.Scan.Files, b.Scan.Files[0]+"2")
+			b.Scan.Labels = []string{"a.csv", "b.csv"}
+			b.Scan.Versions = make([]FileState, 2)
+		},
+		"NOT NULL not a bool": func(b *Batch) { b.Scan.Columns[0].Type = "BIGINT NOT NULL" },
 	} {
 		b := goodBatch()
 		mutate(&b)

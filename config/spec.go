@@ -64,6 +64,9 @@ type Field struct {
 	Elem *Field
 	// SeeAlso: the docs list this key's nested keys once, under the key named here.
 	SeeAlso string
+	// Positions, for a Map, records where each of its keys is written, so that a connector
+	// that checks the mapping later can name the file and line (Values.KeyError).
+	Positions bool
 }
 
 // Variant is one `type` of an object whose keys depend on it.
@@ -137,6 +140,43 @@ func (v Values) String(key string) string {
 func (v Values) Bool(key string) bool { b, _ := v[key].(bool); return b }
 
 func (v Values) Has(key string) bool { _, ok := v[key]; return ok }
+
+// keyPositions are the lines of a Map field's keys ("a", "a.b" for nested mappings; "" the
+// field itself).
+type keyPositions struct {
+	file  string
+	lines map[string]int
+}
+
+func posKey(field string) string { return "\x00pos." + field }
+
+func keyLines(n *yaml.Node, prefix string, out map[string]int) {
+	n = resolveAlias(n)
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := prefix + n.Content[i].Value
+		out[k] = n.Content[i].Line
+		keyLines(n.Content[i+1], k+".", out)
+	}
+}
+
+// KeyError is an error about a key inside the Map field (keyPath "a" or "a.b"), located at
+// the line where that key is written (or the field's, when unknown) when the field records
+// Positions; without them it is a plain error. The message should name the key.
+func (v Values) KeyError(field, keyPath, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	pos, ok := v[posKey(field)].(keyPositions)
+	if !ok {
+		return fmt.Errorf("%s", msg)
+	}
+	line, ok := pos.lines[keyPath]
+	if !ok {
+		line = pos.lines[""]
+	}
+	return &Error{File: pos.file, Line: line, Msg: msg}
+}
 
 func (v Values) Int(key string) int64 {
 	switch x := v[key].(type) {
@@ -221,6 +261,11 @@ func (d *decoder) decodeBlock(node *yaml.Node, path string, fields []Field) (Val
 			}
 		}
 		out[key] = v
+		if f.Kind == Map && f.Positions {
+			lines := map[string]int{"": k.Line}
+			keyLines(val, "", lines)
+			out[posKey(key)] = keyPositions{file: d.file, lines: lines}
+		}
 		switch x := v.(type) {
 		case string:
 			registerSetting(key, x)

@@ -47,6 +47,9 @@ type Estimate struct {
 	Bytes    int64  // to read; 0 when unknown
 	Mode     Mode
 	Note     string // e.g. "3 unchanged files skipped"
+	// Action, when set, says what the sync will do in place of the mode ("new file",
+	// "unchanged since the last sync, skipped"); the mode's "full refresh" would be wrong.
+	Action string
 }
 
 // Emitter receives what a connector produces.
@@ -69,6 +72,9 @@ type Job struct {
 	StartDate   string   // overrides stored cursors and initial values (YYYY-MM-DD)
 	State       batch.State
 	Parallel    int // how many resources may be extracted at once (0 or 1: one at a time)
+	// ShowCursor, when set, turns a cursor value as stored and sent to the source (Stripe's
+	// unix seconds) into the form the console shows (an ISO date).
+	ShowCursor func(string) string
 }
 
 // Selected reports whether the job covers a resource.
@@ -90,6 +96,18 @@ type Mode struct {
 	Incremental bool
 	From        string // the start value ("" = from the beginning)
 	Overrides   string // the default --start-date replaced, if any
+	show        func(string) string
+}
+
+// Since is the start value as the console shows it.
+func (m Mode) Since() string { return m.Show(m.From) }
+
+// Show formats a cursor value for the console (see Job.ShowCursor).
+func (m Mode) Show(v string) string {
+	if m.show == nil || v == "" {
+		return v
+	}
+	return m.show(v)
 }
 
 func (m Mode) String() string {
@@ -99,7 +117,7 @@ func (m Mode) String() string {
 	case m.From == "":
 		return "incremental, first sync: everything"
 	}
-	return "incremental from " + m.From
+	return "incremental from " + m.Since()
 }
 
 // Defaults are what a connector knows of a resource before configuration overrides it.
@@ -122,7 +140,7 @@ func (j Job) Plan(resource, table string, d Defaults) (batch.Resource, Mode) {
 	if r.PrimaryKey == nil {
 		r.PrimaryKey = d.PrimaryKey
 	}
-	var m Mode
+	m := Mode{show: j.ShowCursor}
 	if inc := rc.Incremental; inc != nil {
 		m.Incremental = true
 		def := inc.InitialValue
@@ -146,7 +164,7 @@ func (j Job) Plan(resource, table string, d Defaults) (batch.Resource, Mode) {
 func LogMode(out Emitter, label string, m Mode) {
 	msg := fmt.Sprintf("Fetching %s (%s)", label, m)
 	if m.Overrides != "" {
-		msg += "\nOverriding default: " + m.Overrides
+		msg += "\nOverriding default: " + m.Show(m.Overrides)
 	}
 	out.Logf("%s", msg)
 }

@@ -26,7 +26,7 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 		names = append(names, naming.Quote(c.Name))
 		exprs = append(exprs, c.Expr())
 	}
-	if s.Track {
+	if s.Track && !s.Whole {
 		names = append(names, ColSourceFile)
 		exprs = append(exprs, fileLabelExpr(s))
 	}
@@ -181,7 +181,19 @@ func (l *Load) insert(ctx context.Context, b batch.Batch) (int64, error) {
 			return 0, err
 		}
 	}
-	if len(s.Replaced) > 0 {
+	if len(s.Replaced) > 0 && s.Whole { // the one file of the source: its rows are the table's
+		orphans, err := l.deleteChildren(ctx, b.Table, "SELECT "+ColID+" FROM "+target)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := exec("DELETE FROM " + target); err != nil {
+			return 0, err
+		}
+		l.deleted[b.Table] = true
+		if err := orphans(); err != nil {
+			return 0, err
+		}
+	} else if len(s.Replaced) > 0 {
 		labels := make([]string, len(s.Replaced))
 		for i, p := range s.Replaced {
 			labels[i] = naming.Literal(p)
@@ -640,6 +652,9 @@ func sourceExpr(cols []batch.Column, name string) string {
 
 // fileLabelExpr maps the reader's filename to the project-relative path the connector gave it.
 func fileLabelExpr(s *batch.Scan) string {
+	if len(s.Files) == 1 { // one file (of a folder or glob): a constant, no comparison per row
+		return naming.Literal(s.Labels[0])
+	}
 	var b strings.Builder
 	b.WriteString("CASE filename")
 	for i, f := range s.Files {

@@ -309,7 +309,7 @@ func (l *Load) Apply(ctx context.Context, batchID string, b batch.Batch) (rows i
 		return 0, false, err
 	}
 	cols, _ := splitLists(b.Scan.Columns)
-	if b.Scan.Track {
+	if b.Scan.Track && !b.Scan.Whole {
 		cols = append(cols, batch.Column{Name: ColSourceFile, Path: []string{"filename"}, Type: "VARCHAR"})
 	}
 	if err := l.ensureTable(ctx, b.Table, cols); err != nil {
@@ -433,7 +433,11 @@ func (l *Load) ensure(ctx context.Context, table string, cols []batch.Column, ch
 	if len(existing) == 0 {
 		defs := make([]string, 0, len(cols)+3)
 		for _, c := range cols {
-			defs = append(defs, naming.Quote(c.Name)+" "+c.Type)
+			def := naming.Quote(c.Name) + " " + c.Type
+			if c.NotNull {
+				def += " NOT NULL"
+			}
+			defs = append(defs, def)
 		}
 		if !child {
 			defs = append(defs, ColLoadID+" VARCHAR NOT NULL") // dlt writes no _dlt_load_id in child rows

@@ -86,9 +86,11 @@ func describeEstimate(e connectors.Estimate) string {
 	var s string
 	switch {
 	case e.Mode.Incremental && e.Mode.From != "":
-		s = fmt.Sprintf("~%s new rows (since %s)", rows, e.Mode.From)
+		s = fmt.Sprintf("~%s new rows (since %s)", rows, e.Mode.Since())
 	case e.Mode.Incremental:
 		s = fmt.Sprintf("%s rows (incremental, first sync)", rows)
+	case e.Action != "":
+		s = fmt.Sprintf("%s rows (%s)", rows, e.Action)
 	case e.Note != "":
 		s = fmt.Sprintf("%s rows (new and changed files)", rows)
 	default:
@@ -98,7 +100,7 @@ func describeEstimate(e connectors.Estimate) string {
 		s += "; " + e.Note
 	}
 	if e.Mode.Overrides != "" {
-		s += "; overriding default " + e.Mode.Overrides
+		s += "; overriding default " + e.Mode.Show(e.Mode.Overrides)
 	}
 	return s
 }

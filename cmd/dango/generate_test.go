@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +49,7 @@ sources:
   - name: subscriptions
     type: csv
     dedup_strategy: scd_type2
-    csv: {path: data/subs.csv}
+    csv: {path: data/subs/}
   - name: events
     type: json
     json: {path: data/events.jsonl}
@@ -57,10 +58,12 @@ sources:
 func TestGenerateAndBuildWithDBT(t *testing.T) {
 	dir := newProject(t, threeSources)
 	writeFile(t, dir, "data/events.jsonl", `{"seq": 1, "kind": "click"}`+"\n")
-	// Three syncs, each appending a changed version of ids 1 and 2.
-	for _, v := range []string{"new", "active", "churned"} {
+	// Three syncs: customers.csv changes each time (its rows are replaced); subscriptions get a
+	// new export file each time, appending a changed version of ids 1 and 2 (the history
+	// scd_type2 tracks).
+	for i, v := range []string{"new", "active", "churned"} {
 		writeFile(t, dir, "data/customers.csv", "id,name,status\n1,ann,"+v+"\n2,bob,"+v+"-b\n")
-		writeFile(t, dir, "data/subs.csv", "id,plan\n1,"+v+"\n2,"+v+"\n")
+		writeFile(t, dir, fmt.Sprintf("data/subs/%d.csv", i), "id,plan\n1,"+v+"\n2,"+v+"\n")
 		if r := dango(t, dir, "sync"); r.code != 0 {
 			t.Fatalf("sync: %+v", r)
 		}
@@ -129,7 +132,7 @@ Next step:
 func TestGenerateKeepsEditsUnlessForced(t *testing.T) {
 	dir := newProject(t, threeSources)
 	writeFile(t, dir, "data/customers.csv", "id,name\n1,ann\n")
-	writeFile(t, dir, "data/subs.csv", "id,plan\n1,p\n")
+	writeFile(t, dir, "data/subs/0.csv", "id,plan\n1,p\n")
 	writeFile(t, dir, "data/events.jsonl", `{"seq": 1}`+"\n")
 	if r := dango(t, dir, "sync"); r.code != 0 {
 		t.Fatalf("%+v", r)

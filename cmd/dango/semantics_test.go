@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -282,7 +283,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	for _, want := range []string{
 		"DRY RUN MODE - No data will be modified\n\nWould sync 2 sources:\n\n1. orders\n   - data/orders.csv: ~2 new rows (since 2024-03-01)\n   Estimated: 2 rows, ",
-		"2. events\n   - data/events/: 2 rows (full refresh)\n",
+		"2. events\n   - data/events/: 2 rows (1 new file)\n",
 		"Total estimated: 4 rows, ",
 		"\nNo data was modified.\n",
 	} {
@@ -299,8 +300,8 @@ func TestDryRunChangesNothing(t *testing.T) {
 	writeFile(t, dir, "data/events/b.csv", "id\n3\n")
 	before := fileHash(t, wh)
 	r = dango(t, dir, "sync", "--dry-run")
-	if r.code != 0 || !strings.Contains(r.stdout, "data/events/: 1 rows (new and changed files); 1 unchanged files skipped") ||
-		!strings.Contains(r.stdout, "data/orders.csv: ~1 new rows (since 2024-03-05)") {
+	if r.code != 0 || !strings.Contains(r.stdout, "data/events/: 1 rows (1 new, 0 changed files); 1 unchanged files skipped") ||
+		!strings.Contains(r.stdout, "data/orders.csv: ~0 new rows (since 2024-03-05); unchanged since the last sync, skipped") {
 		t.Fatalf("second dry run: %+v", r)
 	}
 	if after := fileHash(t, wh); after != before {
@@ -309,13 +310,13 @@ func TestDryRunChangesNothing(t *testing.T) {
 }
 
 func TestSchemaEvolution(t *testing.T) {
-	dir := newProject(t, "version: 1\nsources:\n  - name: p\n    type: csv\n    csv: {path: data/p.csv}\n")
-	writeFile(t, dir, "data/p.csv", "id,code\n1,100\n2,200\n")
+	dir := newProject(t, "version: 1\nsources:\n  - name: p\n    type: csv\n    csv: {path: data/p/}\n")
+	writeFile(t, dir, "data/p/1.csv", "id,code\n1,100\n2,200\n")
 	if r := dango(t, dir, "sync"); r.code != 0 {
 		t.Fatalf("%+v", r)
 	}
 	// A new column, and code turns from integer to text.
-	writeFile(t, dir, "data/p.csv", "id,code,color\n3,A-7,red\n")
+	writeFile(t, dir, "data/p/2.csv", "id,code,color\n3,A-7,red\n")
 	r := dango(t, dir, "sync")
 	if r.code != 0 {
 		t.Fatalf("%+v", r)
@@ -332,8 +333,8 @@ func TestSchemaEvolution(t *testing.T) {
 		t.Fatalf("recorded changes = %s", got)
 	}
 	// An incompatible change fails the source, naming table, column and types; data kept.
-	writeFile(t, dir, ".dango/sources.yml", "version: 1\nsources:\n  - name: p\n    type: csv\n    csv: {path: data/p.csv, column_types: {id: DATE}}\n")
-	writeFile(t, dir, "data/p.csv", "id,code\n2024-01-01,x\n")
+	writeFile(t, dir, ".dango/sources.yml", "version: 1\nsources:\n  - name: p\n    type: csv\n    csv: {path: data/p/, column_types: {id: DATE}}\n")
+	writeFile(t, dir, "data/p/3.csv", "id,code\n2024-01-01,x\n")
 	r = dango(t, dir, "sync")
 	if r.code != 1 || !strings.Contains(r.stdout, "raw_p.p: column id changed type from BIGINT to DATE") {
 		t.Fatalf("incompatible change: %+v", r)
@@ -452,5 +453,196 @@ func TestJSONListsBecomeChildTables(t *testing.T) {
 	}
 	if got := scalar(t, dir, "SELECT count(*) FROM raw_shop.shop__tags"); got != "2" {
 		t.Errorf("tags after merge = %s rows, want 2 (changed, bulk)", got)
+	}
+}
+
+// TestSingleFileSourcesBehaveLikeFolders: a source naming one file remembers the version it
+// loaded, as folder sources do — unchanged it is skipped (and the dry run says so), changed it
+// replaces its own rows — for every file format.
+func TestSingleFileSourcesBehaveLikeFolders(t *testing.T) {
+	type version struct{ content, want string }
+	cases := []struct {
+		typ, file string
+		v1, v2    version
+	}{
+		{"csv", "data/s.csv", version{"id,name\n1,a\n2,b\n", "1a,2b"}, version{"id,name\n1,a2\n3,c\n4,d\n", "1a2,3c,4d"}},
+		{"json", "data/s.jsonl", version{"{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"b\"}\n", "1a,2b"},
+			version{"{\"id\":1,\"name\":\"a2\"}\n{\"id\":3,\"name\":\"c\"}\n{\"id\":4,\"name\":\"d\"}\n", "1a2,3c,4d"}},
+		{"parquet", "data/s.parquet", version{"SELECT * FROM (VALUES (1, 'a'), (2, 'b')) t(id, name)", "1a,2b"},
+			version{"SELECT * FROM (VALUES (1, 'a2'), (3, 'c'), (4, 'd')) t(id, name)", "1a2,3c,4d"}},
+	}
+	for _, c := range cases {
+		t.Run(c.typ, func(t *testing.T) {
+			dir := newProject(t, fmt.Sprintf("version: 1\nsources:\n  - name: s\n    type: %s\n    %s: {path: %s}\n", c.typ, c.typ, c.file))
+			put := func(v version) {
+				if c.typ == "parquet" {
+					writeParquet(t, filepath.Join(dir, c.file), v.content)
+				} else {
+					writeFile(t, dir, c.file, v.content)
+				}
+			}
+			rows := func() string {
+				return scalar(t, dir, "SELECT string_agg(id || name, ',' ORDER BY id) FROM raw_s.s")
+			}
+			dry := func(want string) {
+				t.Helper()
+				if r := dango(t, dir, "sync", "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "   - "+c.file+": "+want+"\n") {
+					t.Fatalf("dry run, want %q: %+v", want, r)
+				}
+			}
+			put(c.v1)
+			dry("2 rows (new file)")
+			if r := dango(t, dir, "sync"); r.code != 0 || !strings.Contains(r.stdout, "Loaded 2 rows") {
+				t.Fatalf("first sync: %+v", r)
+			}
+			for i := 0; i < 3; i++ { // unchanged: nothing loads, every time
+				dry("0 rows (unchanged since the last sync, skipped)")
+				r := dango(t, dir, "sync")
+				if r.code != 0 || !strings.Contains(r.stdout, "Skipping "+c.file+": unchanged since the last sync (nothing to load)") || strings.Contains(r.stdout, "Loaded") {
+					t.Fatalf("sync of the unchanged file: %+v", r)
+				}
+			}
+			if got := rows(); got != c.v1.want {
+				t.Fatalf("after unchanged syncs: %s, want %s", got, c.v1.want)
+			}
+			time.Sleep(10 * time.Millisecond)
+			put(c.v2)
+			dry("3 rows (changed since the last sync, replaces its earlier rows)")
+			r := dango(t, dir, "sync")
+			if r.code != 0 || !strings.Contains(r.stdout, "(changed since the last sync: replaces its earlier rows)") || !strings.Contains(r.stdout, "Loaded 3 rows") {
+				t.Fatalf("sync of the changed file: %+v", r)
+			}
+			if got := rows(); got != c.v2.want {
+				t.Fatalf("after the change: %s, want %s", got, c.v2.want)
+			}
+			// The table is the file's alone: no _dango_source_file column (as dlt makes it).
+			if got := scalar(t, dir, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'raw_s' AND table_name = 's' AND column_name = '_dango_source_file'"); got != "0" {
+				t.Errorf("a single-file table has _dango_source_file")
+			}
+			// --full-refresh reads it again, whole.
+			if r := dango(t, dir, "sync", "--full-refresh", "--yes"); r.code != 0 || !strings.Contains(r.stdout, "Loaded 3 rows") {
+				t.Fatalf("full refresh: %+v", r)
+			}
+			if got := rows(); got != c.v2.want {
+				t.Fatalf("after the full refresh: %s, want %s", got, c.v2.want)
+			}
+		})
+	}
+}
+
+// TestEmptyFilesLoadNothing: like dlt, a 0-byte CSV or JSON file, a CSV with only a header
+// or a JSON file with no records loads no rows and creates no table (DuckDB alone would make
+// a column0 or json table, or one of the header's columns); a folder's empty files add no
+// columns.
+func TestEmptyFilesLoadNothing(t *testing.T) {
+	cases := []struct{ name, typ, ext, content, why, row string }{
+		{"csv zero bytes", "csv", "csv", "", "empty, or only a header", "id,kind\n1,x\n"},
+		{"csv header only", "csv", "csv", "id,name\n", "empty, or only a header", "id,kind\n1,x\n"},
+		{"csv header only, CRLF", "csv", "csv", "id,name\r\n", "empty, or only a header", "id,kind\n1,x\n"},
+		{"json zero bytes", "json", "jsonl", "", "empty, or no records", `{"id": 1, "kind": "x"}` + "\n"},
+		{"json empty array", "json", "json", "[]", "empty, or no records", `[{"id": 1, "kind": "x"}]`},
+		{"json blank lines", "json", "jsonl", "\n\n", "empty, or no records", `{"id": 1, "kind": "x"}` + "\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := newProject(t, fmt.Sprintf("version: 1\nsources:\n  - name: s\n    type: %[1]s\n    %[1]s: {path: data/s.%[2]s}\n  - name: f\n    type: %[1]s\n    %[1]s: {path: data/f/}\n", c.typ, c.ext))
+			writeFile(t, dir, "data/s."+c.ext, c.content)
+			writeFile(t, dir, "data/f/a."+c.ext, c.row)
+			writeFile(t, dir, "data/f/b."+c.ext, c.content)
+			if r := dango(t, dir, "sync", "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "data/s."+c.ext+": 0 rows ("+c.why+": nothing to load)") {
+				t.Fatalf("dry run: %+v", r)
+			}
+			r := dango(t, dir, "sync")
+			if r.code != 0 || !strings.Contains(r.stdout, "data/s."+c.ext+" holds no rows ("+c.why+"): nothing loaded from it") ||
+				!strings.Contains(r.stdout, "data/f/b."+c.ext+" holds no rows") {
+				t.Fatalf("sync: %+v", r)
+			}
+			if got := scalar(t, dir, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_s' AND table_name = 's'"); got != "0" {
+				t.Errorf("a table was created for the empty file")
+			}
+			if got := scalar(t, dir, "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'raw_f' AND table_name = 'f' AND column_name NOT LIKE '\\_d%' ESCAPE '\\'"); got != "id,kind" {
+				t.Errorf("folder table columns = %s", got)
+			}
+		})
+	}
+}
+
+// writeParquet writes the rows of a query to a Parquet file with an in-memory DuckDB.
+func writeParquet(t *testing.T, path, query string) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("COPY (" + query + ") TO '" + strings.ReplaceAll(path, "'", "''") + "' (FORMAT parquet)"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDLTNativeReaderArguments: dlt's filesystem readers take arguments (pandas' for
+// read_csv, DuckDB's for read_csv_duckdb); those that change the data are honoured, the ones
+// that only change how dlt reads are accepted, any other is an error at its line. Expected
+// rows are what dlt 1.31 (with pandas 2) loads from the same files with the same arguments.
+func TestDLTNativeReaderArguments(t *testing.T) {
+	latin := "id;name;amount;note\n1;Zo\xe9;3,5;NA\n2;Bob;4,25;ok\n3;n/a;1;\n"
+	cases := []struct {
+		name, fn, file, content string
+		kwargs                  []string // lines under function_kwargs, as dlt's reader takes them
+		want                    string   // id:name:amount:note, ordered by id
+	}{
+		{"pandas sep, encoding, decimal, default NA", "read_csv", "a.csv", latin,
+			[]string{`sep: ";"`, "encoding: latin-1", `decimal: ","`, "chunksize: 500"}, "1:Zoé:3.5:-,2:Bob:4.25:ok,3:-:1.0:-"},
+		{"pandas keep_default_na false, own na_values", "read_csv", "a.csv", latin,
+			[]string{`sep: ";"`, "encoding: latin1", `decimal: ","`, "keep_default_na: false", `na_values: ["ok"]`}, "1:Zoé:3.5:NA,2:Bob:4.25:-,3:n/a:1.0:"},
+		{"pandas header line and skiprows", "read_csv", "a.csv", "junk line\nid,name,amount,note\n1,a,2,x\n",
+			[]string{"header: 1"}, "1:a:2.0:x"},
+		{"duckdb delimiter, decimal, nullstr", "read_csv_duckdb", "a.csv", "id|name|amount|note\n1|a|1,5|-\n2|b|2,0|y\n",
+			[]string{`delimiter: "|"`, `decimal: ","`, `na_values: "-"`, "chunk_size: 100"}, "1:a:1.5:-,2:b:2.0:y"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := newProject(t, fmt.Sprintf(`version: 1
+sources:
+  - name: ex
+    type: dlt_native
+    dlt_native:
+      source_module: filesystem
+      source_function: %s
+      function_kwargs:
+        bucket_url: data/ex
+        file_glob: "*.csv"
+        %s
+`, c.fn, strings.Join(c.kwargs, "\n        ")))
+			writeFile(t, dir, "data/ex/"+c.file, c.content)
+			if r := dango(t, dir, "sync"); r.code != 0 {
+				t.Fatalf("sync: %+v", r)
+			}
+			got := scalar(t, dir, `SELECT string_agg(id || ':' || coalesce(name, '-') || ':' || coalesce(amount::DOUBLE::VARCHAR, '-') || ':' || coalesce(note, '-'), ',' ORDER BY id) FROM raw_ex.ex`)
+			if got != c.want {
+				t.Errorf("rows = %s, want %s", got, c.want)
+			}
+		})
+	}
+	bad := []struct{ fn, kwarg, want string }{
+		{"read_csv", `sepp: ";"`, `.dango/sources.yml:10: source ex: function_kwargs.sepp: "sepp" is not an argument dango takes for filesystem read_csv`},
+		{"read_csv", `sep: "\\s+"`, `.dango/sources.yml:10: source ex: function_kwargs.sep: want one character, got "\\s+"`},
+		{"read_csv", `encoding: cp1252`, `.dango/sources.yml:10: source ex: function_kwargs.encoding: encoding "cp1252" is not supported`},
+		{"read_csv", `usecols: [id]`, `.dango/sources.yml:10: source ex: function_kwargs.usecols: "usecols" is not an argument`},
+		{"read_jsonl", `sep: ","`, `.dango/sources.yml:10: source ex: function_kwargs.sep: "sep" is not an argument dango takes for filesystem read_jsonl`},
+		{"read_csv_duckdb", `filename: true`, `function_kwargs.filename: "filename" is not an argument`},
+		{"read_csv_duckdb", `nullstr: "-"`, `function_kwargs.nullstr: "nullstr" is not an argument`}, // DuckDB's SQL name; Python's is na_values
+	}
+	for _, c := range bad {
+		dir := newProject(t, fmt.Sprintf("version: 1\nsources:\n  - name: ex\n    type: dlt_native\n    dlt_native:\n      source_module: filesystem\n      source_function: %s\n      function_kwargs:\n        bucket_url: data/ex\n        %s\n", c.fn, c.kwarg))
+		writeFile(t, dir, "data/ex/a.csv", "id\n1\n")
+		if r := dango(t, dir, "sync"); r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s %s: want exit 2 and %q: %+v", c.fn, c.kwarg, c.want, r)
+		}
+	}
+	dir := newProject(t, "version: 1\nsources:\n  - name: db\n    type: dlt_native\n    dlt_native:\n      source_module: sql_database\n      function_kwargs:\n        credentials: postgresql://u:p@127.0.0.1:1/db\n        reflection_levl: full\n")
+	if r := dango(t, dir, "sync"); r.code != 2 || !strings.Contains(r.stderr, `.dango/sources.yml:9: source db: function_kwargs.reflection_levl: "reflection_levl" is not an argument dango takes for sql_database`) {
+		t.Errorf("misspelt sql_database argument: %+v", r)
 	}
 }

@@ -383,10 +383,10 @@ func TestSQLUnsupportedTypesAndSelect(t *testing.T) {
 	src.exec(t, "CREATE TABLE places (id int PRIMARY KEY, at point)", "INSERT INTO places VALUES (1, '(1.5,2)')",
 		"CREATE TABLE a (x int)", "CREATE TABLE b (x int)", "CREATE TABLE c (x int)",
 		"INSERT INTO a VALUES (1)", "INSERT INTO b VALUES (1), (2)", "INSERT INTO c VALUES (1), (2), (3)")
-	dir := src.project(t, "")
+	dir := src.project(t, "      unsupported_types: fail\n")
 	r := dango(t, dir, "sync")
 	if r.code != 1 || !strings.Contains(r.stdout, "table places, column at: type point has no DuckDB equivalent; set unsupported_types: text") {
-		t.Fatalf("sync with a point column: %+v", r)
+		t.Fatalf("sync with a point column and unsupported_types: fail: %+v", r)
 	}
 	// --select picks tables; three tables on three workers.
 	r = dango(t, dir, "sync", "--select", "a,b,c", "--workers", "3")
@@ -399,9 +399,10 @@ func TestSQLUnsupportedTypesAndSelect(t *testing.T) {
 	if got := scalar(t, dir, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_db' AND table_name = 'places'"); got != "0" {
 		t.Errorf("places was loaded though not selected")
 	}
-	writeFile(t, dir, ".dango/sources.yml", fmt.Sprintf("version: 1\nsources:\n  - name: db\n    type: postgres\n    postgres:\n      credentials_env: DB_URL\n      unsupported_types: text\n      table_names: [places]\n"))
-	if r := dango(t, dir, "sync"); r.code != 0 {
-		t.Fatalf("sync with unsupported_types: text: %+v", r)
+	// By default (as dlt) the point loads as its text form, and the sync says so.
+	writeFile(t, dir, ".dango/sources.yml", "version: 1\nsources:\n  - name: db\n    type: postgres\n    postgres:\n      credentials_env: DB_URL\n      table_names: [places]\n")
+	if r := dango(t, dir, "sync"); r.code != 0 || !strings.Contains(r.stdout, "places: at (point) have no DuckDB type; loaded as text (unsupported_types: text)") {
+		t.Fatalf("sync with the default unsupported_types: %+v", r)
 	}
 	if got := scalar(t, dir, `SELECT "at" FROM raw_db.places`); got != "(1.5,2)" {
 		t.Errorf("point as text = %q", got)
@@ -538,5 +539,89 @@ func TestSQLConnectionKeys(t *testing.T) {
 	}
 	if strings.Contains(r.stdout+r.stderr, "wrong-pass-123") {
 		t.Error("the password appears in the output")
+	}
+}
+
+// TestPostgresTypesAsDLTLoadsThem: the types dlt's sql_database source loads as text (network
+// addresses, geometric types, tsvector, ranges, …) load by default as PostgreSQL's own output
+// form — psql's, not the text() cast's (which adds /32 to an inet host) — and NOT NULL
+// columns stay NOT NULL in the raw table, as dlt's reflection keeps them.
+func TestPostgresTypesAsDLTLoadsThem(t *testing.T) {
+	src := newSourceDB(t, "postgres")
+	src.exec(t,
+		`CREATE TABLE net_types (id int PRIMARY KEY, nn text NOT NULL, ip inet, ip6 inet, net cidr, mac macaddr,
+		  pt point, tsv tsvector, rng int4range, drng daterange, tsr tstzrange, bx box, poly polygon, circ circle, o oid, lsn pg_lsn,
+		  nn_ip inet NOT NULL)`,
+		`INSERT INTO net_types VALUES
+		 (1, 'x', '192.168.1.5', '2001:db8::1', '10.0.0.0/8', '08:00:2b:01:02:03', '(1.5,2)', 'a fat cat', '[1,10)',
+		  '[2024-01-01,2024-02-01)', '[2024-01-01 10:00+02,2024-01-02 00:00+00)', '((0,0),(1,1))', '((0,0),(1,0),(1,1))', '<(0,0),2>', 42, '16/B374D848', '::1'),
+		 (2, '', '10.1.2.3/24', '::ffff:1.2.3.4', '192.168.0.0/16', NULL, NULL, '', 'empty', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '0.0.0.0/0'),
+		 (3, 'z', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '127.0.0.1')`)
+	dir := src.project(t, "      table_names: [net_types]\n")
+	r := dango(t, dir, "sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "loaded as text (unsupported_types: text)") {
+		t.Fatalf("sync: %+v", r)
+	}
+	dw := openWarehouse(t, dir)
+	var cols []compare
+	for _, c := range []string{"nn", "ip", "ip6", "net", "mac", "pt", "tsv", "rng", "drng", "tsr", "bx", "poly", "circ", "o", "lsn", "nn_ip"} {
+		// format('%s', …) is the type's output function: what psql prints.
+		cols = append(cols, compare{col: c, src: "CASE WHEN " + c + " IS NOT NULL THEN format('%s', " + c + ") END", duck: c + "::VARCHAR"})
+	}
+	checkValues(t, src.db, dw, "net_types", "raw_db.net_types", "id", cols)
+	want := map[string]string{"id": "INTEGER NO", "nn": "VARCHAR NO", "ip": "VARCHAR YES", "net": "VARCHAR YES", "pt": "VARCHAR YES",
+		"tsv": "VARCHAR YES", "rng": "VARCHAR YES", "o": "BIGINT YES", "nn_ip": "VARCHAR NO", "_dlt_load_id": "VARCHAR NO"}
+	got := texts(t, dw, "SELECT column_name, data_type || ' ' || is_nullable FROM information_schema.columns WHERE table_schema = 'raw_db' AND table_name = 'net_types'")
+	for c, w := range want {
+		if g := got[c]; g == nil || *g != w {
+			t.Errorf("column %s: %s, want %s", c, deref(g), w)
+		}
+	}
+	dw.Close()
+	// A second load (replace) into the NOT NULL table works, and incremental merges too.
+	if r := dango(t, dir, "sync"); r.code != 0 {
+		t.Fatalf("second sync: %+v", r)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_db.net_types"); got != "3" {
+		t.Errorf("rows after the second sync = %s", got)
+	}
+}
+
+// TestMySQLZeroDatesBecomeNull: MariaDB stores "zero" dates (0000-00-00, a 00 day) where its
+// sql_mode allows them; they have no calendar date anywhere else, so they load as NULL with a
+// warning naming the table, the column and how many — the source does not fail.
+func TestMySQLZeroDatesBecomeNull(t *testing.T) {
+	src := newSourceDB(t, "mysql")
+	src.exec(t,
+		"CREATE TABLE legacy (id int PRIMARY KEY, name varchar(10) NOT NULL, d date, dt datetime, ts timestamp NULL, dnn date NOT NULL)",
+		`SET STATEMENT sql_mode = '' FOR INSERT INTO legacy VALUES
+		 (1, 'x', '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00'),
+		 (2, 'y', '2024-01-02', '2024-01-02 03:04:05', '2024-01-02 03:04:05', '2024-01-03'),
+		 (3, 'z', NULL, NULL, NULL, '2024-05-00'),
+		 (4, 'w', '2024-00-10', '2024-02-00 10:00:00', NULL, '0000-00-00')`)
+	dir := src.project(t, "      table_names: [legacy]\n")
+	r := dango(t, dir, "sync")
+	if r.code != 0 {
+		t.Fatalf("sync: %+v", r)
+	}
+	for _, want := range []string{
+		"Warning: table legacy, column d: 2 zero dates (0000-00-00 or a 00 month or day) have no calendar date; loaded as NULL",
+		"Warning: table legacy, column dt: 2 zero dates",
+		"Warning: table legacy, column ts: 1 zero dates",
+		"Warning: table legacy, column dnn: 3 zero dates",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "column name:") || strings.Contains(r.stdout, "column id:") {
+		t.Errorf("warnings for columns without zero dates:\n%s", r.stdout)
+	}
+	got := scalar(t, dir, `SELECT string_agg(id || ':' || coalesce(d::VARCHAR, '-') || ':' || coalesce(dt::VARCHAR, '-') || ':' || coalesce(ts::VARCHAR, '-') || ':' || coalesce(dnn::VARCHAR, '-'), ',' ORDER BY id) FROM raw_db.legacy`)
+	if got != "1:-:-:-:-,2:2024-01-02:2024-01-02 03:04:05:2024-01-02 03:04:05+00:2024-01-03,3:-:-:-:-,4:-:-:-:-" {
+		t.Errorf("rows = %s", got)
+	}
+	if got := scalar(t, dir, "SELECT string_agg(column_name || ' ' || is_nullable, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'raw_db' AND table_name = 'legacy' AND column_name NOT LIKE '\\_dlt%' ESCAPE '\\'"); got != "id NO,name NO,d YES,dt YES,ts YES,dnn YES" {
+		t.Errorf("nullability = %s (NOT NULL kept except on dates, which a zero date nulls)", got)
 	}
 }

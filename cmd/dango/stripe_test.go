@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -118,5 +119,82 @@ sources:
 	}
 	if n := len(requests()) - before; n != 1 {
 		t.Errorf("a 401 was retried: %d requests", n)
+	}
+}
+
+// TestStripeStartDateAndCursorsAsDates: the guide's `--start-date 2024-01-01` reaches Stripe
+// as unix seconds (stripe-mock, like Stripe, answers 400 to a date), the console shows dates
+// for the start value and for the stored cursor it overrides, and the endpoints dlt's Stripe
+// source loads beyond the default ones (events, accounts) land under their plural names.
+func TestStripeStartDateAndCursorsAsDates(t *testing.T) {
+	base, requests := stripeMock(t)
+	endpoints := []string{"charges", "subscriptions", "events", "accounts"}
+	dir := newProject(t, fmt.Sprintf(`version: 1
+sources:
+  - name: stripe_payments
+    type: stripe
+    schema: raw_stripe
+    stripe:
+      stripe_secret_key_env: STRIPE_API_KEY
+      api_base: %s
+      start_date: "2009-01-01"
+      endpoints: [%s]
+`, base, strings.Join(endpoints, ", ")))
+	writeFile(t, dir, ".env", "STRIPE_API_KEY=sk_test_4eC39HqLyjWDarjtT1zdp7dc\n")
+	r := dango(t, dir, "sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "Fetching charges (incremental from 2009-01-01)\n") {
+		t.Fatalf("first sync: %+v", r)
+	}
+	asked := func(since int, path string) url.Values {
+		t.Helper()
+		for _, u := range requests()[since:] {
+			if u.Path == path {
+				return u.Query()
+			}
+		}
+		t.Fatalf("no request to %s", path)
+		return nil
+	}
+	for _, ep := range endpoints {
+		if got := asked(0, "/v1/"+ep).Get("created[gte]"); got != "1230768000" {
+			t.Errorf("%s: created[gte] = %q, want 1230768000 (2009-01-01 in unix seconds)", ep, got)
+		}
+		if got := scalar(t, dir, "SELECT count(*) > 0 FROM raw_stripe."+ep); got != "true" {
+			t.Errorf("%s did not land", ep)
+		}
+	}
+	if got := asked(0, "/v1/subscriptions").Get("status"); got != "all" {
+		t.Errorf("subscriptions asked status=%q, want all (canceled ones too)", got)
+	}
+	if got := scalar(t, dir, "SELECT count(*) FROM raw_stripe.events WHERE id LIKE 'evt_%'"); got == "0" {
+		t.Errorf("events table holds no events")
+	}
+	// The stored cursor is Stripe's own created value; the console shows it as a date.
+	cursor := scalar(t, dir, "SELECT cursor_value FROM raw_stripe._dango_state WHERE resource = 'charges'")
+	n, err := strconv.ParseInt(cursor, 10, 64)
+	if err != nil {
+		t.Fatalf("stored cursor %q is not Stripe's created", cursor)
+	}
+	shown := time.Unix(n, 0).UTC().Format("2006-01-02T15:04:05Z")
+	if time.Unix(n, 0).UTC().Format("15:04:05") == "00:00:00" {
+		shown = time.Unix(n, 0).UTC().Format("2006-01-02")
+	}
+	before := len(requests())
+	r = dango(t, dir, "sync", "--start-date", "2024-01-01")
+	if r.code != 0 || !strings.Contains(r.stdout, "Fetching charges (incremental from 2024-01-01)\n           Overriding default: "+shown+"\n") ||
+		strings.Contains(r.stdout, "1704067200") {
+		t.Fatalf("--start-date sync (want the stored cursor shown as %s): %+v", shown, r)
+	}
+	if got := asked(before, "/v1/charges").Get("created[gte]"); got != "1704067200" {
+		t.Errorf("--start-date 2024-01-01 sent created[gte]=%q, want 1704067200", got)
+	}
+	// Without --start-date, the next sync starts at the stored cursor, shown as a date.
+	before = len(requests())
+	r = dango(t, dir, "sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "Fetching charges (incremental from "+shown+")\n") {
+		t.Fatalf("sync from the cursor: %+v", r)
+	}
+	if got := asked(before, "/v1/charges").Get("created[gte]"); got != cursor {
+		t.Errorf("sync from the cursor sent created[gte]=%q, want %s", got, cursor)
 	}
 }

@@ -14,9 +14,9 @@
 package dltnative
 
 import (
+	"errors"
 	"fmt"
 	"path"
-	"slices"
 	"sort"
 	"strings"
 
@@ -41,38 +41,49 @@ func init() {
 			Fields: []config.Field{
 				{Name: "source_module", Kind: config.String, Required: true, Doc: "dlt source module, e.g. filesystem."},
 				{Name: "source_function", Kind: config.String, Doc: "Function of the module, e.g. read_csv."},
-				{Name: "function_kwargs", Kind: config.Map, Doc: "Its keyword arguments; `incremental: {cursor_column|cursor_path, initial_value}` sets the source's incremental loading. " +
-					"filesystem: bucket_url, file_glob, incremental; sql_database: credentials (or credentials_env), schema, table_names, table, incremental. Any other key is an error."},
+				{Name: "function_kwargs", Kind: config.Map, Positions: true, Doc: "Its keyword arguments; `incremental: {cursor_column|cursor_path, initial_value}` sets the source's incremental loading. " +
+					"filesystem also takes the reader's arguments (read_csv: pandas' sep, encoding, header, …; read_csv_duckdb: DuckDB's read_csv arguments): those that change the data are honoured, those that do not are accepted, any other is an error naming its line."},
 			},
 			Check: checkKwargs},
 		New: build,
 	})
 }
 
-// kwargsByModule are the function_kwargs each module honours; anything else would be
-// ignored, so it is refused.
-var kwargsByModule = map[string][]string{
-	"filesystem":   {"bucket_url", "file_glob", "incremental"},
-	"sql_database": {"credentials", "credentials_env", "schema", "table_names", "table", "incremental"},
+// checkKwargs runs build's checks of function_kwargs when sources.yml is read, so a
+// misspelt or unsupported argument fails with its line before any sync (build checks the
+// same again when it runs).
+func checkKwargs(s config.Values) error {
+	err := validateKwargs(s, "")
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		ce.Msg = strings.TrimPrefix(ce.Msg, "source : ")
+	}
+	return err
 }
 
-var incrementalKwargs = []string{"cursor_column", "cursor_path", "initial_value"}
-
-func checkKwargs(s config.Values) error {
-	valid, ok := kwargsByModule[s.String("source_module")]
-	if !ok {
-		return nil // build names the supported modules
-	}
+// validateKwargs checks function_kwargs the way build reads them.
+func validateKwargs(s config.Values, source string) error {
 	kwargs, _ := s["function_kwargs"].(map[string]any)
-	for _, k := range sortedKeys(kwargs) {
-		if !slices.Contains(valid, k) {
-			return config.CheckErrorf(0, "function_kwargs."+k, "%s does not take %q here (dango honours: %s); remove it", s.String("source_module"), k, strings.Join(valid, ", "))
+	if inc, ok := kwargs["incremental"]; ok {
+		m, ok := inc.(map[string]any)
+		if !ok {
+			return s.KeyError("function_kwargs", "incremental", "source %s: function_kwargs.incremental must be a mapping with cursor_column and initial_value", source)
+		}
+		for _, k := range sortedKeys(m) {
+			if k != "cursor_column" && k != "cursor_path" && k != "initial_value" {
+				return s.KeyError("function_kwargs", "incremental."+k, "source %s: function_kwargs.incremental: unknown key %q (valid keys: cursor_column or dlt's cursor_path, initial_value)", source, k)
+			}
 		}
 	}
-	if inc, ok := kwargs["incremental"].(map[string]any); ok {
-		for _, k := range sortedKeys(inc) {
-			if !slices.Contains(incrementalKwargs, k) {
-				return config.CheckErrorf(0, "function_kwargs.incremental."+k, "unknown key %q (valid keys: %s)", k, strings.Join(incrementalKwargs, ", "))
+	switch s.String("source_module") {
+	case "filesystem":
+		if fn := s.String("source_function"); filesystemReaders[fn] != "" {
+			return readerArgs(s, source, fn, kwargs, config.Values{})
+		}
+	case "sql_database":
+		for _, k := range sortedKeys(kwargs) {
+			if !sqlDatabaseArgs[k] {
+				return s.KeyError("function_kwargs", k, "source %s: function_kwargs.%s: %q is not an argument dango takes for sql_database (valid: %s)", source, k, k, keys(sqlDatabaseArgs))
 			}
 		}
 	}
@@ -99,14 +110,19 @@ func build(job connectors.Job) (connectors.Connector, error) {
 	if inc, ok := kwargs["incremental"]; ok {
 		m, ok := inc.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("source %s: function_kwargs.incremental must be a mapping with cursor_column and initial_value", src.Name)
+			return nil, s.KeyError("function_kwargs", "incremental", "source %s: function_kwargs.incremental must be a mapping with cursor_column and initial_value", src.Name)
+		}
+		for k := range m {
+			if k != "cursor_column" && k != "cursor_path" && k != "initial_value" {
+				return nil, s.KeyError("function_kwargs", "incremental."+k, "source %s: function_kwargs.incremental: unknown key %q (valid keys: cursor_column or dlt's cursor_path, initial_value)", src.Name, k)
+			}
 		}
 		cursor := str(m["cursor_column"])
 		if cursor == "" {
 			cursor = str(m["cursor_path"]) // dlt's own name for it
 		}
 		if cursor == "" {
-			return nil, fmt.Errorf("source %s: function_kwargs.incremental needs cursor_column", src.Name)
+			return nil, s.KeyError("function_kwargs", "incremental", "source %s: function_kwargs.incremental needs cursor_column", src.Name)
 		}
 		if src.Defaults.Incremental == nil {
 			src.Defaults.Incremental = &config.Incremental{CursorColumn: cursor, InitialValue: str(m["initial_value"])}
@@ -133,16 +149,25 @@ func build(job connectors.Job) (connectors.Connector, error) {
 			glob = "*"
 		}
 		src.Type = typ
-		src.Settings = config.Values{"path": path.Join(bucket, glob)}
+		settings := config.Values{"path": path.Join(bucket, glob)}
 		if typ == "csv" {
-			src.Settings["encoding"] = "utf-8"
+			settings["encoding"] = "utf-8"
 		}
 		if typ == "json" {
-			src.Settings["format"] = "auto"
+			settings["format"] = "auto"
 		}
+		if err := readerArgs(s, src.Name, fn, kwargs, settings); err != nil {
+			return nil, err
+		}
+		src.Settings = settings
 		job.Source = src
 		return connectors.Default.New(job)
 	case "sql_database":
+		for k := range kwargs {
+			if !sqlDatabaseArgs[k] {
+				return nil, s.KeyError("function_kwargs", k, "source %s: function_kwargs.%s: %q is not an argument dango takes for sql_database (valid: %s)", src.Name, k, k, keys(sqlDatabaseArgs))
+			}
+		}
 		job.Source = src
 		return sqldb.FromDLT(job, s.String("source_function"), kwargs)
 	}
@@ -156,7 +181,7 @@ func str(v any) string {
 	return fmt.Sprint(v)
 }
 
-func keys(m map[string]string) string {
+func keys[V any](m map[string]V) string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

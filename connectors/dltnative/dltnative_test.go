@@ -18,10 +18,10 @@ func TestFunctionKwargsUnknownKeys(t *testing.T) {
 		{"ok filesystem", "      source_module: filesystem\n      source_function: read_csv\n      function_kwargs:\n        bucket_url: data\n        file_glob: '*.csv'\n", 0, ""},
 		{"ok sql", "      source_module: sql_database\n      function_kwargs:\n        credentials_env: X\n        table_names: [a]\n        incremental: {cursor_path: id}\n", 0, ""},
 		{"misspelt", "      source_module: filesystem\n      source_function: read_csv\n      function_kwargs:\n        bucket_url: data\n        file_glbo: '*.csv'\n", 9,
-			`sources[0].dlt_native.function_kwargs.file_glbo: filesystem does not take "file_glbo" here (dango honours: bucket_url, file_glob, incremental)`},
-		{"reader argument not honoured", "      source_module: filesystem\n      source_function: read_csv\n      function_kwargs:\n        bucket_url: data\n        sep: ';'\n", 9, `does not take "sep"`},
+			`function_kwargs.file_glbo: "file_glbo" is not an argument dango takes for filesystem read_csv`},
+		{"reader argument not honoured", "      source_module: filesystem\n      source_function: read_csv\n      function_kwargs:\n        bucket_url: data\n        usecols: [a]\n", 9, `"usecols" is not an argument dango takes`},
 		{"incremental key", "      source_module: sql_database\n      function_kwargs:\n        incremental:\n          cursor_path: id\n          initial_valu: 3\n", 9,
-			`function_kwargs.incremental.initial_valu: unknown key "initial_valu"`},
+			`function_kwargs.incremental: unknown key "initial_valu"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

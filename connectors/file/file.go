@@ -63,6 +63,8 @@ var formats = []struct {
 				{Name: "null_values", Kind: config.StringList, Doc: "Strings read as NULL.", Example: "['', 'NA']"},
 				{Name: "date_format", Kind: config.String, Doc: "strptime format for dates, e.g. %d/%m/%Y."},
 				{Name: "timestamp_format", Kind: config.String, Doc: "strptime format for timestamps."},
+				{Name: "decimal_separator", Kind: config.String, Doc: "Decimal separator of numbers (`,` for 3,14); `.` when unset."},
+				{Name: "comment", Kind: config.String, Doc: "Lines starting with this character are skipped."},
 				{Name: "all_varchar", Kind: config.Bool, Default: false, Doc: "Load every column as text instead of detecting types."},
 				{Name: "column_types", Kind: config.Map, Doc: "Force DuckDB types for some columns (by their name in the file).", Example: "{zip: VARCHAR}"},
 			}},
@@ -108,6 +110,8 @@ func csvOptions(v config.Values) map[string]any {
 	set("null_values", "nullstr")
 	set("date_format", "dateformat")
 	set("timestamp_format", "timestampformat")
+	set("decimal_separator", "decimal_separator")
+	set("comment", "comment")
 	if enc := v.String("encoding"); enc != "" && enc != "utf-8" {
 		o["encoding"] = enc
 	}
@@ -160,6 +164,11 @@ type plan struct {
 	all       int              // files found
 	changed   int              // of scan.Files, those loaded before in another version
 	unchanged int              // skipped
+	empty     []string         // files left out because they hold no rows (0 bytes, or only a header)
+	emptyWhy  string           // what "no rows" means for the format
+	emptied   []string         // of those, files loaded before in another version: their earlier rows stay
+	single    bool             // the path names one file (not a folder or a glob)
+	whole     bool             // every file is read, whatever was loaded before (replace, --full-refresh, --start-date)
 	shape     *jsonshape.Shape // JSON: what the records hold
 }
 
@@ -173,6 +182,7 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 	}
 	p.all = len(files)
 	scan := &batch.Scan{Format: c.name, Options: c.options(c.job.Source.Settings)}
+	p.scan = scan
 	var maxDepth int
 	var maxObject int64
 	if c.name == "json" {
@@ -186,42 +196,54 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 			scan.Options["maximum_object_size"] = maxObject
 		}
 	}
-	if c.multi(p.pattern) {
-		// Skip files loaded before in the same version, unless the table is replaced whole.
-		scan.Track = true
-		skip := p.resource.Disposition != batch.Replace && !c.job.FullRefresh
-		prev := c.job.State.Files[res]
-		for _, f := range files {
-			st, err := os.Stat(f)
-			if err != nil {
-				return nil, err
+	// Every file source remembers the versions of the files it loaded, a single file as much
+	// as a folder: an unchanged file is skipped, a changed one replaces its own rows (their
+	// _dango_source_file names it). A table replaced whole, --full-refresh and --start-date
+	// (a backfill) read every file again. For an incremental or merge resource a changed file
+	// is read again and its cursor or primary key decides what loads: its earlier rows stay.
+	scan.Track = true
+	p.single = !c.multi(p.pattern)
+	backfill := c.job.StartDate != "" && p.resource.Incremental != nil
+	skip := p.resource.Disposition != batch.Replace && !c.job.FullRefresh && !backfill
+	replaceChanged := p.resource.Incremental == nil && p.resource.Disposition == batch.Append
+	prev := c.job.State.Files[res]
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		label := c.relPath(f)
+		v := batch.FileState{Size: st.Size(), ModTime: st.ModTime().UTC().Truncate(time.Microsecond)}
+		if old, seen := prev[label]; seen && skip {
+			if old.Same(v) {
+				p.unchanged++
+				continue
 			}
-			label := c.relPath(f)
-			v := batch.FileState{Size: st.Size(), ModTime: st.ModTime().UTC().Truncate(time.Microsecond)}
-			if old, seen := prev[label]; seen && skip {
-				if old.Same(v) {
-					p.unchanged++
-					continue
-				}
+			if replaceChanged {
 				scan.Replaced = append(scan.Replaced, label)
-				p.changed++
 			}
-			scan.Files = append(scan.Files, f)
-			scan.Labels = append(scan.Labels, label)
-			scan.Versions = append(scan.Versions, v)
-			scan.Bytes += v.Size
+			p.changed++
 		}
-	} else {
-		scan.Files = files
-		for _, f := range files {
-			if st, err := os.Stat(f); err == nil {
-				scan.Bytes += st.Size()
-			}
-		}
+		scan.Files = append(scan.Files, f)
+		scan.Labels = append(scan.Labels, label)
+		scan.Versions = append(scan.Versions, v)
+		scan.Bytes += v.Size
 	}
+	p.whole = !skip
+	scan.Whole = p.single
 	if c.name == "json" {
 		p.shape = &jsonshape.Shape{MaxDepth: maxDepth, MaxNesting: jsonshape.Nesting(int(c.job.Source.Settings.Int("max_table_nesting")))}
 		if err := checkJSON(ctx, scan.Files, c.relPath, maxDepth, maxObject, p.shape); err != nil {
+			return nil, err
+		}
+	}
+	// After the JSON bounds check: DuckDB is never handed a file the check refuses.
+	if c.name == "csv" || c.name == "json" {
+		p.emptyWhy = "empty, or only a header"
+		if c.name == "json" {
+			p.emptyWhy = "empty, or no records"
+		}
+		if err := dropEmpty(ctx, p, prev); err != nil {
 			return nil, err
 		}
 	}
@@ -233,6 +255,86 @@ func (c *connector) plan(ctx context.Context) (*plan, error) {
 	}
 	p.scan = scan
 	return p, nil
+}
+
+// emptyProbe is the size up to which a file is checked for holding no rows: a CSV file with
+// only a header is small.
+const emptyProbe = 64 << 10
+
+// dropEmpty leaves out of the scan the CSV and JSON files that hold no rows: a 0-byte file
+// (which DuckDB would read as one column0, or one json column), a CSV header alone, a JSON
+// `[]`. Like dlt, they load nothing and create no table or column.
+func dropEmpty(ctx context.Context, p *plan, prev map[string]batch.FileState) error {
+	scan := p.scan
+	keep := 0
+	for i, f := range scan.Files {
+		empty := scan.Versions[i].Size == 0
+		if !empty && scan.Versions[i].Size <= emptyProbe {
+			probe := &batch.Scan{Format: scan.Format, Files: []string{f}, Options: scan.Options}
+			reader, err := probe.ReaderSQL()
+			if err != nil {
+				return err
+			}
+			db, err := scratch()
+			if err != nil {
+				return err
+			}
+			var n int64
+			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+reader).Scan(&n); err != nil {
+				return fmt.Errorf("%s: %w", scan.Labels[i], duckerr.Clean(err))
+			}
+			empty = n == 0
+		}
+		if empty {
+			label := scan.Labels[i]
+			p.empty = append(p.empty, label)
+			if _, seen := prev[label]; seen {
+				p.emptied = append(p.emptied, label)
+			}
+			scan.Bytes -= scan.Versions[i].Size
+			continue
+		}
+		scan.Files[keep], scan.Labels[keep], scan.Versions[keep] = f, scan.Labels[i], scan.Versions[i]
+		keep++
+	}
+	if len(p.empty) == 0 {
+		return nil
+	}
+	scan.Files, scan.Labels, scan.Versions = scan.Files[:keep], scan.Labels[:keep], scan.Versions[:keep]
+	gone := map[string]bool{}
+	for _, l := range p.empty {
+		gone[l] = true
+	}
+	replaced := scan.Replaced[:0]
+	for _, l := range scan.Replaced {
+		if !gone[l] {
+			replaced = append(replaced, l)
+		}
+	}
+	scan.Replaced = replaced
+	changed := 0
+	for _, l := range scan.Labels {
+		if _, seen := prev[l]; seen && !p.whole {
+			changed++
+		}
+	}
+	p.changed = changed
+	return nil
+}
+
+// emptyNote says which files hold no rows.
+func (p *plan) emptyNote() string {
+	if len(p.empty) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%s holds no rows (%s): nothing loaded from it", p.empty[0], p.emptyWhy)
+	if len(p.empty) > 1 {
+		s = fmt.Sprintf("%d files hold no rows (%s): nothing loaded from them", len(p.empty), p.emptyWhy)
+	}
+	if len(p.emptied) > 0 {
+		s += fmt.Sprintf("; the rows loaded earlier from %s stay", strings.Join(p.emptied, ", "))
+	}
+	return s
 }
 
 // relPath is a file's path as the user knows it: relative to the project root when inside it.
@@ -256,15 +358,32 @@ func (c *connector) Extract(ctx context.Context, out connectors.Emitter) error {
 		connectors.LogMode(out, res, p.mode)
 	}
 	scan := p.scan
+	if n := p.emptyNote(); n != "" {
+		out.Logf("%s", n)
+	}
 	switch {
+	case len(scan.Files) == 0 && len(p.empty) > 0 && p.unchanged == 0:
+		return nil
+	case len(scan.Files) == 0 && p.single:
+		out.Logf("Skipping %s: unchanged since the last sync (nothing to load)", p.pattern)
+		return nil
 	case len(scan.Files) == 0:
 		out.Logf("No new or changed files in %s (%d unchanged)", p.pattern, p.unchanged)
 		return nil
-	case p.all == 1 && !scan.Track:
-		out.Logf("Reading %s: %s", c.format.label, p.pattern)
+	case p.single:
+		msg := fmt.Sprintf("Reading %s: %s", c.format.label, p.pattern)
+		switch {
+		case p.changed > 0 && len(scan.Replaced) > 0:
+			msg += " (changed since the last sync: replaces its earlier rows)"
+		case p.changed > 0 && p.resource.Disposition == batch.Merge && !p.mode.Incremental:
+			msg += " (changed since the last sync: merged on the primary key)"
+		case p.changed > 0:
+			msg += " (changed since the last sync)"
+		}
+		out.Logf("%s", msg)
 	default:
 		msg := fmt.Sprintf("Reading %s: %s (%d files, %s)", c.format.label, p.pattern, len(scan.Files), humanize.Bytes(scan.Bytes))
-		if scan.Track && (p.unchanged > 0 || p.changed > 0) {
+		if p.unchanged > 0 || p.changed > 0 {
 			msg = fmt.Sprintf("Reading %s: %s (%d new, %d changed, %d unchanged files skipped; %s)", c.format.label, p.pattern,
 				len(scan.Files)-p.changed, p.changed, p.unchanged, humanize.Bytes(scan.Bytes))
 		}
@@ -291,8 +410,12 @@ func (c *connector) Estimate(ctx context.Context) ([]connectors.Estimate, error)
 		return nil, err
 	}
 	e := connectors.Estimate{Resource: res, Label: p.pattern, Bytes: p.scan.Bytes, Mode: p.mode}
-	if p.unchanged > 0 {
-		e.Note = fmt.Sprintf("%d unchanged files skipped", p.unchanged)
+	e.Action, e.Note = p.describe()
+	if n := p.emptyNote(); n != "" && !p.single {
+		if e.Note != "" {
+			e.Note += "; "
+		}
+		e.Note += n
 	}
 	if len(p.scan.Files) == 0 {
 		return []connectors.Estimate{e}, nil
@@ -303,6 +426,55 @@ func (c *connector) Estimate(ctx context.Context) ([]connectors.Estimate, error)
 	}
 	e.Rows = n
 	return []connectors.Estimate{e}, nil
+}
+
+// describe says what a sync will do with the files, for the dry run: the action (in place of
+// the mode, for a resource that is not incremental) and a note.
+func (p *plan) describe() (action, note string) {
+	inc := p.mode.Incremental
+	newFiles := len(p.scan.Files) - p.changed
+	switch {
+	case p.single && len(p.empty) > 0:
+		note := p.emptyWhy + ": nothing to load"
+		if len(p.emptied) > 0 {
+			note += "; its earlier rows stay"
+		}
+		if inc {
+			return "", note
+		}
+		return note, ""
+	case p.whole:
+		return "", "" // the mode says it: full refresh, or incremental from the start date
+	case p.single && p.unchanged > 0:
+		if inc {
+			return "", "unchanged since the last sync, skipped"
+		}
+		return "unchanged since the last sync, skipped", ""
+	case p.single && p.changed > 0:
+		if inc {
+			return "", "changed since the last sync"
+		}
+		if len(p.scan.Replaced) == 0 {
+			return "changed since the last sync, merged on the primary key", ""
+		}
+		return "changed since the last sync, replaces its earlier rows", ""
+	case p.single:
+		if inc {
+			return "", ""
+		}
+		return "new file", ""
+	case p.unchanged > 0 || p.changed > 0:
+		if p.unchanged > 0 {
+			note = fmt.Sprintf("%d unchanged files skipped", p.unchanged)
+		}
+		if inc {
+			return "", note
+		}
+		return fmt.Sprintf("%d new, %d changed files", newFiles, p.changed), note
+	case inc:
+		return "", ""
+	}
+	return humanize.Count(int64(newFiles), "new file"), ""
 }
 
 // resolve turns the configured path into a sorted list of files and their total size.

@@ -40,7 +40,7 @@ func pinCSVDialect(ctx context.Context, db *sql.DB, scan *batch.Scan) error {
 		rc = append(rc, batch.ReaderColumn{Name: fmt.Sprint(m["name"]), Type: fmt.Sprint(m["type"])})
 	}
 	opts := map[string]any{}
-	for _, k := range []string{"encoding", "nullstr"} { // kept as the user set them
+	for _, k := range []string{"encoding", "nullstr", "decimal_separator"} { // kept as the user set them
 		if v, ok := scan.Options[k]; ok {
 			opts[k] = v
 		}

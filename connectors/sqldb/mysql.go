@@ -114,16 +114,16 @@ func (m *mySession) Tables(ctx context.Context) ([]string, error) {
 }
 
 func (m *mySession) Describe(ctx context.Context, table string, unsupportedText bool) (*tableInfo, error) {
-	rows, err := m.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0)
+	rows, err := m.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0), IS_NULLABLE
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, m.schema, table)
 	if err != nil {
 		return nil, err
 	}
 	info := &tableInfo{Name: table, Rows: -1}
 	for rows.Next() {
-		var name, dataType, colType string
+		var name, dataType, colType, nullable string
 		var prec, scale int
-		if err := rows.Scan(&name, &dataType, &colType, &prec, &scale); err != nil {
+		if err := rows.Scan(&name, &dataType, &colType, &prec, &scale, &nullable); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -133,11 +133,14 @@ func (m *mySession) Describe(ctx context.Context, table string, unsupportedText 
 				rows.Close()
 				return nil, &UnsupportedError{Table: table, Column: name, Type: colType}
 			}
-			col = column{Name: name, SrcType: colType, Duck: "VARCHAR", Select: "CAST(" + myIdent(name) + " AS CHAR)"}
+			col = column{Name: name, SrcType: colType, Duck: "VARCHAR", Select: "CAST(" + myIdent(name) + " AS CHAR)", AsText: true}
 			if isSpatial(strings.ToLower(dataType)) {
 				col.Select = "ST_AsText(" + myIdent(name) + ")"
 			}
 		}
+		// NOT NULL is kept, except on dates: a zero date, which a NOT NULL column may hold,
+		// loads as NULL.
+		col.NotNull = nullable == "NO" && col.Duck != "DATE" && !strings.HasPrefix(col.Duck, "TIMESTAMP")
 		info.Columns = append(info.Columns, col)
 	}
 	rows.Close()
@@ -204,6 +207,7 @@ func (m *mySession) Copy(ctx context.Context, t *tableInfo, cursor, from string,
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
+	t.ZeroDates = map[string]int64{} // counted afresh by every attempt
 	var rec []byte
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
@@ -214,7 +218,11 @@ func (m *mySession) Copy(ctx context.Context, t *tableInfo, cursor, from string,
 			if i > 0 {
 				rec = append(rec, ',')
 			}
-			if v == nil || (fixes[i] == fixZeroDate || fixes[i] == fixTZ) && bytes.HasPrefix(v, []byte("0000-00-00")) {
+			if v == nil {
+				continue
+			}
+			if (fixes[i] == fixZeroDate || fixes[i] == fixTZ) && zeroDate(v) {
+				t.ZeroDates[t.Columns[i].Name]++
 				continue
 			}
 			rec = append(rec, '"')
@@ -245,6 +253,16 @@ func (m *mySession) Copy(ctx context.Context, t *tableInfo, cursor, from string,
 }
 
 const hexDigits = "0123456789abcdef"
+
+// zeroDate reports a MySQL date or datetime with no calendar date: 0000-00-00 (MySQL's "no
+// date") or a zero month or day (2024-00-10, 2024-05-00), which MySQL stores when its sql_mode
+// allows and no other database or DuckDB can hold.
+func zeroDate(v []byte) bool {
+	if len(v) < 10 || v[4] != '-' || v[7] != '-' {
+		return false
+	}
+	return bytes.HasPrefix(v, []byte("0000-00-00")) || v[5] == '0' && v[6] == '0' || v[8] == '0' && v[9] == '0'
+}
 
 // myColumn maps a MySQL/MariaDB column (information_schema's DATA_TYPE and COLUMN_TYPE).
 func myColumn(name, dataType, colType string, prec, scale int) (column, bool) {

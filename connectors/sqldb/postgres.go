@@ -78,7 +78,7 @@ func (p *pgSession) Describe(ctx context.Context, table string, unsupportedText 
 		SELECT a.attname,
 		       format_type(bt.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END),
 		       bt.typtype::text, bt.typcategory::text,
-		       coalesce(format_type(et.oid, NULL), ''), coalesce(et.typtype::text, '')
+		       coalesce(format_type(et.oid, NULL), ''), coalesce(et.typtype::text, ''), a.attnotnull
 		FROM pg_attribute a
 		JOIN pg_class c ON c.oid = a.attrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -93,7 +93,8 @@ func (p *pgSession) Describe(ctx context.Context, table string, unsupportedText 
 	info := &tableInfo{Name: table, Rows: -1}
 	for rows.Next() {
 		var name, ftype, typtype, category, elem, elemType string
-		if err := rows.Scan(&name, &ftype, &typtype, &category, &elem, &elemType); err != nil {
+		var notNull bool
+		if err := rows.Scan(&name, &ftype, &typtype, &category, &elem, &elemType, &notNull); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -103,8 +104,10 @@ func (p *pgSession) Describe(ctx context.Context, table string, unsupportedText 
 				rows.Close()
 				return nil, &UnsupportedError{Table: table, Column: name, Type: ftype}
 			}
-			col = column{Name: name, SrcType: ftype, Duck: "VARCHAR", Select: pgIdent(name) + "::text"}
+			// The type's output function, as psql prints it (and as dlt loads it).
+			col = column{Name: name, SrcType: ftype, Duck: "VARCHAR", Select: pgIdent(name) + "::text", AsText: true}
 		}
+		col.NotNull = notNull
 		info.Columns = append(info.Columns, col)
 	}
 	rows.Close()
@@ -165,6 +168,9 @@ func pgColumn(name, ftype, typtype, category, elem, elemType string) (column, bo
 	c.Duck = duck
 	q := pgIdent(name)
 	switch {
+	case ftype == "inet" || ftype == "cidr" || strings.HasPrefix(ftype, "macaddr"):
+		// COPY writes the type's output form, as psql prints it: 192.168.1.5, 10.1.2.3/24.
+		// (The text() cast would add /32 to every host address.)
 	case typtype == "e", duck == "VARCHAR" && ftype != "text" && !strings.HasPrefix(ftype, "character"):
 		c.Select = q + "::text"
 	case duck == "INTERVAL":
@@ -204,7 +210,7 @@ func pgScalar(ftype, typtype string) (string, bool) {
 		return "SMALLINT", true
 	case "integer":
 		return "INTEGER", true
-	case "bigint":
+	case "bigint", "oid":
 		return "BIGINT", true
 	case "real":
 		return "FLOAT", true

@@ -44,7 +44,7 @@ func fields(engine, defaultSchema string) []config.Field {
 		{Name: "database", Kind: config.String, Doc: "Database name."},
 		{Name: "schema", Kind: config.String, Default: defaultSchema, Doc: "Schema whose tables are loaded" + map[string]string{"postgres": ".", "mysql": " (MySQL calls it the database; default: database)."}[engine]},
 		{Name: "table_names", Kind: config.StringList, Doc: "Tables (or views) to load; default: every table of the schema."},
-		{Name: "unsupported_types", Kind: config.String, Default: "fail", Enum: []string{"fail", "text"}, Doc: "A column of a type with no faithful DuckDB type fails the table (naming it), or is loaded as its text form."},
+		{Name: "unsupported_types", Kind: config.String, Default: "text", Enum: []string{"text", "fail"}, Doc: "A column of a type with no faithful DuckDB type (point, tsvector, ranges, geometry, numeric(p > 38), …) loads as its text form as the server prints it, as dlt loads it (said once per table); `fail` fails the table instead, naming table, column and type."},
 		{Name: "max_retry_time", Kind: config.String, Default: "2m", Doc: "How long a table keeps retrying a lost connection before the source fails."},
 	}
 }
@@ -96,6 +96,9 @@ type tableInfo struct {
 	PrimaryKey []string
 	Rows       int64 // the catalog's estimate; -1 when unknown
 	Bytes      int64
+	// ZeroDates counts, per column, MySQL/MariaDB "zero" dates (0000-00-00, 2024-05-00) the
+	// last Copy loaded as NULL.
+	ZeroDates map[string]int64
 }
 
 func (t *tableInfo) column(name string) (column, bool) {
@@ -115,6 +118,8 @@ type column struct {
 	Reader  string // the type DuckDB reads the CSV field as (JSON for arrays), if not Duck
 	Select  string // expression in the source query
 	Inline  bool   // an array: kept as a DuckDB list in its row
+	NotNull bool   // the catalog's NOT NULL, kept on the warehouse column (as dlt does)
+	AsText  bool   // a type with no DuckDB equivalent, loaded as its text form
 }
 
 // UnsupportedError is a column whose type has no faithful DuckDB type.
@@ -254,7 +259,7 @@ func FromDLT(job connectors.Job, function string, kwargs map[string]any) (connec
 	if len(tables) > 0 {
 		settings["table_names"] = tables
 	}
-	settings["unsupported_types"], settings["max_retry_time"], settings["host"] = "fail", "2m", "localhost"
+	settings["unsupported_types"], settings["max_retry_time"], settings["host"] = "text", "2m", "localhost"
 	job.Source.Settings = settings
 	return New(job, d)
 }
@@ -346,6 +351,15 @@ func (c *Connector) extractTable(ctx context.Context, name string, maxRetry time
 				return backoff.Permanent(err)
 			}
 			connectors.LogMode(out, name, p.mode)
+			var text []string
+			for _, col := range info.Columns {
+				if col.AsText {
+					text = append(text, col.Name+" ("+col.SrcType+")")
+				}
+			}
+			if len(text) > 0 {
+				out.Logf("%s: %s have no DuckDB type; loaded as text (unsupported_types: text)", name, strings.Join(text, ", "))
+			}
 		}
 		sp = newSpool(spoolDir, p, out)
 		sp.ctx = ctx
@@ -369,6 +383,14 @@ func (c *Connector) extractTable(ctx context.Context, name string, maxRetry time
 	})
 	if err != nil {
 		return err
+	}
+	if p != nil {
+		for _, col := range p.info.Columns {
+			if n := p.info.ZeroDates[col.Name]; n > 0 {
+				out.Logf("Warning: table %s, column %s: %s zero dates (0000-00-00 or a 00 month or day) have no calendar date; loaded as NULL",
+					name, col.Name, humanize.Thousands(n))
+			}
+		}
 	}
 	out.Logf("Loaded %s rows from %s", humanize.Thousands(loaded), name)
 	return nil
@@ -575,7 +597,7 @@ func (s *spool) flush(ctx context.Context) error {
 			rt = c.Duck
 		}
 		scan.ReaderColumns = append(scan.ReaderColumns, batch.ReaderColumn{Name: c.Name, Type: rt})
-		scan.Columns = append(scan.Columns, batch.Column{Path: []string{c.Name}, Type: c.Duck, Inline: c.Inline})
+		scan.Columns = append(scan.Columns, batch.Column{Path: []string{c.Name}, Type: c.Duck, Inline: c.Inline, NotNull: c.NotNull})
 	}
 	batch.NameFrom(scan.Columns, 0)
 	if err := s.out.Emit(ctx, batch.Batch{Table: s.p.res.Table, Resource: s.p.res, ExtractedAt: time.Now().UTC(), Scan: scan}); err != nil {

@@ -57,3 +57,31 @@ func TestMySQLTypeMapping(t *testing.T) {
 		}
 	}
 }
+
+// Network addresses are selected as they are (COPY writes PostgreSQL's output form), not
+// through text(), which adds /32 to an inet host address.
+func TestPostgresNetworkColumnsKeepTheirOutputForm(t *testing.T) {
+	for _, ftype := range []string{"inet", "cidr", "macaddr", "macaddr8"} {
+		c, ok := pgColumn("addr", ftype, "b", "I", "", "")
+		if !ok || c.Duck != "VARCHAR" || c.Select != `"addr"` {
+			t.Errorf("%s: %+v, %v", ftype, c, ok)
+		}
+	}
+	if c, ok := pgColumn("o", "oid", "b", "N", "", ""); !ok || c.Duck != "BIGINT" {
+		t.Errorf("oid: %+v, %v (dlt loads it as bigint)", c, ok)
+	}
+}
+
+func TestMySQLZeroDate(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		zero bool
+	}{
+		{"0000-00-00", true}, {"0000-00-00 00:00:00", true}, {"2024-05-00", true}, {"2024-00-10 10:00:00", true},
+		{"2024-05-01", false}, {"2024-10-20 00:00:00", false}, {"1000-01-01", false}, {"0000-01-01", false}, {"", false}, {"20240501", false},
+	} {
+		if got := zeroDate([]byte(tc.v)); got != tc.zero {
+			t.Errorf("zeroDate(%q) = %v", tc.v, got)
+		}
+	}
+}

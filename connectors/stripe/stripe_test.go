@@ -66,3 +66,29 @@ func TestSecretKeyStaysWithItsHost(t *testing.T) {
 		})
 	}
 }
+
+// Dates and timestamps reach Stripe as unix seconds; unix seconds reach the console as dates.
+func TestUnixSecondsAndDates(t *testing.T) {
+	for _, c := range []struct{ in, unix, shown string }{
+		{"2024-01-01", "1704067200", "2024-01-01"},
+		{"2024-01-14T10:00:00+02:00", "1705219200", "2024-01-14T08:00:00Z"},
+		{"2024-01-14T08:00:00Z", "1705219200", "2024-01-14T08:00:00Z"},
+		{"1234567890", "1234567890", "2009-02-13T23:31:30Z"},
+	} {
+		u, err := toUnix(c.in)
+		if err != nil || u != c.unix {
+			t.Errorf("toUnix(%q) = %q, %v; want %s", c.in, u, err, c.unix)
+		}
+		if got := showUnix(u); got != c.shown {
+			t.Errorf("showUnix(%s) = %q, want %s", u, got, c.shown)
+		}
+	}
+	for _, bad := range []string{"01/02/2024", "yesterday", ""} {
+		if _, err := toUnix(bad); err == nil {
+			t.Errorf("toUnix(%q) accepted", bad)
+		}
+	}
+	if got := showUnix("not-a-number"); got != "not-a-number" {
+		t.Errorf("showUnix kept %q", got)
+	}
+}
