@@ -387,10 +387,10 @@ func (l *Load) insertChildren(ctx context.Context, b batch.Batch, table string, 
 	}
 	defs := append([]batch.Column(nil), cols...)
 	defs = append(defs,
-		batch.Column{Name: colParentID, Type: "VARCHAR"},
-		batch.Column{Name: colListIdx, Type: "BIGINT"})
+		batch.Column{Name: colParentID, Type: "VARCHAR", NotNull: true},
+		batch.Column{Name: colListIdx, Type: "BIGINT", NotNull: true})
 	if root {
-		defs = append(defs, batch.Column{Name: colRootID, Type: "VARCHAR"})
+		defs = append(defs, batch.Column{Name: colRootID, Type: "VARCHAR", NotNull: true})
 	}
 	if err := l.ensure(ctx, table, defs, true); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -311,6 +312,15 @@ func (l *Load) Apply(ctx context.Context, batchID string, b batch.Batch) (rows i
 	cols, _ := splitLists(b.Scan.Columns)
 	if b.Scan.Track && !b.Scan.Whole {
 		cols = append(cols, batch.Column{Name: ColSourceFile, Path: []string{"filename"}, Type: "VARCHAR"})
+	}
+	// A primary key's columns are NOT NULL, as dlt creates them (applies to new tables only).
+	if keys, err := resolveColumns(cols, b.Resource.PrimaryKey, "primary_key", l.info.Schema+"."+b.Table); err == nil && len(keys) > 0 {
+		cols = append([]batch.Column(nil), cols...)
+		for i := range cols {
+			if slices.Contains(keys, cols[i].Name) {
+				cols[i].NotNull = true
+			}
+		}
 	}
 	if err := l.ensureTable(ctx, b.Table, cols); err != nil {
 		return 0, false, err
