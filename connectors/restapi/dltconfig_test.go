@@ -3,6 +3,7 @@ package restapi
 import (
 	"context"
 	"fmt"
+	"github.com/dangohq/dango/batch"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -355,5 +356,46 @@ func TestEndpointAuth(t *testing.T) {
 `)
 	if err == nil || strings.Contains(err.Error(), "ep-key-777") || !strings.Contains(err.Error(), "[redacted]") {
 		t.Errorf("error %v: want the key redacted", err)
+	}
+}
+
+// TestMaxTableNesting: a resource's max_table_nesting decides which nested lists become child
+// tables (planned as Children of a list column) and which stay JSON in the row, as in dlt.
+func TestMaxTableNesting(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `[{"id": 1, "items": [{"sku": "a", "tags": ["x", "y"]}]}]`)
+	}))
+	defer srv.Close()
+	for _, c := range []struct {
+		nesting string
+		want    string // the type of column items
+	}{
+		{"", "list"}, {"max_table_nesting: 1\n", "list"}, {"max_table_nesting: 0\n", "JSON"},
+	} {
+		cap, err := runYAML(t, "      client: {base_url: "+srv.URL+"}\n      resources:\n        - name: orders\n          endpoint: {paginator: single_page}\n"+
+			strings.ReplaceAll("          "+c.nesting, "          \n", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items *batch.Column
+		for i, col := range cap.columns["orders"] {
+			if col.Name == "items" {
+				items = &cap.columns["orders"][i]
+			}
+		}
+		if items == nil {
+			t.Fatalf("%q: no items column in %+v", c.nesting, cap.columns["orders"])
+		}
+		_, isList := batch.ListElement(items.Type)
+		if got := map[bool]string{true: "list", false: items.Type}[isList || len(items.Children) > 0]; got != c.want {
+			t.Errorf("%q: items is %s (%+v), want %s", c.nesting, got, items, c.want)
+		}
+		if c.nesting == "max_table_nesting: 1\n" {
+			for _, ch := range items.Children {
+				if ch.Name == "tags" && len(ch.Children) > 0 {
+					t.Errorf("max_table_nesting 1: tags became a child table of the child table: %+v", ch)
+				}
+			}
+		}
 	}
 }

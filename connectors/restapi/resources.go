@@ -38,6 +38,7 @@ type Resource struct {
 	Binds        []Bind // placeholders filled from the parent record
 	Include      []string
 	Selected     bool // false: fetched for its children only
+	MaxNesting   *int // dlt's max_table_nesting; nil: dlt's default
 	Actions      []ResponseAction
 	Line         int // where it is configured (0 when not from sources.yml)
 }
@@ -327,6 +328,13 @@ func parseResource(m map[string]any, idx, line int) (Resource, error) {
 		r.Selected = sel
 	}
 	r.Include = strList(m["include_from_parent"])
+	if v, ok := m["max_table_nesting"]; ok && v != nil {
+		n, err := toInt(v)
+		if err != nil || n < 0 {
+			return fail("max_table_nesting", "must be a whole number of levels, 0 or more, got %v", v)
+		}
+		r.MaxNesting = &n
+	}
 	switch p := ep["paginator"].(type) {
 	case nil:
 	case string:

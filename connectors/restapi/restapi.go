@@ -223,6 +223,9 @@ func (c *Connector) extractResource(ctx context.Context, r Resource, parents map
 		if !selected {
 			return nil
 		}
+		if r.MaxNesting != nil {
+			shape.MaxNesting = jsonshape.Nesting(*r.MaxNesting)
+		}
 		cols, err := file.DescribeShaped(ctx, s, shape)
 		if err != nil {
 			return err

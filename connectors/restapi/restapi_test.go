@@ -24,9 +24,14 @@ type capture struct {
 	records int
 	ids     map[string]bool
 	logs    []string
+	columns map[string][]batch.Column // by table, of the last batch
 }
 
 func (c *capture) Emit(_ context.Context, b batch.Batch) error {
+	if c.columns == nil {
+		c.columns = map[string][]batch.Column{}
+	}
+	c.columns[b.Table] = b.Scan.Columns
 	for _, f := range b.Scan.Files {
 		fh, err := os.Open(f)
 		if err != nil {

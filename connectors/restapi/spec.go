@@ -211,7 +211,13 @@ func resourceBaseFields() []config.Field {
 		{Name: "include_from_parent", Kind: config.StringList, Doc: "Fields of the parent record added to each child record as `_<parent>_<field>`."},
 		{Name: "parallelized", Kind: config.Bool, Doc: "Accepted for dlt compatibility; dango fetches a source's resources one after another."},
 		unsupported("processing_steps", "processing_steps are Python callables; dango cannot run them. Remove the key and filter or reshape in a dbt model"),
-		unsupported("max_table_nesting", "max_table_nesting is not supported by dango yet: nested lists become child tables at every depth; remove the key"),
+		{Name: "max_table_nesting", Kind: config.Int, Doc: "dlt's max_table_nesting: how many levels of nested lists and objects become child tables and columns (default 1000, in effect no limit); past it values load as JSON. 0 keeps every nested value JSON.",
+			Check: func(v any) error {
+				if n, ok := v.(int64); ok && n < 0 {
+					return fmt.Errorf("must be a whole number of levels, 0 or more, got %d", n)
+				}
+				return nil
+			}},
 		unsupported("columns", "column hints are not supported by dango yet: types are inferred from the data (cast in a dbt model); remove the key"),
 		unsupported("merge_key", "merge_key is not supported by dango; merge replaces rows by primary_key"),
 		unsupported("schema_contract", "schema_contract is not supported by dango; remove the key"),

@@ -199,7 +199,7 @@ func TestRestAPIConfigErrors(t *testing.T) {
 		{"duplicate", "        - r\n        - r\n", 10, `resource "r" is already defined`},
 		{"auth field of its type", "        - r\n", 7, ``}, // placeholder, replaced below
 		{"method", "        - name: r\n          endpoint: {path: r, method: PUT}\n", 10, `"PUT" is not one of GET, POST`},
-		{"max_table_nesting", "        - name: r\n          max_table_nesting: 1\n", 10, `max_table_nesting is not supported by dango yet`},
+		{"max_table_nesting", "        - name: r\n          max_table_nesting: -1\n", 10, `max_table_nesting: must be a whole number of levels`},
 		{"endpoint data and json", "        - name: r\n          endpoint: {data: {a: 1}, json: {b: 2}}\n", 9, `endpoint.data: set either json or data`},
 		{"legacy and dlt key both", "        - name: r\n          path: a\n          endpoint: {path: b}\n", 9, `set either endpoint.path or path`},
 	}
