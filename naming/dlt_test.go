@@ -15,10 +15,10 @@ import (
 
 // Regenerate testdata/dlt_expected.json (after changing corpus.json or moving to a new dlt):
 //
-//	DANGO_DLT_PYTHON=/work/main/.venv-dlt/bin/python go test ./naming -run TestSnakeMatchesDlt -update
+//	DANGO_DLT_PYTHON=$PWD/.venv-dlt/bin/python go test ./naming -run TestSnakeMatchesDlt -update
 var update = flag.Bool("update", false, "rewrite testdata/dlt_expected.json from dlt's own normalizer")
 
-const defaultDltPython = "/work/main/.venv-dlt/bin/python"
+const defaultDltPython = "../.venv-dlt/bin/python" // the checkout's venv, from the package folder
 
 type dltNames struct {
 	DltVersion string    `json:"dlt_version"`

@@ -9,23 +9,6 @@ import (
 	"testing"
 )
 
-// dltPythonForTest is the dlt 1.31 venv's python (DANGO_DLT_PYTHON, default the project's);
-// the interop tests skip without it.
-func dltPythonForTest(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("runs real dlt; skipped under -short")
-	}
-	p := os.Getenv("DANGO_DLT_PYTHON")
-	if p == "" {
-		p = "/work/main/.venv-dlt/bin/python"
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("no dlt python at %s (set DANGO_DLT_PYTHON)", p)
-	}
-	return p
-}
-
 // runDltScript runs a dlt script in the project folder, with the warehouse path and a fresh
 // pipelines dir (as a dlt user on a new machine: everything is restored from the warehouse).
 func runDltScript(t *testing.T, dir, script string) string {

@@ -186,8 +186,6 @@ func TestRestAPIDltConfig(t *testing.T) {
 	if py == "" {
 		if p, _ := filepath.Abs("../../.venv-dlt/bin/python"); fileExists(p) {
 			py = p
-		} else if fileExists("/work/main/.venv-dlt/bin/python") {
-			py = "/work/main/.venv-dlt/bin/python"
 		}
 	}
 	if py == "" {

@@ -427,7 +427,7 @@ func TestPaginationShapes(t *testing.T) {
 func TestPaginationMatchesDlt(t *testing.T) {
 	python := os.Getenv("DANGO_DLT_PYTHON")
 	if python == "" {
-		python = "/work/main/.venv-dlt/bin/python"
+		python, _ = filepath.Abs("../../.venv-dlt/bin/python") // the checkout's venv
 	}
 	if _, err := os.Stat(python); err != nil {
 		t.Skipf("dlt's venv is not here (%s); set DANGO_DLT_PYTHON", python)
