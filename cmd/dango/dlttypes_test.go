@@ -284,7 +284,7 @@ sources:
         - name: items
           path: /items
           data_selector: data
-          paginator: page_number
+          paginator: {type: page_number, base_page: 1, total_path: null}
 `, srv.URL))
 	start := time.Now()
 	if r := dango(t, dir, "sync"); r.code != 0 {

@@ -104,7 +104,7 @@ func TestFaultsWorkersKilled(t *testing.T) {
 	var y strings.Builder
 	y.WriteString("version: 1\nsources:\n")
 	for i := 0; i < sources; i++ {
-		fmt.Fprintf(&y, "  - name: s%02d\n    type: rest_api\n    rest_api:\n      base_url: %s\n      resources:\n        - {name: items, path: /s%02d/items, data_selector: data, paginator: {type: page_number, base_page: 1, total_path: null}, parallel_pages: 1}\n", i, api.URL, i)
+		fmt.Fprintf(&y, "  - name: s%02d\n    type: rest_api\n    rest_api:\n      base_url: %s\n      parallel_pages: 1\n      resources:\n        - {name: items, path: /s%02d/items, data_selector: data, paginator: {type: page_number, base_page: 1, total_path: null}}\n", i, api.URL, i)
 	}
 	dir := newProject(t, y.String())
 	s := startServe(t, dir, "--nats", natsURL, "--workers", "0", "--job-timeout", "2s")

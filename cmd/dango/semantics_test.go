@@ -380,10 +380,20 @@ func TestConcurrentSyncsWaitForEachOther(t *testing.T) {
 	if !strings.Contains(waited, "Waiting for the warehouse: it is in use by PID ") || !strings.Contains(waited, "(dango sync, since ") {
 		t.Errorf("neither sync said it waited: %q", waited)
 	}
-	if got := scalar(t, dir, "SELECT count(*) || '/' || count(DISTINCT _dlt_load_id) FROM raw_big.big"); got != "2000000/2" {
+	// The file did not change between the two syncs: the one that waited skips it (a single
+	// file is tracked like a folder's files) instead of loading it again.
+	if got := scalar(t, dir, "SELECT count(*) || '/' || count(DISTINCT _dlt_load_id) FROM raw_big.big"); got != "1000000/1" {
 		t.Fatalf("rows/loads = %s", got)
 	}
-	// A short --wait gives up clearly while another process writes.
+	if out := results[0].stdout + results[1].stdout; !strings.Contains(out, "unchanged since the last sync") {
+		t.Errorf("the second sync did not say the file was unchanged: %q", out)
+	}
+	// A short --wait gives up clearly while another process writes (the file "changed", so
+	// that sync reads it again).
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(filepath.Join(dir, "data", "big.csv"), later, later); err != nil {
+		t.Fatal(err)
+	}
 	cmd, _ := startSync(t, dir)
 	defer cmd.Wait()
 	r := dango(t, dir, "sync", "--wait", "100ms")
@@ -626,11 +636,11 @@ sources:
 		})
 	}
 	bad := []struct{ fn, kwarg, want string }{
-		{"read_csv", `sepp: ";"`, `.dango/sources.yml:10: source ex: function_kwargs.sepp: "sepp" is not an argument dango takes for filesystem read_csv`},
-		{"read_csv", `sep: "\\s+"`, `.dango/sources.yml:10: source ex: function_kwargs.sep: want one character, got "\\s+"`},
-		{"read_csv", `encoding: cp1252`, `.dango/sources.yml:10: source ex: function_kwargs.encoding: encoding "cp1252" is not supported`},
-		{"read_csv", `usecols: [id]`, `.dango/sources.yml:10: source ex: function_kwargs.usecols: "usecols" is not an argument`},
-		{"read_jsonl", `sep: ","`, `.dango/sources.yml:10: source ex: function_kwargs.sep: "sep" is not an argument dango takes for filesystem read_jsonl`},
+		{"read_csv", `sepp: ";"`, `.dango/sources.yml:10: function_kwargs.sepp: "sepp" is not an argument dango takes for filesystem read_csv`},
+		{"read_csv", `sep: "\\s+"`, `.dango/sources.yml:10: function_kwargs.sep: want one character, got "\\s+"`},
+		{"read_csv", `encoding: cp1252`, `.dango/sources.yml:10: function_kwargs.encoding: encoding "cp1252" is not supported`},
+		{"read_csv", `usecols: [id]`, `.dango/sources.yml:10: function_kwargs.usecols: "usecols" is not an argument`},
+		{"read_jsonl", `sep: ","`, `.dango/sources.yml:10: function_kwargs.sep: "sep" is not an argument dango takes for filesystem read_jsonl`},
 		{"read_csv_duckdb", `filename: true`, `function_kwargs.filename: "filename" is not an argument`},
 		{"read_csv_duckdb", `nullstr: "-"`, `function_kwargs.nullstr: "nullstr" is not an argument`}, // DuckDB's SQL name; Python's is na_values
 	}
@@ -642,7 +652,7 @@ sources:
 		}
 	}
 	dir := newProject(t, "version: 1\nsources:\n  - name: db\n    type: dlt_native\n    dlt_native:\n      source_module: sql_database\n      function_kwargs:\n        credentials: postgresql://u:p@127.0.0.1:1/db\n        reflection_levl: full\n")
-	if r := dango(t, dir, "sync"); r.code != 2 || !strings.Contains(r.stderr, `.dango/sources.yml:9: source db: function_kwargs.reflection_levl: "reflection_levl" is not an argument dango takes for sql_database`) {
+	if r := dango(t, dir, "sync"); r.code != 2 || !strings.Contains(r.stderr, `.dango/sources.yml:9: function_kwargs.reflection_levl: "reflection_levl" is not an argument dango takes for sql_database`) {
 		t.Errorf("misspelt sql_database argument: %+v", r)
 	}
 }
