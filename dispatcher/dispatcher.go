@@ -175,10 +175,20 @@ func (d *Dispatcher) SyncRun(ctx context.Context, runID string, sources []config
 	for i, s := range sources {
 		names[i] = s.Name
 	}
+	assign, err := d.Bus.Assignments(ctx)
+	if err != nil {
+		sub.Unsubscribe()
+		return nil, err
+	}
 	run := &Run{ID: runID, Sources: sources, Events: Follow(ctx, raw, runID, names, func() { sub.Unsubscribe() })}
 	for i, s := range sources {
 		job := events.SyncJob{V: events.Version, RunID: runID, LoadID: newLoadID(), Source: s.Name, Queued: time.Now().UTC(),
 			Options: opts, State: states[i]}
+		// The writer loads only what was assigned here, so record it before the job exists.
+		a, _ := json.Marshal(events.Assignment{RunID: runID, Source: s.Name})
+		if _, err := assign.Put(ctx, job.LoadID, a); err != nil {
+			return nil, fmt.Errorf("queue sync of %s: record its load: %w", s.Name, err)
+		}
 		if err := d.Bus.Publish(ctx, events.JobSubject(s.Name), job); err != nil {
 			return nil, fmt.Errorf("queue sync of %s: %w", s.Name, err)
 		}

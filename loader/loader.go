@@ -7,6 +7,8 @@ package loader
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,6 +60,7 @@ type Loader struct {
 	cons     jetstream.Consumer
 	slots    chan struct{}      // one token per running load when MaxLoads > 0
 	failed   jetstream.KeyValue // loads failed by this or an earlier writer
+	assigned jetstream.KeyValue // loads the dispatcher queued (the only ones loaded)
 }
 
 // DefaultStallTimeout is StallTimeout's default: after a restart every unacknowledged batch is
@@ -86,6 +89,9 @@ func (l *Loader) Start(ctx context.Context) error {
 		return fmt.Errorf("writer consumer: %w", err)
 	}
 	if l.failed, err = l.Bus.FailedLoads(ctx); err != nil {
+		return err
+	}
+	if l.assigned, err = l.Bus.Assignments(ctx); err != nil {
 		return err
 	}
 	l.cons = cons
@@ -291,9 +297,16 @@ func (l *Loader) fetch(ctx context.Context, r *loadRun, sc *batch.Scan) error {
 			return err
 		}
 		r.temp = append(r.temp, local.Name())
+		want := ""
+		if i < len(sc.Digests) {
+			want = sc.Digests[i]
+		}
+		// Every worker shares one identity, so the bus cannot stop one from overwriting
+		// another's object: what is loaded must hash to what the shipping worker announced.
+		h := sha256.New()
 		obj, err := store.Get(ctx, name)
 		if err == nil {
-			_, err = io.Copy(local, obj)
+			_, err = io.Copy(io.MultiWriter(local, h), obj)
 			obj.Close()
 		}
 		if cerr := local.Close(); err == nil {
@@ -302,9 +315,14 @@ func (l *Loader) fetch(ctx context.Context, r *loadRun, sc *batch.Scan) error {
 		if err != nil {
 			return fmt.Errorf("fetch %s from the spool object store: %w", name, err)
 		}
+		if got := "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil)); strings.TrimRight(got, "=") != strings.TrimRight(want, "=") || want == "" {
+			return fmt.Errorf("%w: spool object %s does not hold what its worker shipped (digest %s, announced %q): "+
+				"it was replaced in the object store; nothing of the load was committed", ErrForged, name, got, batch.Short(want))
+		}
 		r.objects = append(r.objects, name)
 		sc.Files[i] = local.Name()
 	}
+	sc.Digests = nil // every file is local now, and checked
 	return nil
 }
 
@@ -407,6 +425,16 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 			cur = nil
 			l.markFinished(loadID)
 			return
+		}
+		if cur == nil {
+			if err := l.vetAssignment(ctx, &m); err != nil {
+				// Nobody queued this load: fail it without a word to the run it names (it
+				// may be a real one, whose real load goes on).
+				m.RunID = ""
+				l.refuse(ctx, nil, &m, msg, err)
+				l.markFinished(loadID)
+				return
+			}
 		}
 		if cur != nil && m.Attempt < cur.attempt {
 			l.discard(&m)
