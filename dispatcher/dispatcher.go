@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dangohq/dango/batch"
 	"github.com/dangohq/dango/config"
@@ -24,6 +25,23 @@ type Dispatcher struct {
 	Bus     *events.Bus
 	Project *config.Project
 	State   StateReader // what the warehouse remembers; read at dispatch, sent with each job
+
+	assignMu sync.Mutex
+	assign   jetstream.KeyValue // the loads queued (events.AssignmentsBucket), opened once
+}
+
+// assignments opens the bucket of queued loads once.
+func (d *Dispatcher) assignments(ctx context.Context) (jetstream.KeyValue, error) {
+	d.assignMu.Lock()
+	defer d.assignMu.Unlock()
+	if d.assign == nil {
+		kv, err := d.Bus.Assignments(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d.assign = kv
+	}
+	return d.assign, nil
 }
 
 // StateReader reads a schema's cursors and file versions.
@@ -175,7 +193,7 @@ func (d *Dispatcher) SyncRun(ctx context.Context, runID string, sources []config
 	for i, s := range sources {
 		names[i] = s.Name
 	}
-	assign, err := d.Bus.Assignments(ctx)
+	assign, err := d.assignments(ctx)
 	if err != nil {
 		sub.Unsubscribe()
 		return nil, err
