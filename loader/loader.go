@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -92,6 +93,9 @@ func (l *Loader) Start(ctx context.Context) error {
 		return err
 	}
 	if l.assigned, err = l.Bus.Assignments(ctx); err != nil {
+		return err
+	}
+	if err := l.watchMaxDeliveries(ctx); err != nil {
 		return err
 	}
 	l.cons = cons
@@ -664,4 +668,59 @@ func sinceMS(t time.Time) int64 {
 		return 0
 	}
 	return time.Since(t).Milliseconds()
+}
+
+// watchMaxDeliveries fails the load of every job JetStream stops delivering because it was
+// delivered MaxDeliver times without finishing (each worker that took it died or ran past
+// its job timeout). Nobody else would ever announce its end, so its run would wait forever:
+// the writer sends the load an abort (as the worker's next attempt would), which fails it
+// the ordinary way, and removes the job from the queue.
+func (l *Loader) watchMaxDeliveries(ctx context.Context) error {
+	// Handled on the subscription's own goroutine, one advisory at a time.
+	sub, err := l.Bus.NC.Subscribe(maxDeliveriesSubject, func(m *nats.Msg) { l.jobGaveUp(ctx, m.Data) })
+	if err != nil {
+		return fmt.Errorf("watch for jobs delivered too often: %w", err)
+	}
+	context.AfterFunc(ctx, func() { sub.Unsubscribe() })
+	return nil
+}
+
+// maxDeliveriesSubject is JetStream's advisory for a message of the jobs stream that reached
+// its consumer's MaxDeliver.
+const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + events.StreamJobs + ".*"
+
+func (l *Loader) jobGaveUp(ctx context.Context, data []byte) {
+	var adv struct {
+		StreamSeq  uint64 `json:"stream_seq"`
+		Deliveries uint64 `json:"deliveries"`
+	}
+	if json.Unmarshal(data, &adv) != nil || adv.StreamSeq == 0 {
+		return
+	}
+	st, err := l.Bus.JS.Stream(ctx, events.StreamJobs)
+	if err != nil {
+		return
+	}
+	raw, err := st.GetMsg(ctx, adv.StreamSeq)
+	if err != nil {
+		return // acknowledged meanwhile
+	}
+	var job events.SyncJob
+	if json.Unmarshal(raw.Data, &job) == nil && l.Project != nil {
+		if src, ok := l.Project.Source(job.Source); ok {
+			abort := events.BatchMsg{V: events.Version, RunID: job.RunID, LoadID: job.LoadID, Source: job.Source, Schema: src.Schema,
+				Attempt: int(min(adv.Deliveries, 999)) + 1,
+				Abort: fmt.Sprintf("the sync job was delivered %d times and never finished (every worker that took it stopped or ran past its job timeout); "+
+					"nothing of it was committed: check the workers' logs and sync again", adv.Deliveries)}
+			if err := l.Bus.Publish(ctx, events.BatchSubject(job.Source), abort); err != nil {
+				l.Log.Warn().Err(err).Str("load", job.LoadID).Msg("could not fail a job delivered too often")
+				return // the job stays; the next advisory or a restart may succeed
+			}
+		}
+	}
+	l.Log.Warn().Str("load", batch.Short(job.LoadID)).Str("source", batch.Short(job.Source)).Uint64("deliveries", adv.Deliveries).
+		Msg("a sync job was delivered too often without finishing; its load fails")
+	if err := st.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		l.Log.Warn().Err(err).Msg("could not remove a job delivered too often")
+	}
 }
