@@ -93,6 +93,11 @@ type Scan struct {
 	Labels    []string    `json:"labels,omitempty"`
 	Versions  []FileState `json:"versions,omitempty"`
 	Replaced  []string    `json:"replaced,omitempty"`
+	// Digests holds, for each of Files shipped through the spool object store, the SHA-256
+	// of what the worker uploaded ("SHA-256=<base64url>", as the object store writes it); ""
+	// for a local file. The writer loads an object only if its content has this digest, so
+	// an object overwritten in the store by anyone else is never loaded.
+	Digests []string `json:"digests,omitempty"`
 }
 
 // ReaderColumn is a column as the file names it, with the type to read it as.

@@ -3,6 +3,7 @@ package batch
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -49,7 +50,21 @@ func (b *Batch) Validate() error {
 	if len(s.Files) > maxFiles {
 		return fmt.Errorf("scan batch for %s names %d files, more than %d", b.Table, len(s.Files), maxFiles)
 	}
-	for _, f := range s.Files {
+	if len(s.Digests) > 0 && len(s.Digests) != len(s.Files) {
+		return fmt.Errorf("scan batch for %s has %d digests for %d files", b.Table, len(s.Digests), len(s.Files))
+	}
+	for i, f := range s.Files {
+		shipped := strings.HasPrefix(f, ObjectPrefix)
+		d := ""
+		if len(s.Digests) > 0 {
+			d = s.Digests[i]
+		}
+		switch {
+		case shipped && !digestRE.MatchString(d):
+			return fmt.Errorf("shipped file %s has no valid SHA-256 digest", Short(f))
+		case !shipped && d != "":
+			return fmt.Errorf("local file %s has a digest; only shipped files do", Short(f))
+		}
 		if err := ValidFile(f); err != nil {
 			return fmt.Errorf("scan batch for %s: %w", b.Table, err)
 		}
@@ -143,6 +158,10 @@ func ValidName(s string) error {
 	}
 	return nil
 }
+
+// digestRE is the object store's digest of a shipped file: SHA-256 in unpadded or padded
+// base64url.
+var digestRE = regexp.MustCompile(`^SHA-256=[A-Za-z0-9_-]{43}=?$`)
 
 // ValidFile checks the form of a scan's file: an object-store name (ValidObjectName) or a
 // clean absolute local path without NUL bytes or glob characters (DuckDB's readers expand

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dangohq/dango/batch"
 	"github.com/dangohq/dango/config"
@@ -24,6 +25,23 @@ type Dispatcher struct {
 	Bus     *events.Bus
 	Project *config.Project
 	State   StateReader // what the warehouse remembers; read at dispatch, sent with each job
+
+	assignMu sync.Mutex
+	assign   jetstream.KeyValue // the loads queued (events.AssignmentsBucket), opened once
+}
+
+// assignments opens the bucket of queued loads once.
+func (d *Dispatcher) assignments(ctx context.Context) (jetstream.KeyValue, error) {
+	d.assignMu.Lock()
+	defer d.assignMu.Unlock()
+	if d.assign == nil {
+		kv, err := d.Bus.Assignments(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d.assign = kv
+	}
+	return d.assign, nil
 }
 
 // StateReader reads a schema's cursors and file versions.
@@ -175,10 +193,20 @@ func (d *Dispatcher) SyncRun(ctx context.Context, runID string, sources []config
 	for i, s := range sources {
 		names[i] = s.Name
 	}
+	assign, err := d.assignments(ctx)
+	if err != nil {
+		sub.Unsubscribe()
+		return nil, err
+	}
 	run := &Run{ID: runID, Sources: sources, Events: Follow(ctx, raw, runID, names, func() { sub.Unsubscribe() })}
 	for i, s := range sources {
 		job := events.SyncJob{V: events.Version, RunID: runID, LoadID: newLoadID(), Source: s.Name, Queued: time.Now().UTC(),
 			Options: opts, State: states[i]}
+		// The writer loads only what was assigned here, so record it before the job exists.
+		a, _ := json.Marshal(events.Assignment{RunID: runID, Source: s.Name})
+		if _, err := assign.Put(ctx, job.LoadID, a); err != nil {
+			return nil, fmt.Errorf("queue sync of %s: record its load: %w", s.Name, err)
+		}
 		if err := d.Bus.Publish(ctx, events.JobSubject(s.Name), job); err != nil {
 			return nil, fmt.Errorf("queue sync of %s: %w", s.Name, err)
 		}

@@ -70,7 +70,11 @@ func Permissions(role string) *server.Permissions {
 		return &server.Permissions{
 			Publish: &server.SubjectPermission{Allow: []string{
 				batchesPrefix + ">", // what it extracted, to the writer
-				eventsPrefix + ">",  // started, log, progress
+				// started, log and progress only: a sync's end (completed, failed) is the
+				// writer's word, and runs, generate and models are serve's.
+				eventsPrefix + SyncStarted + ".*",
+				eventsPrefix + SyncLog + ".*",
+				eventsPrefix + SyncProgress + ".*",
 				// The jobs queue: look up the consumer serve created, pull, ack/nak/heartbeat.
 				"$JS.API.CONSUMER.INFO." + StreamJobs + "." + WorkersConsumer,
 				"$JS.API.CONSUMER.MSG.NEXT." + StreamJobs + "." + WorkersConsumer,

@@ -234,6 +234,25 @@ func checkRoles(t *testing.T, bus *Bus, url string, users map[string]Credentials
 	if _, err := seen.Put(ctx, "sig1", []byte("1")); err != nil {
 		t.Fatal(err)
 	}
+	// The run records (service's bucket), the assignments and the failed loads.
+	runs, err := bus.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "dango_runs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runs.Put(ctx, "run_1", []byte(`{"status":"running"}`)); err != nil {
+		t.Fatal(err)
+	}
+	assigned, err := bus.Assignments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := assigned.Put(ctx, "1.000001", []byte(`{"run_id":"run_1","source":"s1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.FailedLoads(ctx); err != nil {
+		t.Fatal(err)
+	}
+	buckets := map[string]jetstream.KeyValue{"dango_webhook_signatures": seen, "dango_runs": runs, AssignmentsBucket: assigned}
 	var triggers sync.Map
 	tsub, err := bus.NC.Subscribe(triggersPrefix+">", func(m *nats.Msg) {
 		triggers.Store(m.Subject, true)
@@ -295,6 +314,58 @@ func checkRoles(t *testing.T, bus *Bus, url string, users map[string]Credentials
 		}
 
 		// What it may not do.
+		// A sync's end is the writer's word: a worker's sync.completed or sync.failed (or a
+		// model run's end) is never stored, so no run is told it finished.
+		evBefore := streamMsgs(t, bus, StreamEvents)
+		for _, typ := range []string{SyncCompleted, SyncFailed, RunCompleted, GenerateCompleted} {
+			c, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
+			if err := w.Emit(c, Event{Type: typ, RunID: "run_1", Source: "s1"}); err == nil {
+				t.Errorf("a worker published %s", typ)
+			}
+			cancel()
+		}
+		if n := streamMsgs(t, bus, StreamEvents); n != evBefore {
+			t.Errorf("the worker's forged ends were stored: %d → %d events", evBefore, n)
+		}
+		// Nor record a load of its own.
+		kvDenied := map[string]func(context.Context) error{}
+		for name := range buckets {
+			kvDenied["purge the bucket "+name] = func(c context.Context) error { return purge(c, w.JS, "KV_"+name) }
+			kvDenied["delete the bucket "+name] = func(c context.Context) error { return w.JS.DeleteKeyValue(c, name) }
+			kvDenied["put into "+name] = func(c context.Context) error {
+				_, err := w.JS.Publish(c, "$KV."+name+".x1", []byte(`{"run_id":"run_1","source":"s1"}`))
+				return err
+			}
+			kvDenied["delete a key of "+name] = func(c context.Context) error {
+				m := nats.NewMsg("$KV." + name + ".run_1")
+				m.Header.Set("KV-Operation", "PURGE")
+				_, err := w.JS.PublishMsg(c, m)
+				return err
+			}
+			kvDenied["delete a message of "+name] = func(c context.Context) error {
+				_, err := nc.RequestWithContext(c, "$JS.API.STREAM.MSG.DELETE.KV_"+name, []byte(`{"seq":1}`))
+				return err
+			}
+		}
+		for what, f := range kvDenied {
+			c, cancel := context.WithTimeout(ctx, 400*time.Millisecond) // a denied request is never answered
+			if err := f(c); err == nil {
+				t.Errorf("worker could %s", what)
+			}
+			cancel()
+		}
+		for name, kv := range buckets {
+			st, err := kv.Status(ctx)
+			if err != nil || st.Values() < 1 {
+				t.Errorf("bucket %s lost its entries (%v)", name, err)
+			}
+			if _, err := kv.Get(ctx, "x1"); err == nil {
+				t.Errorf("the worker's entry is in %s", name)
+			}
+		}
+		if e, err := runs.Get(ctx, "run_1"); err != nil || !strings.Contains(string(e.Value()), "running") {
+			t.Errorf("the run record was changed: %v", err)
+		}
 		nc.Publish(TriggerPrefixForTest+"s1", []byte(`{}`))
 		nc.Publish(JobSubject("s1"), []byte(`{}`))
 		nc.Flush()
@@ -340,6 +411,16 @@ func checkRoles(t *testing.T, bus *Bus, url string, users map[string]Credentials
 				t.Errorf("worker could %s", name)
 			}
 			cancel()
+		}
+		// The other streams and the spool's own stream cannot be purged or deleted either.
+		for _, name := range []string{StreamEvents, StreamJobs, StreamBatches, spoolStream} {
+			for _, op := range []string{"PURGE", "DELETE", "MSG.DELETE"} {
+				c, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
+				if _, err := nc.RequestWithContext(c, "$JS.API.STREAM."+op+"."+name, []byte(`{"seq":1}`)); err == nil {
+					t.Errorf("worker could %s %s", op, name)
+				}
+				cancel()
+			}
 		}
 		if _, err := bus.JS.Stream(ctx, "EVIL"); err == nil {
 			t.Error("the worker's stream exists")
@@ -418,4 +499,18 @@ func purge(ctx context.Context, js jetstream.JetStream, name string) error {
 		return err
 	}
 	return st.Purge(ctx)
+}
+
+// streamMsgs is how many messages a stream holds.
+func streamMsgs(t *testing.T, bus *Bus, name string) uint64 {
+	t.Helper()
+	st, err := bus.JS.Stream(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
 }

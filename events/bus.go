@@ -325,6 +325,27 @@ func (b *Bus) cleanup() {
 	}
 }
 
+// AssignmentsBucket records every load the dispatcher queued (key the load id): the writer
+// loads nothing else, so a worker identity cannot start a load of its own, for a run or a
+// source it was not given. Only serve (and the embedded bus) may write it.
+const AssignmentsBucket = "dango_assignments"
+
+// Assignment is what the dispatcher queued a load for.
+type Assignment struct {
+	RunID  string `json:"run_id"`
+	Source string `json:"source"`
+}
+
+// Assignments opens (creating) the bucket of queued loads.
+func (b *Bus) Assignments(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: AssignmentsBucket, TTL: 7 * 24 * time.Hour,
+		Storage: b.storage, Replicas: b.replicas, Description: "loads the dispatcher queued; the writer loads nothing else"})
+	if err != nil {
+		return nil, fmt.Errorf("assignments store: %w", err)
+	}
+	return kv, nil
+}
+
 // FailedLoadsBucket remembers loads the writer failed, so their leftover batches are dropped
 // after a restart instead of starting a load that can never complete.
 const FailedLoadsBucket = "dango_failed_loads"

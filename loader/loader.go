@@ -7,6 +7,8 @@ package loader
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -58,6 +61,7 @@ type Loader struct {
 	cons     jetstream.Consumer
 	slots    chan struct{}      // one token per running load when MaxLoads > 0
 	failed   jetstream.KeyValue // loads failed by this or an earlier writer
+	assigned jetstream.KeyValue // loads the dispatcher queued (the only ones loaded)
 }
 
 // DefaultStallTimeout is StallTimeout's default: after a restart every unacknowledged batch is
@@ -86,6 +90,12 @@ func (l *Loader) Start(ctx context.Context) error {
 		return fmt.Errorf("writer consumer: %w", err)
 	}
 	if l.failed, err = l.Bus.FailedLoads(ctx); err != nil {
+		return err
+	}
+	if l.assigned, err = l.Bus.Assignments(ctx); err != nil {
+		return err
+	}
+	if err := l.watchMaxDeliveries(ctx); err != nil {
 		return err
 	}
 	l.cons = cons
@@ -291,9 +301,16 @@ func (l *Loader) fetch(ctx context.Context, r *loadRun, sc *batch.Scan) error {
 			return err
 		}
 		r.temp = append(r.temp, local.Name())
+		want := ""
+		if i < len(sc.Digests) {
+			want = sc.Digests[i]
+		}
+		// Every worker shares one identity, so the bus cannot stop one from overwriting
+		// another's object: what is loaded must hash to what the shipping worker announced.
+		h := sha256.New()
 		obj, err := store.Get(ctx, name)
 		if err == nil {
-			_, err = io.Copy(local, obj)
+			_, err = io.Copy(io.MultiWriter(local, h), obj)
 			obj.Close()
 		}
 		if cerr := local.Close(); err == nil {
@@ -302,9 +319,14 @@ func (l *Loader) fetch(ctx context.Context, r *loadRun, sc *batch.Scan) error {
 		if err != nil {
 			return fmt.Errorf("fetch %s from the spool object store: %w", name, err)
 		}
+		if got := "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil)); strings.TrimRight(got, "=") != strings.TrimRight(want, "=") || want == "" {
+			return fmt.Errorf("%w: spool object %s does not hold what its worker shipped (digest %s, announced %q): "+
+				"it was replaced in the object store; nothing of the load was committed", ErrForged, name, got, batch.Short(want))
+		}
 		r.objects = append(r.objects, name)
 		sc.Files[i] = local.Name()
 	}
+	sc.Digests = nil // every file is local now, and checked
 	return nil
 }
 
@@ -407,6 +429,16 @@ func (l *Loader) process(ctx context.Context, loadID string, inbox chan jetstrea
 			cur = nil
 			l.markFinished(loadID)
 			return
+		}
+		if cur == nil {
+			if err := l.vetAssignment(ctx, &m); err != nil {
+				// Nobody queued this load: fail it without a word to the run it names (it
+				// may be a real one, whose real load goes on).
+				m.RunID = ""
+				l.refuse(ctx, nil, &m, msg, err)
+				l.markFinished(loadID)
+				return
+			}
 		}
 		if cur != nil && m.Attempt < cur.attempt {
 			l.discard(&m)
@@ -663,4 +695,59 @@ func keptMessage(table string, res batch.Resource, fetched, written int64) strin
 	}
 	return fmt.Sprintf("Kept %s of %s fetched rows in %s: %s %s %s",
 		humanize.Thousands(written), humanize.Thousands(fetched), table, humanize.Thousands(fetched-written), verb, strings.Join(why, ", or "))
+}
+
+// watchMaxDeliveries fails the load of every job JetStream stops delivering because it was
+// delivered MaxDeliver times without finishing (each worker that took it died or ran past
+// its job timeout). Nobody else would ever announce its end, so its run would wait forever:
+// the writer sends the load an abort (as the worker's next attempt would), which fails it
+// the ordinary way, and removes the job from the queue.
+func (l *Loader) watchMaxDeliveries(ctx context.Context) error {
+	// Handled on the subscription's own goroutine, one advisory at a time.
+	sub, err := l.Bus.NC.Subscribe(maxDeliveriesSubject, func(m *nats.Msg) { l.jobGaveUp(ctx, m.Data) })
+	if err != nil {
+		return fmt.Errorf("watch for jobs delivered too often: %w", err)
+	}
+	context.AfterFunc(ctx, func() { sub.Unsubscribe() })
+	return nil
+}
+
+// maxDeliveriesSubject is JetStream's advisory for a message of the jobs stream that reached
+// its consumer's MaxDeliver.
+const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + events.StreamJobs + ".*"
+
+func (l *Loader) jobGaveUp(ctx context.Context, data []byte) {
+	var adv struct {
+		StreamSeq  uint64 `json:"stream_seq"`
+		Deliveries uint64 `json:"deliveries"`
+	}
+	if json.Unmarshal(data, &adv) != nil || adv.StreamSeq == 0 {
+		return
+	}
+	st, err := l.Bus.JS.Stream(ctx, events.StreamJobs)
+	if err != nil {
+		return
+	}
+	raw, err := st.GetMsg(ctx, adv.StreamSeq)
+	if err != nil {
+		return // acknowledged meanwhile
+	}
+	var job events.SyncJob
+	if json.Unmarshal(raw.Data, &job) == nil && l.Project != nil {
+		if src, ok := l.Project.Source(job.Source); ok {
+			abort := events.BatchMsg{V: events.Version, RunID: job.RunID, LoadID: job.LoadID, Source: job.Source, Schema: src.Schema,
+				Attempt: int(min(adv.Deliveries, 999)) + 1,
+				Abort: fmt.Sprintf("the sync job was delivered %d times and never finished (every worker that took it stopped or ran past its job timeout); "+
+					"nothing of it was committed: check the workers' logs and sync again", adv.Deliveries)}
+			if err := l.Bus.Publish(ctx, events.BatchSubject(job.Source), abort); err != nil {
+				l.Log.Warn().Err(err).Str("load", job.LoadID).Msg("could not fail a job delivered too often")
+				return // the job stays; the next advisory or a restart may succeed
+			}
+		}
+	}
+	l.Log.Warn().Str("load", batch.Short(job.LoadID)).Str("source", batch.Short(job.Source)).Uint64("deliveries", adv.Deliveries).
+		Msg("a sync job was delivered too often without finishing; its load fails")
+	if err := st.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		l.Log.Warn().Err(err).Msg("could not remove a job delivered too often")
+	}
 }

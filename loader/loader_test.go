@@ -110,7 +110,21 @@ func (h *harness) send(m events.BatchMsg) {
 	if m.Attempt == 0 {
 		m.Attempt = 1
 	}
+	h.assign(m.LoadID, m.RunID, m.Source)
 	if err := h.bus.Publish(h.ctx, events.BatchSubject("src"), m); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// assign records a load as the dispatcher does before queueing its job.
+func (h *harness) assign(loadID, runID, source string) {
+	h.t.Helper()
+	kv, err := h.bus.Assignments(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	a, _ := json.Marshal(events.Assignment{RunID: runID, Source: source})
+	if _, err := kv.Put(h.ctx, loadID, a); err != nil {
 		h.t.Fatal(err)
 	}
 }

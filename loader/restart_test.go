@@ -3,8 +3,11 @@ package loader_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dangohq/dango/events"
 	"github.com/dangohq/dango/spool"
@@ -117,6 +120,62 @@ func (h *harness) waitPending(n uint64) {
 		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("batches stream holds %d messages, want %d: the writer left some unacknowledged", info.State.Msgs, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestJobDeliveredTooOftenFailsItsLoad: a job whose every delivery ends without a result (the
+// worker that took it crashed or ran past its job timeout, here: nak'd) stops being delivered
+// at MaxDeliver. Nobody would announce its end and its run would wait forever: the writer
+// fails its load (sync.failed for the run, saying why) and removes the job from the queue.
+func TestJobDeliveredTooOftenFailsItsLoad(t *testing.T) {
+	h := start(t)
+	cons, err := h.bus.JS.CreateOrUpdateConsumer(h.ctx, events.StreamJobs, jetstream.ConsumerConfig{Durable: "dango-workers",
+		AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3, AckWait: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.assign("8.000001", "run1", "src")
+	if err := h.bus.Publish(h.ctx, events.JobSubject("src"), events.SyncJob{V: events.Version, RunID: "run1", LoadID: "8.000001", Source: "src"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range msgs.Messages() {
+			n++
+			m.Nak() // a worker that gave up
+		}
+		if n != 1 {
+			t.Fatalf("delivery %d: got %d jobs", i+1, n)
+		}
+	}
+	// Workers keep pulling; the next pull finds the job used up (JetStream announces it then).
+	if msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second)); err == nil {
+		for m := range msgs.Messages() {
+			t.Errorf("job delivered a 4th time (%s)", m.Subject())
+		}
+	}
+	e := h.wait()
+	if e.Type != events.SyncFailed || e.RunID != "run1" || e.LoadID != "8.000001" || !strings.Contains(e.Error, "delivered 3 times") {
+		t.Fatalf("event %+v, want sync.failed of run1 saying the job was delivered 3 times", e)
+	}
+	st, _ := h.bus.JS.Stream(h.ctx, events.StreamJobs)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		info, err := st.Info(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job is still queued: %d messages", info.State.Msgs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

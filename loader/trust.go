@@ -1,6 +1,8 @@
 package loader
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dangohq/dango/batch"
 	"github.com/dangohq/dango/config"
@@ -71,6 +74,24 @@ func (l *Loader) vetHeader(subject string, m *events.BatchMsg) error {
 	}
 	if len(m.Abort) > maxAbort {
 		m.Abort = m.Abort[:maxAbort] + "…"
+	}
+	return nil
+}
+
+// vetAssignment checks that the dispatcher queued the batch's load, for its source and run:
+// a worker may publish batches, but only for jobs it was given.
+func (l *Loader) vetAssignment(ctx context.Context, m *events.BatchMsg) error {
+	e, err := l.assigned.Get(ctx, m.LoadID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w: load %s of source %s was never queued by this project's dispatcher", ErrForged, batch.Short(m.LoadID), m.Source)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: cannot check that load %s was queued: %v", ErrForged, batch.Short(m.LoadID), err)
+	}
+	var a events.Assignment
+	if json.Unmarshal(e.Value(), &a) != nil || a.Source != m.Source || a.RunID != m.RunID {
+		return fmt.Errorf("%w: load %s was queued for source %s of %s, not for source %s of %s",
+			ErrForged, batch.Short(m.LoadID), a.Source, a.RunID, m.Source, batch.Short(m.RunID))
 	}
 	return nil
 }

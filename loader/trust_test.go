@@ -1,12 +1,16 @@
 package loader_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/dangohq/dango/batch"
 	"github.com/dangohq/dango/events"
@@ -148,6 +152,7 @@ func TestForgedBatchesAreRefused(t *testing.T) {
 		{name: "another load's object", batch: func() *batch.Batch {
 			b := good()
 			b.Scan.Files = []string{events.ObjectPrefix + "9.000009/1/1-x.csv"}
+			b.Scan.Digests = []string{"SHA-256=" + strings.Repeat("A", 43)}
 			return b
 		}, want: "does not belong"},
 		{name: "schema not the source's", schema: "main", batch: good, want: "sources.yml loads it into raw_src"},
@@ -169,6 +174,9 @@ func TestForgedBatchesAreRefused(t *testing.T) {
 				subject = tc.subject
 			}
 			forged := fmt.Sprintf("%d.%06d", 100+i, 1)
+			// The load was assigned (a worker given this job forges what it sends): the
+			// checks of the batch itself must catch it.
+			h.assign(forged, "evil", src)
 			m := events.BatchMsg{V: events.Version, RunID: "evil", LoadID: forged, Source: src, Schema: schema, Attempt: 1, Seq: 1, Batch: tc.batch()}
 			h.publish(subject, m)
 			h.publish(subject, events.BatchMsg{V: events.Version, RunID: "evil", LoadID: forged, Source: src, Schema: schema, Attempt: 1, Seq: 1, End: true})
@@ -294,5 +302,128 @@ func TestStaleAttemptDeletesOnlySpoolFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("a stale attempt's spool file was kept: %v", err)
+	}
+}
+
+// TestUnassignedLoadsAreRefused: a worker identity may publish batches, but a load the
+// dispatcher never queued — a made-up load id, or a real one claimed for another source or
+// run — is refused, its failure announced to no run, and nothing of it committed.
+func TestUnassignedLoadsAreRefused(t *testing.T) {
+	h := start(t)
+	stash := map[string]events.Event{}
+	cases := []struct {
+		name, load     string
+		assignedRun    string // "" leaves the load unassigned
+		assignedSource string
+		want           string
+	}{
+		{"never queued", "300.000001", "", "", "never queued"},
+		{"queued for another run", "300.000002", "run_other", "src", `not for source src of "run1"`},
+		{"queued for another source", "300.000003", "run1", "other", "queued for source other"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.assignedRun != "" {
+				h.assign(tc.load, tc.assignedRun, tc.assignedSource)
+			}
+			for _, m := range []events.BatchMsg{{Seq: 1, Batch: h.scan("evil.csv", 7)}, {Seq: 1, End: true}} {
+				m.V, m.RunID, m.Source, m.Schema, m.LoadID, m.Attempt = events.Version, "run1", "src", "raw_src", tc.load, 1
+				h.publish(events.BatchSubject("src"), m)
+			}
+			e := h.waitLoad(stash, tc.load)
+			if e.Type != events.SyncFailed || !strings.Contains(e.Error, tc.want) {
+				t.Fatalf("event %s, error %q; want sync.failed mentioning %q", e.Type, e.Error, tc.want)
+			}
+			if e.RunID != "" {
+				t.Errorf("the refusal was announced to run %q, which did not queue the load", e.RunID)
+			}
+		})
+	}
+	// An assigned load still commits, and none of the refused rows is there.
+	h.send(events.BatchMsg{LoadID: "300.000009", Seq: 1, Batch: h.scan("ok.csv", 3)})
+	h.send(events.BatchMsg{LoadID: "300.000009", Seq: 1, End: true})
+	if e := h.waitLoad(stash, "300.000009"); e.Type != events.SyncCompleted || e.Rows != 3 {
+		t.Fatalf("an assigned load after the refused ones: %+v", e)
+	}
+	if got := h.count("SELECT count(*) FROM raw_src.t"); got != 3 {
+		t.Errorf("raw_src.t holds %d rows, want the assigned load's 3", got)
+	}
+}
+
+// TestOverwrittenSpoolObjectIsNotLoaded: every worker logs in as the same identity, so the bus
+// cannot stop one worker from replacing another's object in the spool store (same name, new
+// content). The writer loads a shipped file only if it hashes to the digest its batch
+// announced: an honest shipment commits, an overwritten one fails its load, and a batch
+// without a digest is refused.
+func TestOverwrittenSpoolObjectIsNotLoaded(t *testing.T) {
+	h := start(t)
+	store, err := h.bus.SpoolStore(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvOf := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("id\n")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "%d\n", i)
+		}
+		return []byte(b.String())
+	}
+	ship := func(load string, n int) (*batch.Batch, string) {
+		name := batch.ObjectName(load, 1, 1, "/x/a.csv")
+		info, err := store.PutBytes(h.ctx, name, csvOf(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := h.scan("unused.csv", 1)
+		b.Scan.Files, b.Scan.Digests, b.Scan.Temporary = []string{events.ObjectPrefix + name}, []string{info.Digest}, true
+		return b, name
+	}
+	stash := map[string]events.Event{}
+	cases := []struct {
+		name, load string
+		tamper     func(b *batch.Batch, object string)
+		want       string // "" : commits
+	}{
+		{"as shipped", "400.000001", func(*batch.Batch, string) {}, ""},
+		{"overwritten by another worker", "400.000002", func(_ *batch.Batch, object string) {
+			if _, err := store.PutBytes(h.ctx, object, csvOf(50)); err != nil {
+				t.Fatal(err)
+			}
+		}, "does not hold what its worker shipped"},
+		{"meta rewritten to claim the old digest", "400.000003", func(b *batch.Batch, object string) {
+			// Replace the content, then forge a meta with the announced digest over it.
+			info, err := store.PutBytes(h.ctx, object, csvOf(50))
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta, _ := json.Marshal(map[string]any{"name": object, "bucket": "dango_spool", "nuid": info.NUID,
+				"size": info.Size, "chunks": info.Chunks, "digest": b.Scan.Digests[0]})
+			hdr := nats.Header{}
+			hdr.Set("Nats-Rollup", "sub")
+			subj := "$O.dango_spool.M." + base64.URLEncoding.EncodeToString([]byte(object))
+			if _, err := h.bus.JS.PublishMsg(h.ctx, &nats.Msg{Subject: subj, Header: hdr, Data: meta}); err != nil {
+				t.Fatal(err)
+			}
+		}, "spool object"},
+		{"no digest", "400.000004", func(b *batch.Batch, _ string) { b.Scan.Digests = nil }, "no valid SHA-256 digest"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b, object := ship(tc.load, 4)
+			tc.tamper(b, object)
+			h.send(events.BatchMsg{LoadID: tc.load, Seq: 1, Batch: b})
+			h.send(events.BatchMsg{LoadID: tc.load, Seq: 1, End: true})
+			e := h.waitLoad(stash, tc.load)
+			switch {
+			case tc.want == "" && (e.Type != events.SyncCompleted || e.Rows != 4):
+				t.Fatalf("honest shipment: %+v", e)
+			case tc.want != "" && (e.Type != events.SyncFailed || !strings.Contains(e.Error, tc.want)):
+				t.Fatalf("event %s, error %q; want sync.failed mentioning %q", e.Type, e.Error, tc.want)
+			}
+		})
+	}
+	if got := h.count("SELECT count(*) FROM raw_src.t"); got != 4 {
+		t.Errorf("raw_src.t holds %d rows, want only the honest shipment's 4", got)
 	}
 }

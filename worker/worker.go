@@ -320,6 +320,7 @@ func (e *emitter) shipFiles(ctx context.Context, sc *batch.Scan) error {
 	}
 	store := e.store
 	e.storeMu.Unlock()
+	sc.Digests = make([]string, len(sc.Files))
 	for i, f := range sc.Files {
 		// Unique per job attempt: a source's own files in different folders may share a name.
 		name := batch.ObjectName(e.job.LoadID, e.attempt, e.shipped.Add(1), f)
@@ -327,11 +328,13 @@ func (e *emitter) shipFiles(ctx context.Context, sc *batch.Scan) error {
 		if err != nil {
 			return err
 		}
-		_, err = store.Put(ctx, jetstream.ObjectMeta{Name: name}, fh)
+		info, err := store.Put(ctx, jetstream.ObjectMeta{Name: name}, fh)
 		fh.Close()
 		if err != nil {
 			return fmt.Errorf("ship %s to the writer: %w", filepath.Base(f), err)
 		}
+		// The writer loads the object only if it still holds exactly this.
+		sc.Digests[i] = info.Digest
 		if sc.Temporary {
 			os.Remove(f)
 		}

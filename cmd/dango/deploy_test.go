@@ -44,9 +44,17 @@ func TestDeployFiles(t *testing.T) {
 		if !ok {
 			t.Fatalf("no service %s", n)
 		}
-		if s.Environment["NATS_NAME"] != n || !strings.Contains(string(conf), "nats-route://"+n+":6222") {
-			t.Errorf("%s: NATS_NAME %q, or no route to it in cluster.conf", n, s.Environment["NATS_NAME"])
+		// Routes log in: every node gets all three route URLs with the route password.
+		for j, m := range []string{"nats1", "nats2", "nats3"} {
+			v := "DANGO_NATS_ROUTE_" + string(rune('1'+j))
+			if s.Environment[v] != "nats-route://dango-route:${DANGO_NATS_ROUTE_PASSWORD}@"+m+":6222" || !strings.Contains(string(conf), "$"+v) {
+				t.Errorf("%s: %s = %q, or cluster.conf does not route to it", n, v, s.Environment[v])
+			}
 		}
+		if s.Environment["NATS_NAME"] != n || s.Environment["DANGO_NATS_ROUTE_PASSWORD"] == "" {
+			t.Errorf("%s: NATS_NAME %q (want it), or no route password", n, s.Environment["NATS_NAME"])
+		}
+
 		if !strings.HasPrefix(s.Image, "nats:") || strings.Join(s.Command, " ") != "-c /etc/nats/cluster.conf" {
 			t.Errorf("%s: image %q command %v", n, s.Image, s.Command)
 		}

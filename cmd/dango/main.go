@@ -73,6 +73,10 @@ func run(args []string) (code int) {
 	}()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A write past the file-size limit (ulimit -f, RLIMIT_FSIZE) would kill the process with
+	// SIGXFSZ in the middle of a load; ignored, the write fails with EFBIG instead and the load
+	// rolls back with an error that says so, like a full disk (ENOSPC).
+	signal.Ignore(syscall.SIGXFSZ)
 	g := &globals{}
 	root := &cobra.Command{
 		Use:           "dango",

@@ -40,9 +40,19 @@ type RateLimitError struct {
 	// the Retry-After it sent, Left what was left of max_retry_time, Max max_retry_time.
 	Asked, Left, Max time.Duration
 	Header           string
+	// NoRetry: max_retry_time is 0, so the first 429 is the answer.
+	NoRetry bool
 }
 
 func (e *RateLimitError) Error() string {
+	if e.NoRetry {
+		asked := ""
+		if e.Header != "" {
+			asked = " (Retry-After: " + e.Header + ")"
+		}
+		return "RateLimitError: Too many requests" + asked + " and max_retry_time is 0, so dango does not retry or wait; " +
+			"set max_retry_time (e.g. 5m) to wait for the API's limit"
+	}
 	if e.Asked > 0 {
 		return fmt.Sprintf("RateLimitError: Too many requests: the API asked to wait %s (Retry-After: %s), more than the %s left of max_retry_time (%s); "+
 			"stopping now instead of waiting. Sync again later, or raise max_retry_time if waiting that long is fine",
@@ -297,7 +307,8 @@ const DefaultMaxResponseSize = 100e6
 // 503 wait for Retry-After, other 5xx, network errors and timeouts back off exponentially
 // with jitter, 401/403 fail at once. Every wait is bounded: no request (with its retries and
 // Retry-After pauses) outlives MaxElapsed, no attempt outlives Timeout, and no reply is read
-// past MaxResponseSize.
+// past MaxResponseSize. MaxElapsed <= 0 means no retries at all: the first failure is
+// returned and no Retry-After is waited for (it never means "no limit").
 //
 // Credentials and Headers go only to Base's origin (scheme, host and port; https→http is
 // another origin). A request or redirect to any other origin fails with a CrossHostError, or,
@@ -566,9 +577,12 @@ func (c *Client) Do(ctx context.Context, rq *Request) (*Response, error) {
 		timeout = c.HTTP.Timeout
 	}
 	start := time.Now()
-	// left is what remains of max_retry_time (a day when there is no limit).
+	// max_retry_time 0 (or less) means one attempt: no retries, no Retry-After waits.
+	noRetry := c.MaxElapsed <= 0
+	// left is what remains of max_retry_time; with no retries the one attempt is bounded by
+	// timeout alone (a day when there is none either).
 	left := func() time.Duration {
-		if c.MaxElapsed <= 0 {
+		if noRetry {
 			return 24 * time.Hour
 		}
 		return c.MaxElapsed - time.Since(start)
@@ -581,7 +595,11 @@ func (c *Client) Do(ctx context.Context, rq *Request) (*Response, error) {
 	var rateErr *RateLimitError // a Retry-After too long to wait for
 	op := func() (*Response, error) {
 		if p := c.pause(); p > 0 {
-			if c.MaxElapsed > 0 && p > left() {
+			if noRetry {
+				rateErr = &RateLimitError{Waited: time.Since(start), Header: "pause of the source", NoRetry: true}
+				return nil, backoff.Permanent(rateErr)
+			}
+			if p > left() {
 				rateErr = &RateLimitError{Waited: time.Since(start), Asked: p, Left: left(), Max: c.MaxElapsed, Header: "pause of the source"}
 				return nil, backoff.Permanent(rateErr)
 			}
@@ -688,10 +706,17 @@ func (c *Client) Do(ctx context.Context, rq *Request) (*Response, error) {
 		case s == 429 || s == 503:
 			limited = s == 429
 			h := resp.Header.Get("Retry-After")
+			if noRetry {
+				if s == 429 {
+					rateErr = &RateLimitError{Waited: time.Since(start), Header: strings.TrimSpace(h), NoRetry: true}
+					return nil, backoff.Permanent(rateErr)
+				}
+				return nil, backoff.Permanent(fmt.Errorf("%s from GET %s (max_retry_time is 0: not retried)", resp.Status, path))
+			}
 			if wait := retryAfter(h); wait > 0 {
 				// A wait longer than what is left of max_retry_time fails now: waiting it out
 				// would only end in the same failure, much later.
-				if c.MaxElapsed > 0 && wait > left() {
+				if wait > left() {
 					rateErr = &RateLimitError{Waited: time.Since(start), Asked: wait, Left: left(), Max: c.MaxElapsed, Header: strings.TrimSpace(h)}
 					return nil, backoff.Permanent(rateErr)
 				}
@@ -714,7 +739,11 @@ func (c *Client) Do(ctx context.Context, rq *Request) (*Response, error) {
 			c.OnRetry(fmt.Sprintf("Retrying %s %s in %s (%s)", method, path, wait.Round(10*time.Millisecond), c.redact(err.Error())))
 		}
 	}
-	resp, err := backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(c.MaxElapsed), backoff.WithNotify(notify))
+	opts := []backoff.RetryOption{backoff.WithBackOff(b), backoff.WithMaxElapsedTime(c.MaxElapsed), backoff.WithNotify(notify)}
+	if noRetry {
+		opts = append(opts, backoff.WithMaxTries(1))
+	}
+	resp, err := backoff.Retry(ctx, op, opts...)
 	if err != nil && rateErr == nil && limited {
 		return nil, &RateLimitError{Waited: time.Since(start)}
 	}
