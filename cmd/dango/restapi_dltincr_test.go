@@ -184,20 +184,3 @@ func TestRestAPIDltIncremental(t *testing.T) {
 	}
 }
 
-// dltPythonForTest is dlt 1.31's python: DANGO_DLT_PYTHON, or the checkout's venv.
-func dltPythonForTest(t *testing.T) string {
-	t.Helper()
-	if py := os.Getenv("DANGO_DLT_PYTHON"); py != "" {
-		return py
-	}
-	for _, p := range []string{"../../.venv-dlt/bin/python", "/work/main/.venv-dlt/bin/python"} {
-		if abs, _ := filepath.Abs(p); fileExists(abs) {
-			return abs
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("CI must provide dlt's python (DANGO_DLT_PYTHON)")
-	}
-	t.Skip("dlt not installed (set DANGO_DLT_PYTHON)")
-	return ""
-}
