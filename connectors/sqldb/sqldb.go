@@ -44,7 +44,7 @@ func fields(engine, defaultSchema string) []config.Field {
 		{Name: "database", Kind: config.String, Doc: "Database name."},
 		{Name: "schema", Kind: config.String, Default: defaultSchema, Doc: "Schema whose tables are loaded" + map[string]string{"postgres": ".", "mysql": " (MySQL calls it the database; default: database)."}[engine]},
 		{Name: "table_names", Kind: config.StringList, Doc: "Tables (or views) to load; default: every table of the schema."},
-		{Name: "unsupported_types", Kind: config.String, Default: "text", Enum: []string{"text", "fail"}, Doc: "A column of a type with no faithful DuckDB type (point, tsvector, ranges, geometry, numeric(p > 38), …) loads as its text form as the server prints it, as dlt loads it (said once per table); `fail` fails the table instead, naming table, column and type."},
+		{Name: "unsupported_types", Kind: config.String, Default: "text", Enum: []string{"text", "fail"}, Doc: "A column of a type with no faithful DuckDB type (point, tsvector, multiranges, geometry, numeric(p > 38), …) loads as its text form as the server prints it, as dlt loads it (said once per table); `fail` fails the table instead, naming table, column and type."},
 		{Name: "max_retry_time", Kind: config.String, Default: "2m", Doc: "How long a table keeps retrying a lost connection before the source fails."},
 	}
 }
