@@ -80,10 +80,20 @@ sources:
 					mac macaddr,
 					x xml,
 					bits bit(4),
-					vbits varbit)`,
+					vbits varbit,
+					big_rng int8range,
+					num_rng numrange,
+					day_rng daterange,
+					ts_rng tsrange,
+					tz_rng tstzrange)`,
 				`INSERT INTO exotic VALUES
-					(1, '(1.5,2)', '[1,10)', 'a fat cat', 12.34, '10:00:00+02', '10.1.0.0/16', '08:00:2b:01:02:03', '<a>1</a>', B'1010', B'1'),
-					(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
+					(1, '(1.5,2)', '[1,10)', 'a fat cat', 12.34, '10:00:00+02', '10.1.0.0/16', '08:00:2b:01:02:03', '<a>1</a>', B'1010', B'1',
+					 '[5,6]', '[1.5,2.25)', '[2024-01-01,2024-02-01)', '[2024-01-01 10:00,2024-01-02 00:00)', '[2024-01-01 10:00+02,2024-01-02 00:00+00)'),
+					(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+					(3, NULL, 'empty', NULL, -1.5, NULL, NULL, NULL, NULL, B'0000', B'',
+					 'empty', 'empty', 'empty', 'empty', 'empty'),
+					(4, NULL, '(,5)', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+					 '[3,)', '(,)', '(,2024-01-01]', '(2024-03-01 00:00,)', '[2024-01-01 00:00+00,)')`,
 			},
 			sources: `version: 1
 sources:

@@ -267,33 +267,27 @@ func zeroDate(v []byte) bool {
 // myColumn maps a MySQL/MariaDB column (information_schema's DATA_TYPE and COLUMN_TYPE).
 func myColumn(name, dataType, colType string, prec, scale int) (column, bool) {
 	c := column{Name: name, SrcType: colType, Select: myIdent(name)}
-	unsigned := strings.Contains(colType, "unsigned")
-	pick := func(signed, uns string) string {
-		if unsigned {
-			return uns
-		}
-		return signed
-	}
 	switch dataType {
-	case "tinyint":
-		c.Duck = pick("TINYINT", "UTINYINT")
-	case "smallint":
-		c.Duck = pick("SMALLINT", "USMALLINT")
-	case "mediumint", "int", "integer":
-		c.Duck = pick("INTEGER", "UINTEGER")
+	case "tinyint", "smallint", "mediumint", "int", "integer", "year":
+		c.Duck = "BIGINT" // dlt has one integer type; every value of these fits
 	case "bigint":
-		c.Duck = pick("BIGINT", "UBIGINT")
+		c.Duck = "BIGINT"
+		if strings.Contains(colType, "unsigned") {
+			c.Duck = "UBIGINT" // values past 2^63-1 fit no BIGINT (dlt's load fails on them)
+		}
 	case "decimal", "numeric":
 		if prec < 1 || prec > 38 {
 			return c, false
 		}
 		c.Duck = fmt.Sprintf("DECIMAL(%d,%d)", prec, scale)
-	case "float":
-		c.Duck = "FLOAT"
-	case "double", "real", "double precision":
+	case "float", "double", "real", "double precision":
+		// dlt loads double as DECIMAL(38,9), which rounds small values and cannot hold large ones.
 		c.Duck = "DOUBLE"
 	case "bit":
-		c.Duck = "UBIGINT"
+		c.Duck = "BIGINT"
+		if prec > 63 {
+			c.Duck = "UBIGINT" // bit(64) with the top bit set fits no BIGINT
+		}
 		c.Select = "CAST(" + myIdent(name) + " AS UNSIGNED)"
 	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set":
 		c.Duck = "VARCHAR"
@@ -307,8 +301,6 @@ func myColumn(name, dataType, colType string, prec, scale int) (column, bool) {
 		c.Duck = "TIMESTAMP WITH TIME ZONE" // read in UTC (the session's time_zone)
 	case "time":
 		c.Duck = "INTERVAL" // MySQL's TIME is a duration: -838:59:59 to 838:59:59
-	case "year":
-		c.Duck = "SMALLINT"
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
 		c.Duck = "BLOB"
 	default:

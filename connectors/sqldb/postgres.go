@@ -78,13 +78,15 @@ func (p *pgSession) Describe(ctx context.Context, table string, unsupportedText 
 		SELECT a.attname,
 		       format_type(bt.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END),
 		       bt.typtype::text, bt.typcategory::text,
-		       coalesce(format_type(et.oid, NULL), ''), coalesce(et.typtype::text, ''), a.attnotnull
+		       coalesce(format_type(et.oid, NULL), ''), coalesce(et.typtype::text, ''), a.attnotnull,
+		       coalesce(format_type(rng.rngsubtype, NULL), '')
 		FROM pg_attribute a
 		JOIN pg_class c ON c.oid = a.attrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_type t ON t.oid = a.atttypid
 		JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
 		LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
+		LEFT JOIN pg_range rng ON rng.rngtypid = bt.oid
 		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attnum`, p.schema, table)
 	if err != nil {
@@ -92,11 +94,17 @@ func (p *pgSession) Describe(ctx context.Context, table string, unsupportedText 
 	}
 	info := &tableInfo{Name: table, Rows: -1}
 	for rows.Next() {
-		var name, ftype, typtype, category, elem, elemType string
+		var name, ftype, typtype, category, elem, elemType, rangeSub string
 		var notNull bool
-		if err := rows.Scan(&name, &ftype, &typtype, &category, &elem, &elemType, &notNull); err != nil {
+		if err := rows.Scan(&name, &ftype, &typtype, &category, &elem, &elemType, &notNull, &rangeSub); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if typtype == "r" {
+			if cols, ok := pgRange(name, ftype, rangeSub); ok {
+				info.Columns = append(info.Columns, cols...)
+				continue
+			}
 		}
 		col, ok := pgColumn(name, ftype, typtype, category, elem, elemType)
 		if !ok {
@@ -153,12 +161,9 @@ func (p *pgSession) Copy(ctx context.Context, t *tableInfo, cursor, from string,
 func pgColumn(name, ftype, typtype, category, elem, elemType string) (column, bool) {
 	c := column{Name: name, SrcType: ftype, Select: pgIdent(name)}
 	if category == "A" {
-		et, ok := pgScalar(elem, elemType)
-		if !ok || !jsonSafe[et] && !strings.HasPrefix(et, "DECIMAL") {
-			return c, false
-		}
-		c.Duck, c.Reader, c.Inline = et+"[]", "JSON", true
-		c.Select = "array_to_json(" + pgIdent(name) + ")"
+		// As dlt loads them: a JSON array (nested for multidimensional arrays), elements as
+		// to_json renders them.
+		c.Duck, c.Select = "JSON", "array_to_json("+pgIdent(name)+")"
 		return c, true
 	}
 	duck, ok := pgScalar(ftype, typtype)
@@ -187,9 +192,40 @@ func pgColumn(name, ftype, typtype, category, elem, elemType string) (column, bo
 	return c, true
 }
 
-// jsonSafe are element types whose JSON form (array_to_json) DuckDB casts back exactly.
-var jsonSafe = map[string]bool{"SMALLINT": true, "INTEGER": true, "BIGINT": true, "FLOAT": true, "DOUBLE": true,
-	"BOOLEAN": true, "VARCHAR": true, "DATE": true, "TIMESTAMP": true, "TIMESTAMP WITH TIME ZONE": true, "UUID": true, "JSON": true}
+// pgRange splits a range column into the four columns dlt's sqlalchemy backend makes of
+// psycopg2's Range: <name>__lower and __upper typed as dlt types the bounds' values (integers
+// BIGINT, numeric DECIMAL(38,9), timestamps with or without zone TIMESTAMP WITH TIME ZONE, a
+// naive one read as UTC), __bounds ("[)", "(]", … ; "[)" for an empty range) and __empty. A NULL
+// range is NULL in all four; an unbounded side is NULL in its column. Ranges of other subtypes
+// load as text.
+func pgRange(name, ftype, sub string) ([]column, bool) {
+	q := pgIdent(name)
+	var duck, lower, upper string
+	switch sub {
+	case "smallint", "integer", "bigint":
+		duck, lower, upper = "BIGINT", "lower("+q+")", "upper("+q+")"
+	case "numeric":
+		duck, lower, upper = "DECIMAL(38,9)", "lower("+q+")", "upper("+q+")"
+	case "real", "double precision":
+		duck, lower, upper = "DOUBLE", "lower("+q+")", "upper("+q+")"
+	case "date":
+		duck, lower, upper = "DATE", "lower("+q+")", "upper("+q+")"
+	case "timestamp with time zone":
+		duck, lower, upper = "TIMESTAMP WITH TIME ZONE", "lower("+q+")", "upper("+q+")"
+	case "timestamp without time zone":
+		duck, lower, upper = "TIMESTAMP WITH TIME ZONE", "(lower("+q+") AT TIME ZONE 'UTC')", "(upper("+q+") AT TIME ZONE 'UTC')"
+	default:
+		return nil, false
+	}
+	bounds := "CASE WHEN " + q + " IS NULL THEN NULL WHEN isempty(" + q + ") THEN '[)' ELSE (CASE WHEN lower_inc(" + q + ") THEN '[' ELSE '(' END) || " +
+		"(CASE WHEN upper_inc(" + q + ") THEN ']' ELSE ')' END) END"
+	return []column{
+		{Name: name + "__lower", SrcType: ftype, Duck: duck, Select: lower},
+		{Name: name + "__upper", SrcType: ftype, Duck: duck, Select: upper},
+		{Name: name + "__bounds", SrcType: ftype, Duck: "VARCHAR", Select: bounds},
+		{Name: name + "__empty", SrcType: ftype, Duck: "BOOLEAN", Select: "isempty(" + q + ")"},
+	}, true
+}
 
 // pgScalar maps a non-array type as format_type renders it.
 func pgScalar(ftype, typtype string) (string, bool) {
@@ -206,16 +242,10 @@ func pgScalar(ftype, typtype string) (string, bool) {
 		base = "interval" // interval day to second, interval year, …
 	}
 	switch base {
-	case "smallint":
-		return "SMALLINT", true
-	case "integer":
-		return "INTEGER", true
-	case "bigint", "oid":
-		return "BIGINT", true
-	case "real":
-		return "FLOAT", true
-	case "double precision":
-		return "DOUBLE", true
+	case "smallint", "integer", "bigint", "oid":
+		return "BIGINT", true // dlt has one integer type
+	case "real", "double precision":
+		return "DOUBLE", true // a real's value is exact in a double, as dlt loads it
 	case "numeric":
 		if mod == "" {
 			return "DECIMAL(38,9)", true // unconstrained: dlt's default precision
@@ -249,15 +279,13 @@ func pgScalar(ftype, typtype string) (string, bool) {
 	case "interval":
 		return "INTERVAL", true
 	case "uuid":
-		return "UUID", true
+		return "VARCHAR", true // as dlt loads it: the canonical text, nothing lost
 	case "json", "jsonb":
 		return "JSON", true
 	case "bytea":
 		return "BLOB", true
-	case "bit":
-		return "BIT", true
-	case "bit varying":
-		return "VARCHAR", true // may be empty, which DuckDB's BIT cannot hold
+	case "bit", "bit varying":
+		return "VARCHAR", true // the digits (B'1010' → 1010), as dlt loads them
 	}
 	return "", false
 }

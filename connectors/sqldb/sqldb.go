@@ -6,7 +6,7 @@
 // to spool files of bounded size that the writer loads with DuckDB's CSV reader, with every
 // column's type pinned from the database's catalog, so memory stays flat whatever the table's
 // size and DuckDB never guesses a type. Conversions DuckDB cannot read from the database's
-// text (intervals, bytea, arrays) are done in the source query.
+// text (intervals, bytea, arrays, ranges) are done in the source query.
 //
 // A table whose extraction fails before any of its rows were handed to the writer is tried
 // again with exponential backoff (a restarting server, a dropped connection); after that the
@@ -44,7 +44,7 @@ func fields(engine, defaultSchema string) []config.Field {
 		{Name: "database", Kind: config.String, Doc: "Database name."},
 		{Name: "schema", Kind: config.String, Default: defaultSchema, Doc: "Schema whose tables are loaded" + map[string]string{"postgres": ".", "mysql": " (MySQL calls it the database; default: database)."}[engine]},
 		{Name: "table_names", Kind: config.StringList, Doc: "Tables (or views) to load; default: every table of the schema."},
-		{Name: "unsupported_types", Kind: config.String, Default: "text", Enum: []string{"text", "fail"}, Doc: "A column of a type with no faithful DuckDB type (point, tsvector, ranges, geometry, numeric(p > 38), …) loads as its text form as the server prints it, as dlt loads it (said once per table); `fail` fails the table instead, naming table, column and type."},
+		{Name: "unsupported_types", Kind: config.String, Default: "text", Enum: []string{"text", "fail"}, Doc: "A column of a type with no faithful DuckDB type (point, tsvector, multiranges, geometry, numeric(p > 38), …) loads as its text form as the server prints it, as dlt loads it (said once per table); `fail` fails the table instead, naming table, column and type."},
 		{Name: "max_retry_time", Kind: config.String, Default: "2m", Doc: "How long a table keeps retrying a lost connection before the source fails."},
 	}
 }
@@ -115,9 +115,7 @@ type column struct {
 	Name    string // as the database names it
 	SrcType string // as the database names its type, for messages
 	Duck    string // the warehouse column's DuckDB type
-	Reader  string // the type DuckDB reads the CSV field as (JSON for arrays), if not Duck
 	Select  string // expression in the source query
-	Inline  bool   // an array: kept as a DuckDB list in its row
 	NotNull bool   // the catalog's NOT NULL, kept on the warehouse column (as dlt does)
 	AsText  bool   // a type with no DuckDB equivalent, loaded as its text form
 }
@@ -592,12 +590,8 @@ func (s *spool) flush(ctx context.Context) error {
 	lineMax := max(s.longest+1, 2<<20)
 	scan.Options["max_line_size"], scan.Options["buffer_size"] = lineMax, max(lineMax, 8<<20)
 	for _, c := range info.Columns {
-		rt := c.Reader
-		if rt == "" {
-			rt = c.Duck
-		}
-		scan.ReaderColumns = append(scan.ReaderColumns, batch.ReaderColumn{Name: c.Name, Type: rt})
-		scan.Columns = append(scan.Columns, batch.Column{Path: []string{c.Name}, Type: c.Duck, Inline: c.Inline, NotNull: c.NotNull})
+		scan.ReaderColumns = append(scan.ReaderColumns, batch.ReaderColumn{Name: c.Name, Type: c.Duck})
+		scan.Columns = append(scan.Columns, batch.Column{Path: []string{c.Name}, Type: c.Duck, NotNull: c.NotNull})
 	}
 	batch.NameFrom(scan.Columns, 0)
 	if err := s.out.Emit(ctx, batch.Batch{Table: s.p.res.Table, Resource: s.p.res, ExtractedAt: time.Now().UTC(), Scan: scan}); err != nil {
