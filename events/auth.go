@@ -256,12 +256,15 @@ func LoadAuth(path string) (*AuthFile, error) {
 	return &a, nil
 }
 
+// randomSecret is 24 random bytes, base64url, after a letter: nats-server reads a
+// `$VARIABLE` in a configuration file (deploy/nats/auth.conf) as a config value, and a bare
+// value starting with digits and a dash parses as a date or a number, not as the password.
 func randomSecret() (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("generate a NATS password: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	return "p" + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // serverUsers turns the credentials file into the embedded server's users and permissions.

@@ -514,3 +514,28 @@ func streamMsgs(t *testing.T, bus *Bus, name string) uint64 {
 	}
 	return info.State.Msgs
 }
+
+// TestSecretsParseAsStringsInNATSConfig: every generated password survives nats-server's
+// variable parsing as the same string (a value like "12-07…" would be read as a date).
+func TestSecretsParseAsStringsInNATSConfig(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 200; i++ {
+		pw, err := randomSecret()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := pw[0]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			t.Fatalf("password %q does not start with a letter", pw)
+		}
+		t.Setenv("DANGO_TEST_PW", pw)
+		conf := filepath.Join(dir, "c.conf")
+		os.WriteFile(conf, []byte("authorization { user: a, password: $DANGO_TEST_PW }\n"), 0o600)
+		opts, err := server.ProcessConfigFile(conf)
+		if err != nil {
+			t.Fatalf("password %q: %v", pw, err)
+		}
+		if opts.Password != pw {
+			t.Fatalf("password %q read back as %q", pw, opts.Password)
+		}
+	}
+}
