@@ -1,6 +1,9 @@
 package main
 
 import (
+	"github.com/nats-io/nats.go"
+
+	"github.com/dangohq/dango/events"
 	"math/rand/v2"
 	"os"
 
@@ -41,37 +44,66 @@ func TestServeKilledAtCommitRunEnds(t *testing.T) {
 	appFiles := 1
 	for i := 1; i <= trials; i++ {
 		writeFile(t, dir, "data/app/"+strconv.Itoa(i)+".csv", csvRows(1000))
+		loadsBefore := "0"
+		if i > 1 { // read before serve holds the warehouse
+			loadsBefore = scalar(t, dir, "SELECT count(*) FROM raw_big._dlt_loads")
+		}
 		s := startServe(t, dir, "--workers", "1", "--job-timeout", "3s")
+		mode := i % 4
+		var writing chan *nats.Msg
+		if mode == 3 {
+			// Watch the writer's log as an upstream system may (dango-trigger reads events):
+			// "Writing to raw_big.big" comes right before the commit.
+			writing = make(chan *nats.Msg, 64)
+			nc := connectAs(t, s.nats, natsAuth(t, dir)[events.RoleTrigger])
+			if _, err := nc.ChanSubscribe(events.EventSubject(events.SyncLog, "big"), writing); err != nil {
+				t.Fatal(err)
+			}
+			nc.Flush()
+		}
 		code, m := s.do(t, "POST", "/api/v1/sync", s.tok, []byte(`{}`), nil)
 		id, _ := m["run_id"].(string)
 		if code != 202 || id == "" {
 			t.Fatalf("trial %d: POST sync: %d %v", i, code, m)
 		}
 		// Where to kill: right after the 202 (the run is being dispatched), a random moment
-		// of the run, or right after the WAL appears (the load is being written) or
-		// disappears again (the commit was checkpointed).
-		mode := i % 4
+		// of the run, right after the WAL appears (the load is being written), or within
+		// 30 ms of the writer starting the commit.
 		switch mode {
 		case 1:
 			time.Sleep(time.Duration(rng.IntN(4000)) * time.Microsecond)
 		case 0:
 			time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
-		case 2, 3:
+		case 2:
 			deadline := time.Now().Add(30 * time.Second)
 			for !fileHasData(wal) && time.Now().Before(deadline) {
 				time.Sleep(time.Millisecond)
 			}
-			if mode == 3 {
-				for fileHasData(wal) && time.Now().Before(deadline) {
-					time.Sleep(time.Millisecond)
+			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+		case 3:
+			timeout := time.After(30 * time.Second)
+		wait:
+			for {
+				select {
+				case m := <-writing:
+					if strings.Contains(string(m.Data), "Writing to raw_big.big") {
+						break wait
+					}
+				case <-timeout:
+					t.Fatalf("trial %d: the writer never announced the commit of raw_big.big", i)
 				}
 			}
-			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+			time.Sleep(time.Duration(rng.IntN(30_000)) * time.Microsecond)
 		}
 		_, before := s.do(t, "GET", "/api/v1/runs/"+id, s.tok, nil, nil)
 		s.cmd.Process.Kill()
 		s.cmd.Wait()
 		assertWholeLoads(t, dir, i, rows)
+		committed := ""
+		if scalar(t, dir, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_big' AND table_name = '_dlt_loads'") != "0" &&
+			scalar(t, dir, "SELECT count(*) FROM raw_big._dlt_loads") != loadsBefore {
+			committed = " (big committed)"
+		}
 
 		s2 := startServe(t, dir, "--workers", "1", "--job-timeout", "3s")
 		run := s2.waitRunWithin(t, id, 90*time.Second)
@@ -85,7 +117,7 @@ func TestServeKilledAtCommitRunEnds(t *testing.T) {
 		default:
 			t.Fatalf("trial %d: run %v", i, run)
 		}
-		outcomes[[]string{"random", "after the 202", "WAL appeared", "WAL folded"}[mode]+": "+before["status"].(string)+"→"+status]++
+		outcomes[[]string{"random", "after the 202", "WAL appeared", "commit started"}[mode]+": "+before["status"].(string)+committed+"→"+status]++
 		// Whatever happened, the server works on: a new sync succeeds.
 		_, m2 := s2.do(t, "POST", "/api/v1/sync", s2.tok, []byte(`{}`), nil)
 		id2, _ := m2["run_id"].(string)
