@@ -183,4 +183,3 @@ func TestRestAPIDltIncremental(t *testing.T) {
 		}
 	}
 }
-
