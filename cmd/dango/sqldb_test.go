@@ -278,15 +278,15 @@ func TestMySQLTypesRoundTrip(t *testing.T) {
 	src.exec(t, `CREATE TABLE all_types (id int unsigned PRIMARY KEY, ti tinyint, tu tinyint unsigned, si smallint, mi mediumint,
 		  i int, bi bigint, bu bigint unsigned, de decimal(12,4), f float, d double, b bit(4), c char(5), vc varchar(40),
 		  tx text, e enum('a','b'), st set('x','y'), j json, dt date, dtm datetime(6), ts timestamp(3) NULL, tm time(1), yr year,
-		  bin varbinary(8), bl blob)`,
+		  bin varbinary(8), bl blob, b64 bit(64))`,
 		`INSERT INTO all_types VALUES
 		 (1, -128, 255, -32768, -8388608, -2147483648, -9223372036854775808, 18446744073709551615, 12345678.1234, 1.5, 0.1,
 		  b'1010', 'ab', 'a "quoted", ''text''', 'line one\nline two, ünïcödé', 'b', 'x,y', '{"a": [1, 2.5, "x"]}',
-		  '2024-02-29', '2024-01-01 10:00:00.123456', '2024-01-01 10:00:00.123', '-838:59:59', 2024, x'00ff10', x'0a0d22'),
+		  '2024-02-29', '2024-01-01 10:00:00.123456', '2024-01-01 10:00:00.123', '-838:59:59', 2024, x'00ff10', x'0a0d22', b'1111111111111111111111111111111111111111111111111111111111111111'),
 		 (2, 0, 0, 0, 0, 0, 0, 0, -0.0001, -2.5, 1e300, b'0000', '', '', '', 'a', '', '[]', '1000-01-01', '1970-01-01 00:00:01',
-		  '1970-01-01 00:00:01', '12:00:00.5', 1901, x'', x''),
+		  '1970-01-01 00:00:01', '12:00:00.5', 1901, x'', x'', b'0'),
 		 (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-		  NULL, NULL, NULL, NULL, NULL)`)
+		  NULL, NULL, NULL, NULL, NULL, NULL)`)
 	dir := src.project(t, "")
 	if r := dango(t, dir, "sync"); r.code != 0 {
 		t.Fatalf("sync: %+v", r)
@@ -300,7 +300,7 @@ func TestMySQLTypesRoundTrip(t *testing.T) {
 	// dlt's load); double stays DOUBLE and timestamp an instant (docs/dlt-differences.md).
 	want := "id BIGINT, ti BIGINT, tu BIGINT, si BIGINT, mi BIGINT, i BIGINT, bi BIGINT, bu UBIGINT, de DECIMAL(12,4), " +
 		"f DOUBLE, d DOUBLE, b BIGINT, c VARCHAR, vc VARCHAR, tx VARCHAR, e VARCHAR, st VARCHAR, j VARCHAR, dt DATE, " +
-		"dtm TIMESTAMP, ts TIMESTAMP WITH TIME ZONE, tm INTERVAL, yr BIGINT, bin BLOB, bl BLOB"
+		"dtm TIMESTAMP, ts TIMESTAMP WITH TIME ZONE, tm INTERVAL, yr BIGINT, bin BLOB, bl BLOB, b64 UBIGINT"
 	if got != want {
 		t.Errorf("types:\n got %s\nwant %s", got, want)
 	}
@@ -316,7 +316,8 @@ func TestMySQLTypesRoundTrip(t *testing.T) {
 		{col: "dtm", src: "DATE_FORMAT(dtm, '%Y-%m-%d %H:%i:%s.%f')", duck: "strftime(dtm, '%Y-%m-%d %H:%M:%S.%f')"},
 		{col: "ts", src: "DATE_FORMAT(CONVERT_TZ(ts, @@session.time_zone, '+00:00'), '%Y-%m-%d %H:%i:%s.%f')", duck: "strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%f')"},
 		{col: "tm", src: "CAST(TIME_TO_SEC(tm) * 1000000 AS SIGNED)", duck: "CAST(epoch_us(tm) AS VARCHAR)"},
-		plain("yr"), {col: "bin", src: "LOWER(HEX(bin))", duck: "lower(hex(bin))"}, {col: "bl", src: "LOWER(HEX(bl))", duck: "lower(hex(bl))"}}
+		plain("yr"), {col: "bin", src: "LOWER(HEX(bin))", duck: "lower(hex(bin))"}, {col: "bl", src: "LOWER(HEX(bl))", duck: "lower(hex(bl))"},
+		{col: "b64", src: "CAST(b64 + 0 AS CHAR)", duck: "CAST(b64 AS VARCHAR)"}}
 	checkValues(t, src.db, dw, "all_types", "raw_db.all_types", "id", cols)
 }
 
