@@ -67,3 +67,5 @@ require (
 	golang.org/x/tools v0.51.0 // indirect
 	golang.org/x/xerrors v0.0.0-20240903120638-7835f813f4da // indirect
 )
+
+replace github.com/nikolalohinski/gonja/v2 => ./third_party/gonja
