@@ -68,7 +68,7 @@ func (e *Engine) Compile(g *Graph, ids []string) error {
 		if n.Test != nil { // dbt's layout: <properties file>/<test name>.sql
 			rel = rel + "/" + n.Path
 		}
-		n.CompiledPath = filepath.ToSlash(filepath.Join(p.TargetPath, "compiled", p.Name, rel))
+		n.CompiledPath = filepath.ToSlash(filepath.Join(p.TargetPath, "compiled", n.PackageName, rel))
 		full := filepath.Join(p.Dir, n.CompiledPath)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return err

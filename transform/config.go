@@ -147,13 +147,14 @@ var dictConfigs = map[string]bool{"meta": true, "persist_docs": true, "docs": tr
 // tree, walked along its fqn) and its YAML properties.
 func (p *Project) projectConfig(n *Node) map[string]any {
 	cfg := map[string]any{"enabled": true, "tags": []string{}}
-	tree := p.modelCfg
+	own := p.owner(n) // a package's node starts from the package's own dbt_project.yml
+	tree := own.modelCfg
 	switch n.ResourceType {
 	case "model":
 		cfg["materialized"] = "view"
 	case "seed":
 		cfg["materialized"] = "seed"
-		tree = p.seedCfg
+		tree = own.seedCfg
 	case "test":
 		cfg["materialized"] = "test"
 		cfg["severity"] = "ERROR"
@@ -169,10 +170,14 @@ func (p *Project) projectConfig(n *Node) map[string]any {
 		level = next
 		applyLevel(cfg, level)
 	}
-	if props, ok := p.props[n.Name]; ok && n.ResourceType == "model" {
+	if props, ok := own.props[n.Name]; ok && n.ResourceType == "model" {
 		for k, v := range props.Config {
 			mergeConfig(cfg, k, v)
 		}
+	}
+	if n.ResourceType == "seed" {
+		n.Config = cfg
+		p.applyRootConfig(n)
 	}
 	return cfg
 }

@@ -25,9 +25,11 @@ var internalMacros embed.FS
 
 // MacroFile is a file of {% macro %} definitions.
 type MacroFile struct {
-	Path   string
-	Source string
-	tpl    *exec.Template
+	Path     string
+	Source   string
+	Package  string // the installed package that holds it; "" for the root project
+	tpl      *exec.Template
+	internal bool // dango's built-in library (dbt's namespace)
 }
 
 var jinjaConfig = config.New()

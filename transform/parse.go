@@ -88,7 +88,7 @@ func (e *Engine) parallel(nodes []*Node, f func(s *session, n *Node) error) erro
 func (s *session) render(n *Node, phase int, cfg map[string]any) (string, *state, error) {
 	st := &state{node: n, phase: phase, config: cfg}
 	s.st, s.rets = st, nil
-	tpl, err := newTemplate(n.OriginalFilePath, n.RawCode, s.env)
+	tpl, err := newTemplate(n.OriginalFilePath, n.RawCode, s.envFor(n.PackageName))
 	if err != nil {
 		return "", st, renderError(n.OriginalFilePath, err)
 	}
@@ -142,6 +142,7 @@ func (e *Engine) Parse() (*Graph, error) {
 			return err
 		}
 		n.Config = st.config
+		p.applyRootConfig(n)
 		n.Tags = toStrings(n.Config["tags"])
 		n.Refs, n.SourceRefs = st.refs, st.sources
 		return nil
@@ -266,7 +267,7 @@ func newGraph(p *Project) (*Graph, error) {
 			}
 		}
 		for _, r := range n.Refs {
-			if t, ok := p.byName[r[len(r)-1]]; ok {
+			if t, ok := p.resolveRef(n, r); ok {
 				add(t.UniqueID)
 			}
 		}
@@ -361,7 +362,7 @@ func (e *Engine) checkRefs(nodes []*Node) error {
 		}
 		for _, r := range n.Refs {
 			name := r[len(r)-1]
-			if t, ok := e.P.byName[name]; !ok || !t.Enabled() {
+			if t, ok := e.P.resolveRef(n, r); !ok || !t.Enabled() {
 				return &LoadError{File: n.OriginalFilePath, Msg: notFound(n, name).Error()}
 			}
 		}

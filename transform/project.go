@@ -48,6 +48,7 @@ type Project struct {
 	// genericTests are created once models are known (their parents must exist).
 	genericTests []*Node
 	sourceTests  []sourceTest
+	pk           *packageSet // installed packages (see packages.go)
 }
 
 // Node is a model, seed, singular test or source.
@@ -136,21 +137,23 @@ func Load(dir string, o LoadOptions) (*Project, error) {
 		p.RootDir = filepath.Dir(dir)
 	}
 	var cfg struct {
-		Name          string         `yaml:"name"`
-		Profile       string         `yaml:"profile"`
-		ModelPaths    []string       `yaml:"model-paths"`
-		SourcePaths   []string       `yaml:"source-paths"`
-		SeedPaths     []string       `yaml:"seed-paths"`
-		DataPaths     []string       `yaml:"data-paths"`
-		MacroPaths    []string       `yaml:"macro-paths"`
-		TestPaths     []string       `yaml:"test-paths"`
-		TargetPath    string         `yaml:"target-path"`
-		Vars          map[string]any `yaml:"vars"`
-		Models        map[string]any `yaml:"models"`
-		Seeds         map[string]any `yaml:"seeds"`
-		OnRunStart    any            `yaml:"on-run-start"`
-		OnRunEnd      any            `yaml:"on-run-end"`
-		ConfigVersion any            `yaml:"config-version"`
+		Name          string          `yaml:"name"`
+		Profile       string          `yaml:"profile"`
+		ModelPaths    []string        `yaml:"model-paths"`
+		SourcePaths   []string        `yaml:"source-paths"`
+		SeedPaths     []string        `yaml:"seed-paths"`
+		DataPaths     []string        `yaml:"data-paths"`
+		MacroPaths    []string        `yaml:"macro-paths"`
+		TestPaths     []string        `yaml:"test-paths"`
+		TargetPath    string          `yaml:"target-path"`
+		Vars          map[string]any  `yaml:"vars"`
+		Models        map[string]any  `yaml:"models"`
+		Seeds         map[string]any  `yaml:"seeds"`
+		OnRunStart    any             `yaml:"on-run-start"`
+		OnRunEnd      any             `yaml:"on-run-end"`
+		ConfigVersion any             `yaml:"config-version"`
+		PackagesPath  string          `yaml:"packages-install-path"`
+		Dispatch      []dispatchEntry `yaml:"dispatch"`
 	}
 	if err := readYAML(filepath.Join(dir, "dbt_project.yml"), "dbt_project.yml", &cfg); err != nil {
 		return nil, err
@@ -161,8 +164,8 @@ func Load(dir string, o LoadOptions) (*Project, error) {
 	if hooks(cfg.OnRunStart) || hooks(cfg.OnRunEnd) {
 		return nil, &LoadError{File: "dbt_project.yml", Msg: "on-run-start / on-run-end hooks are not supported by dango's engine yet; remove them or run with --engine dbt-core"}
 	}
-	if data, err := os.ReadFile(filepath.Join(dir, "packages.yml")); err == nil && strings.Contains(string(data), "package") {
-		return nil, &LoadError{File: "packages.yml", Msg: "dbt packages are not supported by dango's engine yet; run with --engine dbt-core to use them"}
+	if err := packagesMissing(dir); err != nil {
+		return nil, err
 	}
 	p.Name, p.Profile = cfg.Name, cfg.Profile
 	p.ModelPaths = firstNonEmpty(cfg.ModelPaths, cfg.SourcePaths, []string{"models"})
@@ -196,6 +199,9 @@ func Load(dir string, o LoadOptions) (*Project, error) {
 		return nil, err
 	}
 	if err := p.discover(); err != nil {
+		return nil, err
+	}
+	if err := p.loadPackages(cfg.PackagesPath, cfg.Dispatch, cfg.Vars, o.Vars); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -413,7 +413,7 @@ func plural(n int64) string {
 // seed loads a CSV into a table: DuckDB's reader infers types; column_types overrides them.
 func (e *Engine) seed(ctx context.Context, conn *sql.Conn, n *Node) (string, error) {
 	rel := n.Relation()
-	file := filepath.Join(e.P.Dir, n.OriginalFilePath)
+	file := e.P.FileOf(n)
 	opts := "header = true"
 	if ct, ok := n.Config["column_types"].(map[string]any); ok && len(ct) > 0 {
 		keys := make([]string, 0, len(ct))
@@ -473,7 +473,7 @@ func (e *Engine) writeRun(n *Node, executed string) {
 	if n.Test != nil {
 		rel += "/" + n.Path
 	}
-	p := filepath.Join(e.P.Dir, e.P.TargetPath, "run", e.P.Name, rel)
+	p := filepath.Join(e.P.Dir, e.P.TargetPath, "run", n.PackageName, rel)
 	if os.MkdirAll(filepath.Dir(p), 0o755) == nil {
 		os.WriteFile(p, []byte(executed+"\n"), 0o644)
 	}

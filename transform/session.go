@@ -45,7 +45,9 @@ func NewEngine(p *Project) (*Engine, error) {
 		mf.tpl = tpl
 		e.macroFiles = append(e.macroFiles, mf)
 		for name := range tpl.Macros() {
-			e.overridden[name] = true
+			if mf.Package == "" {
+				e.overridden[name] = true
+			}
 		}
 	}
 	entries, _ := fs.ReadDir(internalMacros, "macros")
@@ -55,7 +57,7 @@ func NewEngine(p *Project) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("internal macro library %s: %w", ent.Name(), err)
 		}
-		e.macroFiles = append(e.macroFiles, &MacroFile{Path: "dango/" + ent.Name(), Source: string(src), tpl: tpl})
+		e.macroFiles = append(e.macroFiles, &MacroFile{Path: "dango/" + ent.Name(), Source: string(src), tpl: tpl, internal: true})
 	}
 	return e, nil
 }
@@ -78,7 +80,8 @@ type state struct {
 // session renders nodes one at a time; each worker goroutine has its own.
 type session struct {
 	e    *Engine
-	env  *exec.Environment
+	env  *exec.Environment // the root project's
+	envs map[string]*exec.Environment
 	st   *state
 	rets []*exec.Value // return() values of the macro calls in progress
 }
@@ -124,9 +127,24 @@ func (s *session) config(va *exec.VarArgs) (any, error) {
 }
 
 func (e *Engine) newSession() *session {
-	s := &session{e: e}
+	s := &session{e: e, envs: map[string]*exec.Environment{}}
+	s.env = s.envFor(e.P.Name)
+	return s
+}
+
+// envFor is the environment a node of package pkg renders in: macros resolve from that
+// package first, as in dbt (see macroSpaceFor).
+func (s *session) envFor(pkg string) *exec.Environment {
+	if pkg == "" {
+		pkg = s.e.P.Name
+	}
+	if env, ok := s.envs[pkg]; ok {
+		return env
+	}
+	e := s.e
 	ctx := exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables)
-	s.env = &exec.Environment{Context: ctx, Filters: builtins.Filters, Tests: builtins.Tests, ControlStructures: builtins.ControlStructures, Methods: methods}
+	env := &exec.Environment{Context: ctx, Filters: builtins.Filters, Tests: builtins.Tests, ControlStructures: builtins.ControlStructures, Methods: methods}
+	s.envs[pkg] = env
 	p := e.P
 	t := p.Target
 	ctx.Update(exec.NewContext(map[string]any{
@@ -157,34 +175,15 @@ func (e *Engine) newSession() *session {
 		"api":        map[string]any{"Column": map[string]any{"translate_type": translateType}},
 		"graph":      map[string]any{"nodes": map[string]any{}, "sources": map[string]any{}},
 	}))
-	macros := map[string]any{}
-	for i := len(e.macroFiles) - 1; i >= 0; i-- { // project macros bind last: they win
-		mf := e.macroFiles[i]
-		r := exec.NewRenderer(s.env, discard, jinjaConfig, nil, mf.tpl)
-		for name, node := range mf.tpl.Macros() {
-			f, err := exec.MacroNodeToFunc(node, r)
-			if err != nil {
-				continue
-			}
-			macros[name] = s.wrapMacro(name, f)
-		}
-	}
-	ctx.Update(exec.NewContext(macros))
-	ctx.Set("dbt", macros) // dbt.date_trunc(...) and friends
+	ms := s.macroSpaceFor(pkg, env)
+	ctx.Update(exec.NewContext(ms.flat)) // dbt.date_trunc(...), dbt_utils.star(...) and friends
 	ctx.Set("adapter", map[string]any{
-		"dispatch": func(name string, namespace ...any) (any, error) {
-			for _, cand := range []string{"duckdb__" + name, "default__" + name} {
-				if m, ok := macros[cand]; ok {
-					return m, nil
-				}
-			}
-			return nil, fmt.Errorf("no implementation of macro %s for duckdb (looked for duckdb__%s and default__%s)", name, name, name)
-		},
+		"dispatch":     s.dispatch(ms),
 		"quote":        func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` },
 		"type":         func() string { return "duckdb" },
 		"get_relation": func(va *exec.VarArgs) any { return nil },
 	})
-	return s
+	return env
 }
 
 // wrapMacro makes return() work: the macro's value is what it returned, else its output.
@@ -228,10 +227,7 @@ func (s *session) ref(args ...string) (Relation, error) {
 		return Relation{}, s.fail(fmt.Errorf("ref() takes a model name and optionally a package name"))
 	}
 	name := args[len(args)-1]
-	if len(args) == 2 && args[0] != s.e.P.Name {
-		return Relation{}, s.fail(fmt.Errorf("%s refers to package %q, and packages are not supported yet", s.st.node.OriginalFilePath, args[0]))
-	}
-	target, ok := s.e.P.byName[name]
+	target, ok := s.e.P.resolveRef(s.st.node, args)
 	if s.st.phase == phaseParse {
 		// Other nodes are being parsed at the same time, their configs (enabled, alias,
 		// schema) not final: record the ref, check it once parsing is done (checkRefs), and
@@ -264,13 +260,14 @@ func (s *session) source(src, table string) (Relation, error) {
 }
 
 func (s *session) variable(name string, def ...any) (any, error) {
-	if v, ok := s.e.P.Vars[name]; ok {
+	vars := s.e.P.varsFor(s.st.node)
+	if v, ok := vars[name]; ok {
 		return v, nil
 	}
 	if len(def) > 0 {
 		return def[0], nil
 	}
-	return nil, s.fail(fmt.Errorf("Required var '%s' not found in config:\nVars supplied to %s = %s", name, s.st.node.Name, varsJSON(s.e.P.Vars)))
+	return nil, s.fail(fmt.Errorf("Required var '%s' not found in config:\nVars supplied to %s = %s", name, s.st.node.Name, varsJSON(vars)))
 }
 
 func varsJSON(v map[string]any) string {

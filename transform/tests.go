@@ -133,6 +133,9 @@ func testTemplate(n *Node) string {
 		target = "source('" + t.Attached.SourceName + "', '" + t.Attached.Name + "')"
 	}
 	macro := "test_" + t.TestName
+	if t.Namespace != "" {
+		macro = t.Namespace + "." + macro
+	}
 	args := []string{"model=get_where_subquery(" + target + ")"}
 	keys := make([]string, 0, len(t.Kwargs))
 	for k := range t.Kwargs {
@@ -229,6 +232,9 @@ func (p *Project) addGenericTests(file string, target *Node, targetExpr string, 
 		testType := testName
 		if target.ResourceType == "source" {
 			testType = "source_" + testName // dbt's name for tests on sources
+		}
+		if ns != "" {
+			testType = ns + "_" + testType // dbt names package tests util_positive_…
 		}
 		short, full := testNames(testType, testNameBase, args)
 		if custom != "" {

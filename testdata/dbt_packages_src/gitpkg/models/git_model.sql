@@ -1,0 +1,3 @@
+{{ config(materialized='table') }}
+select {{ gitpkg.greet() }} as g, {{ gitpkg.label("name") }} as l, code
+from {{ ref('git_codes') }}
