@@ -1,6 +1,12 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +40,58 @@ func gitPackageRepo(t *testing.T, name string) (string, string) {
 	return "file://" + repo, git("rev-parse", "HEAD")
 }
 
+// hubStandIn serves the package hub API (index, package versions, tarballs) for one package
+// whose versions each hold a dbt project with a hub_value() macro.
+func hubStandIn(t *testing.T, pkg string, versions []string) *httptest.Server {
+	t.Helper()
+	org, name, _ := strings.Cut(pkg, "/")
+	tarballs := map[string][]byte{}
+	for _, v := range versions {
+		var buf bytes.Buffer
+		gz := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(gz)
+		top := org + "-" + name + "-" + v + "/"
+		files := map[string]string{
+			"dbt_project.yml": "name: " + name + "\nversion: '" + v + "'\nconfig-version: 2\n",
+			"macros/hub.sql":  "{% macro hub_value() %}'" + v + "'{% endmacro %}\n",
+		}
+		tw.WriteHeader(&tar.Header{Name: top, Typeflag: tar.TypeDir, Mode: 0o755})
+		for f, body := range files {
+			tw.WriteHeader(&tar.Header{Name: top + f, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))})
+			tw.Write([]byte(body))
+		}
+		tw.Close()
+		gz.Close()
+		tarballs[v] = buf.Bytes()
+	}
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/api/v1/index.json":
+			json.NewEncoder(w).Encode([]string{pkg})
+		case r.URL.Path == "/api/v1/"+pkg+".json":
+			vs := map[string]any{}
+			for _, v := range versions {
+				vs[v] = map[string]any{"id": pkg + "/" + v, "name": name, "version": v, "packages": []any{}, "works_with": []any{},
+					"require_dbt_version": []string{">=1.3.0", "<3.0.0"},
+					"downloads":           map[string]any{"tarball": srv.URL + "/tarballs/" + v + ".tar.gz", "format": "tgz", "sha1": ""}}
+			}
+			json.NewEncoder(w).Encode(map[string]any{"name": name, "namespace": org, "description": "", "latest": versions[len(versions)-1], "assets": map[string]any{}, "versions": vs})
+		case strings.HasPrefix(r.URL.Path, "/tarballs/"):
+			v := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/tarballs/"), ".tar.gz")
+			if b, ok := tarballs[v]; ok {
+				w.Write(b)
+				return
+			}
+			http.NotFound(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // TestDepsMatchDBT installs a local and a git package with dango deps and with dbt deps, then
 // compares what each engine makes of them: the lock file, the nodes, the compiled SQL, the
 // tables and the statuses of a build.
@@ -41,7 +99,10 @@ func TestDepsMatchDBT(t *testing.T) {
 	dbtBin := dbtPath(t)
 	t.Setenv("DANGO_FIXTURE_ENV", "ci")
 	url, sha := gitPackageRepo(t, "gitpkg")
-	packages := "packages:\n  - local: local/util_local\n  - git: \"" + url + "\"\n    revision: v1\n"
+	hub := hubStandIn(t, "acme/hubpkg", []string{"1.0.0", "1.1.0", "2.0.0"})
+	t.Setenv("DBT_PACKAGE_HUB_URL", hub.URL+"/")
+	// the git package asks for acme/hubpkg >=1.0.0; with the root's range that is 1.1.0
+	packages := "packages:\n  - local: local/util_local\n  - git: \"" + url + "\"\n    revision: v1\n  - package: acme/hubpkg\n    version: [\">=1.0.0\", \"<2.0.0\"]\n"
 	a, b := dbtProject(t, "packages"), dbtProject(t, "packages")
 	for _, dir := range []string{a, b} {
 		writeFile(t, dir, "dbt/packages.yml", packages)
@@ -56,7 +117,7 @@ func TestDepsMatchDBT(t *testing.T) {
 	// Declared but not installed: both refuse and say what to run.
 	for _, c := range []string{"ls", "compile", "run", "build"} {
 		r := dango(t, a, c)
-		if r.code == 0 || !strings.Contains(r.stderr, `2 package(s) specified in packages.yml, but only 0 package(s) installed in dbt_packages. Run "dango deps"`) {
+		if r.code == 0 || !strings.Contains(r.stderr, `3 package(s) specified in packages.yml, but only 0 package(s) installed in dbt_packages. Run "dango deps"`) {
 			t.Errorf("dango %s without deps: %+v", c, r)
 		}
 	}
@@ -69,7 +130,8 @@ func TestDepsMatchDBT(t *testing.T) {
 		t.Fatalf("dango deps: %+v", r)
 	}
 	for _, want := range []string{"Installing local/util_local\nInstalled from <local @ local/util_local>\n",
-		"Installing " + url + "\nInstalled from revision " + sha + "\n", "Updating lock file in file path: "} {
+		"Installing " + url + "\nInstalled from revision " + sha + "\n", "Updating lock file in file path: ",
+		"Installing acme/hubpkg\nInstalled from version 1.1.0\nUpdated version available: 2.0.0\n"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("dango deps output lacks %q:\n%s", want, r.stdout)
 		}
