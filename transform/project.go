@@ -350,6 +350,11 @@ func (p *Project) discover() error {
 			return err
 		}
 		for _, f := range files {
+			if strings.HasSuffix(f, ".yml") || strings.HasSuffix(f, ".yaml") {
+				if err := p.readProperties(path.Join(sp, f)); err != nil {
+					return err
+				}
+			}
 			if !strings.HasSuffix(f, ".csv") {
 				continue
 			}

@@ -216,7 +216,7 @@ func (d *dbtLog) Done(r transform.Result, total int) {
 			verb = "OK loaded"
 		}
 		status := "SUCCESS in " + secs
-		if strings.HasPrefix(r.Message, "INSERT") {
+		if strings.HasPrefix(r.Message, "INSERT") || strings.HasPrefix(r.Message, "CREATE") {
 			status = r.Message + " in " + secs
 		}
 		d.line("%s", d.pal.green(dotted(fmt.Sprintf("%d of %d %s %s", r.Index, total, verb, describe(n)), status)))
