@@ -37,6 +37,15 @@ func (p *Project) readProperties(rel string) error {
 			Tests       []any            `yaml:"tests"`
 			Tags        any              `yaml:"tags"`
 		} `yaml:"models"`
+		Seeds []struct {
+			Name        string           `yaml:"name"`
+			Description string           `yaml:"description"`
+			Config      map[string]any   `yaml:"config"`
+			Columns     []map[string]any `yaml:"columns"`
+			DataTests   []any            `yaml:"data_tests"`
+			Tests       []any            `yaml:"tests"`
+			Tags        any              `yaml:"tags"`
+		} `yaml:"seeds"`
 		Sources []struct {
 			Name        string         `yaml:"name"`
 			Schema      string         `yaml:"schema"`
@@ -56,7 +65,7 @@ func (p *Project) readProperties(rel string) error {
 	if err := readYAML(path.Join(p.Dir, rel), rel, &doc); err != nil {
 		return err
 	}
-	for _, m := range doc.Models {
+	for _, m := range append(doc.Models, doc.Seeds...) {
 		if m.Name == "" {
 			return &LoadError{File: rel, Msg: "a model entry has no name"}
 		}
@@ -170,7 +179,7 @@ func (p *Project) projectConfig(n *Node) map[string]any {
 		level = next
 		applyLevel(cfg, level)
 	}
-	if props, ok := own.props[n.Name]; ok && n.ResourceType == "model" {
+	if props, ok := own.props[n.Name]; ok && (n.ResourceType == "model" || n.ResourceType == "seed") {
 		for k, v := range props.Config {
 			mergeConfig(cfg, k, v)
 		}

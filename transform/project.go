@@ -120,9 +120,14 @@ func (e *LoadError) Error() string {
 // LoadOptions select the profile target and command-line vars.
 type LoadOptions struct {
 	RootDir     string         // dango project root: profiles at .dango/profiles.yml, relative paths
-	ProfilesDir string         // default RootDir/.dango
+	ProfilesDir string         // where profiles.yml is; default RootDir/.dango
+	Profile     string         // default: dbt_project.yml's profile (dbt's --profile)
 	Target      string         // default: the profile's target
 	Vars        map[string]any // --vars
+	// PathBase is the folder a relative duckdb path in the profile is resolved against:
+	// default RootDir. dbt-duckdb opens it relative to the working directory, so a plain dbt
+	// project passes the working directory here.
+	PathBase string
 }
 
 // Load reads the dbt project in dir: configuration, profile and files. It does not render
@@ -250,11 +255,20 @@ func (p *Project) loadProfile(o LoadOptions) error {
 	if dir == "" {
 		dir = filepath.Join(p.RootDir, ".dango")
 	}
+	if o.Profile != "" {
+		p.Profile = o.Profile
+	}
+	if p.Profile == "" {
+		return &LoadError{File: "dbt_project.yml", Msg: "the project names no profile: add profile: <name> (or pass --profile)"}
+	}
 	var profiles map[string]struct {
 		Target  string                    `yaml:"target"`
 		Outputs map[string]map[string]any `yaml:"outputs"`
 	}
 	label := filepath.ToSlash(filepath.Join(relTo(p.RootDir, dir), "profiles.yml"))
+	if r := relTo(p.RootDir, dir); strings.HasPrefix(r, "..") {
+		label = filepath.Join(dir, "profiles.yml")
+	}
 	if err := readYAML(filepath.Join(dir, "profiles.yml"), label, &profiles); err != nil {
 		return err
 	}
@@ -285,7 +299,11 @@ func (p *Project) loadProfile(o LoadOptions) error {
 		pathStr = ":memory:"
 	}
 	if pathStr != ":memory:" && !filepath.IsAbs(pathStr) {
-		pathStr = filepath.Join(p.RootDir, pathStr)
+		base := o.PathBase
+		if base == "" {
+			base = p.RootDir
+		}
+		pathStr = filepath.Join(base, pathStr)
 	}
 	t.Path = pathStr
 	t.Database = str(out["database"])
@@ -356,6 +374,11 @@ func (p *Project) discover() error {
 			return err
 		}
 		for _, f := range files {
+			if strings.HasSuffix(f, ".yml") || strings.HasSuffix(f, ".yaml") {
+				if err := p.readProperties(path.Join(sp, f)); err != nil {
+					return err
+				}
+			}
 			if !strings.HasSuffix(f, ".csv") {
 				continue
 			}

@@ -3,13 +3,11 @@ package transform
 import (
 	"context"
 	"database/sql"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -408,60 +406,6 @@ func plural(n int64) string {
 		return ""
 	}
 	return "s"
-}
-
-// seed loads a CSV into a table: DuckDB's reader infers types; column_types overrides them.
-func (e *Engine) seed(ctx context.Context, conn *sql.Conn, n *Node) (string, error) {
-	rel := n.Relation()
-	file := e.P.FileOf(n)
-	opts := "header = true"
-	if ct, ok := n.Config["column_types"].(map[string]any); ok && len(ct) > 0 {
-		keys := make([]string, 0, len(ct))
-		for k := range ct {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = "'" + strings.ReplaceAll(k, "'", "''") + "': '" + strings.ReplaceAll(str(ct[k]), "'", "''") + "'"
-		}
-		opts += ", types = {" + strings.Join(parts, ", ") + "}"
-	}
-	if _, err := readHeader(file); err != nil {
-		return "", err
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return "", err
-	}
-	defer tx.Rollback()
-	stmts := []string{
-		"DROP TABLE IF EXISTS " + rel.String(),
-		"CREATE TABLE " + rel.String() + " AS SELECT * FROM read_csv('" + strings.ReplaceAll(file, "'", "''") + "', " + opts + ")",
-	}
-	for _, q := range stmts {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return "", err
-		}
-	}
-	var rows int64
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+rel.String()).Scan(&rows); err != nil {
-		return "", err
-	}
-	if err := tx.Commit(); err != nil {
-		return "", err
-	}
-	e.writeRun(n, strings.Join(stmts, ";\n\n")+";")
-	return fmt.Sprintf("INSERT %d", rows), nil
-}
-
-func readHeader(file string) ([]string, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return csv.NewReader(f).Read()
 }
 
 // writeRun writes what a node executed to <target>/run/<project>/<path>.

@@ -34,20 +34,28 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 			if threads < 1 {
 				return usageErr(fmt.Errorf("--threads must be at least 1, got %d", threads))
 			}
-			p, err := g.loadProjectForReading()
+			h, err := g.resolveDBT(f)
 			if err != nil {
 				return err
 			}
+			p := h.P
 			if engine == "" {
 				engine = p.Engine
 			}
 			switch engine {
 			case "dango", "":
-				if c := service.FindServer(p); c != nil {
+				if c := service.FindServer(p); c != nil && !h.Plain {
 					return runViaServer(cmd, c, command, f, fullRefresh, threads, failFast)
 				}
 			case "dbt-core":
-				args := []string{command, "--profiles-dir", ".dango", "--project-dir", relPath(p.Root, p.DBTDir), "--threads", fmt.Sprint(threads)}
+				profilesDir := ".dango"
+				if h.Opts.ProfilesDir != "" {
+					profilesDir = h.Opts.ProfilesDir
+				}
+				args := []string{command, "--profiles-dir", profilesDir, "--project-dir", relPath(p.Root, p.DBTDir), "--threads", fmt.Sprint(threads)}
+				if h.Opts.Profile != "" {
+					args = append(args, "--profile", h.Opts.Profile)
+				}
 				for _, s := range f.selects {
 					args = append(args, "--select", s)
 				}
@@ -57,8 +65,8 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 				if f.vars != "" {
 					args = append(args, "--vars", f.vars)
 				}
-				if f.target != "" {
-					args = append(args, "--target", f.target)
+				if h.Opts.Target != "" {
+					args = append(args, "--target", h.Opts.Target)
 				}
 				if fullRefresh {
 					args = append(args, "--full-refresh")
@@ -73,9 +81,12 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 			start := time.Now()
 			out := cmd.OutOrStdout()
 			fmt.Fprintln(out, "Running dbt...")
-			l, err := loadDBTFor(p, f)
+			l, err := loadDBTFor(h, f)
 			if err != nil {
 				return err
+			}
+			if l.p.Warehouse == ":memory:" {
+				return usageErr(fmt.Errorf("profile %s target %s is an in-memory DuckDB: what dango %s builds would vanish; set path: in profiles.yml", l.E.P.Target.ProfileName, l.E.P.Target.Name, command))
 			}
 			l.E.FullRefresh = fullRefresh
 			ids := l.Executable(command)
@@ -216,7 +227,7 @@ func (d *dbtLog) Done(r transform.Result, total int) {
 			verb = "OK loaded"
 		}
 		status := "SUCCESS in " + secs
-		if strings.HasPrefix(r.Message, "INSERT") {
+		if strings.HasPrefix(r.Message, "INSERT") || strings.HasPrefix(r.Message, "CREATE") {
 			status = r.Message + " in " + secs
 		}
 		d.line("%s", d.pal.green(dotted(fmt.Sprintf("%d of %d %s %s", r.Index, total, verb, describe(n)), status)))

@@ -20,6 +20,7 @@ import (
 type selectFlags struct {
 	selects, excludes, resourceTypes []string
 	vars, target                     string
+	places                           dbtPlaces
 }
 
 func (f *selectFlags) add(cmd *cobra.Command) {
@@ -27,7 +28,8 @@ func (f *selectFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.excludes, "exclude", nil, "nodes to leave out")
 	cmd.Flags().StringArrayVar(&f.resourceTypes, "resource-type", nil, "only these resource types: model, seed, test, source")
 	cmd.Flags().StringVar(&f.vars, "vars", "", `variables as YAML or JSON: '{"year": 2024}'`)
-	cmd.Flags().StringVar(&f.target, "target", "", "profile target (default: the profile's)")
+	cmd.Flags().StringVarP(&f.target, "target", "t", "", "profile target (default: env DBT_TARGET, else the profile's)")
+	f.places.add(cmd)
 }
 
 // loaded is a parsed dbt project with its graph and selection.
@@ -37,29 +39,35 @@ type loaded struct {
 }
 
 func loadDBT(g *globals, f selectFlags) (*loaded, error) {
-	p, err := g.loadProjectForReading()
+	h, err := g.resolveDBT(f)
 	if err != nil {
 		return nil, err
 	}
-	return loadDBTFor(p, f)
+	return loadDBTFor(h, f)
 }
 
-// loadDBTFor parses the dbt project of an already loaded dango project.
-func loadDBTFor(p *config.Project, f selectFlags) (*loaded, error) {
+// loadDBTFor parses the dbt project of a dango project or a plain dbt project; for a plain one
+// the warehouse is the profile's duckdb file.
+func loadDBTFor(h *dbtHost, f selectFlags) (*loaded, error) {
 	vars := map[string]any{}
 	if f.vars != "" {
 		if err := yaml.Unmarshal([]byte(f.vars), &vars); err != nil {
 			return nil, usageErr(fmt.Errorf("--vars: not a YAML or JSON mapping: %v", err))
 		}
 	}
-	sel, err := transform.Open(p.DBTDir, transform.LoadOptions{RootDir: p.Root, Target: f.target, Vars: vars}, f.selects, f.excludes, f.resourceTypes)
+	o := h.Opts
+	o.Vars = vars
+	sel, err := transform.Open(h.P.DBTDir, o, f.selects, f.excludes, f.resourceTypes)
 	if err != nil {
 		return nil, usageErr(err)
 	}
 	for _, w := range sel.Sel.Warnings {
 		fmt.Fprintln(os.Stderr, "Warning:", w)
 	}
-	return &loaded{p: p, Selected: sel}, nil
+	if h.Plain {
+		h.P.Warehouse = sel.E.P.Target.Path
+	}
+	return &loaded{p: h.P, Selected: sel}, nil
 }
 
 func newLsCmd(g *globals) *cobra.Command {

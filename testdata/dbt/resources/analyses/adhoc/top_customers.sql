@@ -1,0 +1,1 @@
+select * from {{ ref('customer_totals') }} order by total desc limit 10

@@ -1,0 +1,1 @@
+select customer_id, sum(amount) as total from {{ ref('orders') }} group by 1

@@ -1,0 +1,1 @@
+select id, customer_id, amount, cast(ordered_at as date) as ordered_at from {{ ref('raw_orders') }}
