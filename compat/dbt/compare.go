@@ -143,9 +143,7 @@ func compareWarehouses(ref, got *Result) []Difference {
 			add(KindColumnOrder, n, strings.Join(oa, ", "), strings.Join(ob, ", "))
 		}
 		if same {
-			if d, ok := compareRows(a, b); !ok {
-				add(KindRows, n, d[0], d[1])
-			}
+			out = append(out, compareRows(n, a, b)...)
 		}
 	}
 	for _, n := range sortedKeys(rb) {
@@ -156,24 +154,23 @@ func compareWarehouses(ref, got *Result) []Difference {
 	return out
 }
 
-// compareRows compares two relations' rows as multisets; on a difference it says, for each
-// side, the row count and the first row the other side lacks.
-func compareRows(a, b *Relation) ([2]string, bool) {
+// compareRows compares two relations' rows. Each column's values are compared as a
+// multiset first, so that a column whose values differ (say, the time of the run) is reported
+// once, as `value schema.name.column`, and the other columns are still checked; `rows` is
+// reported only when every column agrees but the values pair up into other rows. On a
+// difference each side says its row count and the first value the other side lacks.
+func compareRows(name string, a, b *Relation) []Difference {
 	if a.RowsErr != "" || b.RowsErr != "" {
 		if a.RowsErr != "" && b.RowsErr != "" {
-			return [2]string{}, true // neither can be read: the status comparison says why
+			return nil // neither can be read: the status comparison says why
 		}
-		return [2]string{orText(a.RowsErr, fmt.Sprintf("%d rows", len(a.Rows))), orText(b.RowsErr, fmt.Sprintf("%d rows", len(b.Rows)))}, false
+		return []Difference{{Key: KindRows + " " + name, DBT: orText(a.RowsErr, fmt.Sprintf("%d rows", len(a.Rows))), Dango: orText(b.RowsErr, fmt.Sprintf("%d rows", len(b.Rows)))}}
 	}
 	if len(a.Rows) > MaxRows || len(b.Rows) > MaxRows {
 		if len(a.Rows) == len(b.Rows) {
-			return [2]string{}, true
+			return nil
 		}
-		return [2]string{fmt.Sprintf("more than %d rows", MaxRows), fmt.Sprintf("%d rows", len(b.Rows))}, false
-	}
-	onlyA, onlyB := multisetDiff(a.Rows, b.Rows)
-	if len(onlyA) == 0 && len(onlyB) == 0 {
-		return [2]string{}, true
+		return []Difference{{Key: KindRows + " " + name, DBT: fmt.Sprintf("%d rows (read up to %d)", len(a.Rows), MaxRows), Dango: fmt.Sprintf("%d rows", len(b.Rows))}}
 	}
 	side := func(n int, only []string) string {
 		s := fmt.Sprintf("%d rows", n)
@@ -182,7 +179,56 @@ func compareRows(a, b *Relation) ([2]string, bool) {
 		}
 		return s
 	}
-	return [2]string{side(len(a.Rows), onlyA), side(len(b.Rows), onlyB)}, false
+	onlyA, onlyB := multisetDiff(a.Rows, b.Rows)
+	if len(onlyA) == 0 && len(onlyB) == 0 {
+		return nil
+	}
+	var out []Difference
+	if len(a.Rows) == len(b.Rows) {
+		ca, cb := columnsOf(a), columnsOf(b)
+		for i, col := range ca.names {
+			va, vb := multisetDiff(ca.values[i], cb.values[cb.index[col]])
+			if len(va) > 0 || len(vb) > 0 {
+				out = append(out, Difference{Key: KindValue + " " + name + "." + col, DBT: side(len(a.Rows), va), Dango: side(len(b.Rows), vb)})
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return []Difference{{Key: KindRows + " " + name, DBT: side(len(a.Rows), onlyA), Dango: side(len(b.Rows), onlyB)}}
+}
+
+type columnValues struct {
+	names  []string
+	index  map[string]int
+	values [][]string // per column, sorted
+}
+
+// columnsOf splits a relation's rows (values in column-name order, see readRows) by column.
+func columnsOf(r *Relation) columnValues {
+	var c columnValues
+	for _, col := range r.Columns {
+		c.names = append(c.names, col.Name)
+	}
+	sort.Strings(c.names)
+	c.index = map[string]int{}
+	for i, n := range c.names {
+		c.index[n] = i
+	}
+	c.values = make([][]string, len(c.names))
+	for _, row := range r.Rows {
+		vals := strings.Split(row, rowSep)
+		for i := range c.names {
+			if i < len(vals) {
+				c.values[i] = append(c.values[i], vals[i])
+			}
+		}
+	}
+	for i := range c.values {
+		sort.Strings(c.values[i])
+	}
+	return c
 }
 
 func orText(a, b string) string {
@@ -269,7 +315,11 @@ func Judge(p string, diffs []Difference, allow []Allowance) Judged {
 }
 
 // Summary is a short per-kind account of diffs: counts, then the first n examples of each.
-func Summary(diffs []Difference, n int) string {
+func Summary(diffs []Difference, n int) string { return SummaryOf(diffs, n, "dbt", "dango") }
+
+// SummaryOf is Summary with other names for the two sides.
+func SummaryOf(diffs []Difference, n int, left, right string) string {
+	w := max(len(left), len(right)) + 1
 	by := map[string][]Difference{}
 	for _, d := range diffs {
 		by[d.Kind()] = append(by[d.Kind()], d)
@@ -287,7 +337,7 @@ func Summary(diffs []Difference, n int) string {
 				break
 			}
 			_, subj, _ := strings.Cut(d.Key, " ")
-			fmt.Fprintf(&b, "    %s\n      dbt:   %s\n      dango: %s\n", subj, d.DBT, d.Dango)
+			fmt.Fprintf(&b, "    %s\n      %-*s %s\n      %-*s %s\n", subj, w, left+":", d.DBT, w, right+":", d.Dango)
 		}
 	}
 	return b.String()

@@ -27,12 +27,13 @@ const (
 	KindColumnExtra   = "column-extra"   // a column in dango's relation only
 	KindType          = "type"           // a column's DuckDB type differs
 	KindColumnOrder   = "column-order"   // same columns, other order
-	KindRows          = "rows"           // the relation's rows differ (compared as multisets)
+	KindValue         = "value"          // a column's values differ (compared as multisets; subject schema.name.column)
+	KindRows          = "rows"           // every column's values agree, but they pair up into other rows (or a side cannot be read)
 )
 
 var kinds = []string{KindStep, KindNodeMissing, KindNodeExtra, KindStatus, KindSQL, KindSQLMissing,
 	KindSQLExtra, KindTableMissing, KindTableExtra, KindRelationType, KindColumnMissing,
-	KindColumnExtra, KindType, KindColumnOrder, KindRows}
+	KindColumnExtra, KindType, KindColumnOrder, KindValue, KindRows}
 
 func isKind(k string) bool {
 	for _, x := range kinds {

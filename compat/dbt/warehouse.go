@@ -89,6 +89,11 @@ func ReadWarehouse(ctx context.Context, file string) (*Warehouse, error) {
 	return w, nil
 }
 
+// rowSep joins a row's values. It is the unit separator: values are compared as text, and
+// one holding the separator itself would only split into a wrong column for the per-column
+// report (the whole-row comparison stays exact).
+const rowSep = "\x1f"
+
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // readRows reads a relation's rows with every value cast to text (NULL as ∅), columns in
@@ -122,7 +127,7 @@ func readRows(ctx context.Context, db *sql.DB, schema, name string, cols []Colum
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		out = append(out, strings.Join(vals, " | "))
+		out = append(out, strings.Join(vals, rowSep))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
