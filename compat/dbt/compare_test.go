@@ -121,7 +121,7 @@ func TestCompare(t *testing.T) {
 				r.WH.Relations["main.a"] = rel("BASE TABLE", []string{"1"}, "x", "INTEGER")
 			}
 		}, nil},
-		{"step exit", func(ref, got *Result) { got.Steps[1].Code = 2 }, []string{"step seed"}},
+		{"step exit", func(ref, got *Result) { got.Steps[1].Code = 2 }, []string{"step build"}},
 		{"nodes", func(ref, got *Result) { ref.Nodes["model.p.a"] = "model"; got.Nodes["model.p.b"] = "model" },
 			[]string{"node-extra model.p.b", "node-missing model.p.a"}},
 		{"status", func(ref, got *Result) {

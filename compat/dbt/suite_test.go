@@ -426,7 +426,7 @@ func writeStatus(file string) error {
 	defer statusMu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# The dbt package suite today\n\nWritten by `make test-dbt-status` (`go test ./compat/dbt -run TestPackages -update-status`, DANGO_DBT_SUITE=1) on %s. Do not edit: run it again.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	b.WriteString("Each project is run with the same commands (`deps`, `seed`, `build --exclude resource_type:seed`, `ls --output json`, each with `--project-dir`, `--profiles-dir`, `--target duckdb`) under each dbt-core reference and under dango; see compat/dbt/README.md.\n")
+	b.WriteString("Each project is run with the same commands (`deps`, `build`, `ls --output json`, each with `--project-dir`, `--profiles-dir`, `--target duckdb`) under each dbt-core reference and under dango; see compat/dbt/README.md.\n")
 	for _, c := range cases {
 		st := statuses[c.Pkg]
 		if st == nil {
