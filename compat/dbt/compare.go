@@ -70,13 +70,22 @@ func Compare(ref, got *Result) []Difference {
 			add(KindStatus, id, a, b)
 		}
 	}
+	// The file set under target/compiled, then each node's code from run_results.json (a
+	// file two nodes share holds either's code, so file contents are not compared).
 	for _, p := range sortedKeys(ref.Compiled) {
-		b, ok := got.Compiled[p]
+		if _, ok := got.Compiled[p]; !ok {
+			add(KindSQLMissing, p, "compiled", "no file")
+		}
+	}
+	for _, id := range sortedKeys(ref.CompiledByID) {
+		a := ref.CompiledByID[id]
+		b, ok := got.CompiledByID[id]
 		switch {
 		case !ok:
-			add(KindSQLMissing, p, "compiled", "no file")
-		case b != ref.Compiled[p]:
-			add(KindSQL, p, clip(ref.Compiled[p], firstDiff(ref.Compiled[p], b)), clip(b, firstDiff(ref.Compiled[p], b)))
+			add(KindSQL, id, clip(a, 0), "no compiled_code in run_results.json")
+		case b != a:
+			at := firstDiff(a, b)
+			add(KindSQL, id, clip(a, at), clip(b, at))
 		}
 	}
 	for _, p := range sortedKeys(got.Compiled) {

@@ -84,7 +84,7 @@ func TestAllowanceMatches(t *testing.T) {
 }
 
 func side(tool string) *Result {
-	r := &Result{Tool: tool, Nodes: map[string]string{}, Statuses: map[string]string{}, Compiled: map[string]string{},
+	r := &Result{Tool: tool, Nodes: map[string]string{}, Statuses: map[string]string{}, Compiled: map[string]string{}, CompiledByID: map[string]string{},
 		WH: &Warehouse{Relations: map[string]*Relation{}}}
 	for _, s := range Steps {
 		r.Steps = append(r.Steps, StepResult{Name: s.Name})
@@ -129,9 +129,12 @@ func TestCompare(t *testing.T) {
 			ref.Statuses["model.p.a"] = "error"
 		}, []string{"status model.p.a", "status test.p.t"}},
 		{"sql", func(ref, got *Result) {
-			ref.Compiled["a.sql"], got.Compiled["a.sql"] = "select 1", "select 2"
+			ref.Compiled["a.sql"], got.Compiled["a.sql"] = "select 1", "select 2" // file contents: not compared
 			ref.Compiled["b.sql"], got.Compiled["c.sql"] = "x", "y"
-		}, []string{"sql a.sql", "sql-extra c.sql", "sql-missing b.sql"}},
+			ref.CompiledByID["model.p.a"], got.CompiledByID["model.p.a"] = "select 1", "select 2"
+			ref.CompiledByID["model.p.b"], got.CompiledByID["model.p.b"] = "select 1", "select 1"
+			ref.CompiledByID["test.p.t"] = "select 3"
+		}, []string{"sql model.p.a", "sql test.p.t", "sql-extra c.sql", "sql-missing b.sql"}},
 		{"relations", func(ref, got *Result) {
 			ref.WH.Relations["main.a"] = rel("BASE TABLE", nil)
 			got.WH.Relations["main.b"] = rel("VIEW", nil)

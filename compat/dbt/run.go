@@ -67,9 +67,13 @@ type Result struct {
 	Nodes    map[string]string // unique_id → resource_type, from ls --output json
 	Statuses map[string]string // unique_id → status, from the run_results.json of seed and build
 	Compiled map[string]string // path under target/compiled → whitespace-normalised SQL
-	WH       *Warehouse
-	WHErr    string
-	Total    time.Duration
+	// CompiledByID is each node's compiled_code in run_results.json, whitespace-normalised.
+	// Two nodes can share a file under target/compiled (dbt shortens long test names), and
+	// then the file holds whichever was written last; the per-node code does not.
+	CompiledByID map[string]string
+	WH           *Warehouse
+	WHErr        string
+	Total        time.Duration
 }
 
 // Step returns the named step's result (zero value when it did not run).
@@ -178,7 +182,7 @@ func rewriteDeps(dir, root string, deps map[string]string) error {
 // dbt carries on after errors too, and the comparison wants everything either side made.
 func Run(ctx context.Context, tool, bin string, env []string, l Layout, stepTimeout time.Duration) *Result {
 	start := time.Now()
-	r := &Result{Tool: tool, Nodes: map[string]string{}, Statuses: map[string]string{}, Compiled: map[string]string{}}
+	r := &Result{Tool: tool, Nodes: map[string]string{}, Statuses: map[string]string{}, Compiled: map[string]string{}, CompiledByID: map[string]string{}}
 	common := []string{"--project-dir", l.ProjectDir, "--profiles-dir", l.ProfileDir, "--target", Target}
 	for _, s := range Steps {
 		sr := StepResult{Name: s.Name, Log: filepath.Join(l.Root, s.Name+".log")}
@@ -208,9 +212,12 @@ func Run(ctx context.Context, tool, bin string, env []string, l Layout, stepTime
 		sr.Errors = errorLines(out.String(), 3)
 		if s.RunResults {
 			rr := filepath.Join(l.ProjectDir, "target", "run_results.json")
-			if st, err := readRunResults(rr); err == nil {
+			if st, code, err := readRunResults(rr); err == nil {
 				for k, v := range st {
 					r.Statuses[k] = v
+				}
+				for k, v := range code {
+					r.CompiledByID[k] = v
 				}
 				_ = os.Rename(rr, filepath.Join(l.Root, s.Name+"_run_results.json"))
 			}
@@ -255,25 +262,31 @@ func errorLines(out string, n int) []string {
 	return got
 }
 
-func readRunResults(file string) (map[string]string, error) {
+// readRunResults returns each node's status and its compiled code (nodes with none, seeds,
+// are left out of the second map).
+func readRunResults(file string) (map[string]string, map[string]string, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var rr struct {
 		Results []struct {
-			UniqueID string `json:"unique_id"`
-			Status   string `json:"status"`
+			UniqueID     string  `json:"unique_id"`
+			Status       string  `json:"status"`
+			CompiledCode *string `json:"compiled_code"`
 		} `json:"results"`
 	}
 	if err := json.Unmarshal(data, &rr); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, nil, fmt.Errorf("%s: %w", file, err)
 	}
-	out := map[string]string{}
+	out, code := map[string]string{}, map[string]string{}
 	for _, r := range rr.Results {
 		out[r.UniqueID] = r.Status
+		if r.CompiledCode != nil && *r.CompiledCode != "" {
+			code[r.UniqueID] = NormalizeSQL(*r.CompiledCode)
+		}
 	}
-	return out, nil
+	return out, code, nil
 }
 
 // parseLs reads `ls --output json`: one JSON object per line; other lines (logs) are skipped.
