@@ -10,6 +10,13 @@ import (
 )
 
 func (e *Evaluator) evalCall(node *nodes.Call) *Value {
+	if node.DynArgs != nil || node.DynKwargs != nil {
+		spliced, err := e.spliceDynArgs(node)
+		if err != nil {
+			return AsValue(err)
+		}
+		node = spliced
+	}
 	fn := e.Eval(node.Func)
 	if !fn.IsCallable() {
 		getAttributeNode, ok := node.Func.(*nodes.GetAttribute)

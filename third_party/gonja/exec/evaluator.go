@@ -47,6 +47,10 @@ func (e *Evaluator) Eval(node nodes.Expression) *Value {
 		return e.evalName(n)
 	case *nodes.Call:
 		return e.evalCall(n)
+	case *nodes.CondExpr:
+		return e.evalCondExpr(n)
+	case *nodes.Const:
+		return ToValue(n.Val)
 	case *nodes.GetItem:
 		return e.evalGetItem(n)
 	case *nodes.GetAttribute:
@@ -60,7 +64,7 @@ func (e *Evaluator) Eval(node nodes.Expression) *Value {
 		if result.IsError() {
 			return result
 		}
-		return result.Negate()
+		return AsValue(!result.IsTrue()) // dango: `not` is boolean, as in Python
 	case *nodes.BinaryExpression:
 		return e.evalBinaryExpression(n)
 	case *nodes.UnaryExpression:
