@@ -331,6 +331,7 @@ var methods = func() exec.Methods {
 	}
 	dict["update"] = dictUpdate
 	m.Dict = exec.NewMethodSet(dict)
+	pyMethods(&m)
 	return m
 }()
 

@@ -167,6 +167,7 @@ func (e *Evaluator) evalMethod(parentNode nodes.Node, method string, args []node
 	if n, ok := parentNode.(*nodes.Name); ok && e.Environment.Context.Has(n.Name.Val) {
 		e.Environment.Context.Set(n.Name.Val, parent.Interface())
 	}
+	e.writeBack(parentNode, parent) // dango: ns.items.append(x), d['k'].append(x)
 
 	return AsValue(result)
 }

@@ -94,3 +94,38 @@ func typeName(v *Value) string {
 	}
 	return fmt.Sprintf("%T", v.Interface())
 }
+
+// writeBack stores a value a method changed (lists are Go slices: append makes a new one)
+// into the dict or namespace it was read from, so `ns.xs.append(1)` and `d['k'].append(1)`
+// change ns and d as they do in Python.
+func (e *Evaluator) writeBack(node nodes.Node, v *Value) {
+	switch n := node.(type) {
+	case *nodes.GetAttribute:
+		if n.Attribute == "" {
+			return
+		}
+		if container := e.Eval(n.Node); container.IsDict() {
+			_ = container.Set(AsValue(n.Attribute), v.Interface())
+		}
+	case *nodes.GetItem:
+		key := e.Eval(n.Arg)
+		if container := e.Eval(n.Node); container.IsDict() && key.IsString() {
+			_ = container.Set(key, v.Interface())
+		}
+	}
+}
+
+// With returns a copy of the set with methods added or replaced (dango: lets an embedder
+// give methods Python's exact semantics without forking the builtins).
+func (m *MethodSet[I]) With(methods map[string]Method[I]) *MethodSet[I] {
+	m.lock.Lock()
+	defer m.lock.Unlock()
+	merged := make(map[string]Method[I], len(m.methods)+len(methods))
+	for k, v := range m.methods {
+		merged[k] = v
+	}
+	for k, v := range methods {
+		merged[k] = v
+	}
+	return &MethodSet[I]{methods: merged}
+}

@@ -3,9 +3,10 @@ package parser
 // Expression grammar as Jinja2 (Python) parses it (dango change, see DANGO.md). Upstream
 // gonja's grammar differed in ways real dbt packages hit: no conditional expression outside
 // {{ }} and {% set %}, `~` binding tighter than `+`, no `*args`/`**kwargs` at call sites,
-// `in` parsed as a test. Precedence, lowest first:
+// `in` parsed as a test. (Jinja2's `~` binds tighter than `+`: `1 ~ 2 + 3` is '12' + 3.)
+// Precedence, lowest first:
 //
-//	condexpr  or  and  not  compare(== != < <= > >= in, not in)  ~  + -  * / // %  **
+//	condexpr  or  and  not  compare(== != < <= > >= in, not in)  + -  ~  * / // %  **
 //	unary(- +)  primary postfix(. [] ()) filters(| is ())
 
 import (
@@ -99,7 +100,7 @@ func (p *Parser) parseNot() (nodes.Expression, error) {
 }
 
 func (p *Parser) parseCompare() (nodes.Expression, error) {
-	expr, err := p.parseConcat()
+	expr, err := p.parseMath1()
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func (p *Parser) parseCompare() (nodes.Expression, error) {
 			}
 			return left, nil
 		}
-		right, err := p.parseConcat()
+		right, err := p.parseMath1()
 		if err != nil {
 			return nil, err
 		}
@@ -139,13 +140,13 @@ func (p *Parser) parseCompare() (nodes.Expression, error) {
 }
 
 func (p *Parser) parseConcat() (nodes.Expression, error) {
-	expr, err := p.parseMath1()
+	expr, err := p.parseMath2()
 	if err != nil {
 		return nil, err
 	}
 	for p.Current(tokens.Tilde) != nil {
 		op := BinOp(p.Pop())
-		right, err := p.parseMath1()
+		right, err := p.parseMath2()
 		if err != nil {
 			return nil, err
 		}
@@ -158,13 +159,13 @@ func (p *Parser) parseConcat() (nodes.Expression, error) {
 func (p *Parser) ParseMath() (nodes.Expression, error) { return p.parseMath1() }
 
 func (p *Parser) parseMath1() (nodes.Expression, error) {
-	expr, err := p.parseMath2()
+	expr, err := p.parseConcat()
 	if err != nil {
 		return nil, err
 	}
 	for p.Current(tokens.Addition, tokens.Subtraction) != nil {
 		op := BinOp(p.Pop())
-		right, err := p.parseMath2()
+		right, err := p.parseConcat()
 		if err != nil {
 			return nil, err
 		}
