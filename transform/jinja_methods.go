@@ -14,19 +14,23 @@ import (
 
 func pyMethods(m *exec.Methods) {
 	m.Str = m.Str.With(map[string]exec.Method[string]{
-		"replace":    strReplace,
-		"split":      func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) { return strSplit(s, va, false) },
-		"rsplit":     func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) { return strSplit(s, va, true) },
-		"startswith": func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) { return strAffix(s, va, strings.HasPrefix) },
-		"endswith":   func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) { return strAffix(s, va, strings.HasSuffix) },
-		"index":      func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) { return strIndex(s, va, false) },
+		"replace": strReplace,
+		"split":   func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) { return strSplit(s, va, false) },
+		"rsplit":  func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) { return strSplit(s, va, true) },
+		"startswith": func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) {
+			return strAffix(s, va, strings.HasPrefix)
+		},
+		"endswith": func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) {
+			return strAffix(s, va, strings.HasSuffix)
+		},
+		"index": func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) { return strIndex(s, va, false) },
 		"count": func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) {
 			if len(va.Args) != 1 {
 				return nil, fmt.Errorf("str.count takes one argument here (start/end are not supported)")
 			}
 			return strings.Count(s, va.Args[0].String()), nil
 		},
-		"rindex":     func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) { return strIndex(s, va, true) },
+		"rindex": func(s string, _ *exec.Value, va *exec.VarArgs) (any, error) { return strIndex(s, va, true) },
 	})
 	m.List = m.List.With(map[string]exec.Method[[]any]{
 		"append": func(_ []any, self *exec.Value, va *exec.VarArgs) (any, error) {
@@ -267,4 +271,3 @@ func strIndex(s string, va *exec.VarArgs, right bool) (any, error) {
 	}
 	return len([]rune(s[:i])), nil
 }
-
