@@ -132,7 +132,11 @@ func MacroNodeToFunc(node *nodes.Macro, r *Renderer) (Macro, error) {
 			sub.Environment.Context.Set(kwargsName, extraKwargs)
 		}
 		if err := sub.ExecuteWrapper(node.Wrapper); err != nil {
-			return AsValue(errors.Wrapf(err, `Unable to execute macro '%s'`, node.Name))
+			where := "" // dango: name the file the macro is defined in
+			if r.Template != nil && r.Template.identifier != "" {
+				where = fmt.Sprintf(" (defined in %s, line %d)", strings.TrimPrefix(r.Template.identifier, "/"), node.Location.Line)
+			}
+			return AsValue(errors.Wrapf(err, `Unable to execute macro '%s'%s`, node.Name, where))
 		}
 		return AsSafeValue(out.String())
 	}, nil
