@@ -83,13 +83,27 @@ func (r Relation) GetAttribute(name string) (*exec.Value, bool) {
 }
 
 // newTemplate parses a template from source, naming it for error messages.
-func newTemplate(name, source string, env *exec.Environment) (*exec.Template, error) {
+func newTemplate(name, source string, env *exec.Environment) (tpl *exec.Template, err error) {
+	defer recoverJinja(name, &err)
 	key := "/" + strings.TrimPrefix(name, "/")
 	loader, err := loaders.NewMemoryLoader(map[string]string{key: source})
 	if err != nil {
 		return nil, err
 	}
 	return exec.NewTemplate(key, jinjaConfig, loader, env)
+}
+
+// executeTemplate renders a parsed template; a panic in gonja or in a Go function a
+// template calls becomes an error naming the file (gonja recovers too: this is the backstop).
+func executeTemplate(tpl *exec.Template, name string) (out string, err error) {
+	defer recoverJinja(name, &err)
+	return tpl.ExecuteToString(exec.EmptyContext())
+}
+
+func recoverJinja(name string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("internal error rendering %s: %v (please report this)", name, r)
+	}
 }
 
 // renderConfigJinja renders the env_var() calls dbt allows in dbt_project.yml and profiles.yml.
@@ -333,6 +347,7 @@ var methods = func() exec.Methods {
 	}
 	dict["update"] = dictUpdate
 	m.Dict = exec.NewMethodSet(dict)
+	pyMethods(&m)
 	return m
 }()
 

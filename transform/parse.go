@@ -92,7 +92,7 @@ func (s *session) render(n *Node, phase int, cfg map[string]any) (string, *state
 	if err != nil {
 		return "", st, renderError(n.OriginalFilePath, err)
 	}
-	out, err := tpl.ExecuteToString(exec.EmptyContext())
+	out, err := executeTemplate(tpl, n.OriginalFilePath)
 	if st.err != nil {
 		return "", st, &RenderError{File: n.OriginalFilePath, Msg: st.err.Error()}
 	}

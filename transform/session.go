@@ -369,7 +369,7 @@ func translateType(t string) string {
 	return t
 }
 
-var lineRE = regexp.MustCompile(`line (\d+)`)
+var lineRE = regexp.MustCompile(`(?i)line:? (\d+)`)
 
 // jinjaMessage shortens gonja's wrapped errors to their cause.
 func jinjaMessage(err error) string {

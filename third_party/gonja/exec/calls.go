@@ -10,6 +10,13 @@ import (
 )
 
 func (e *Evaluator) evalCall(node *nodes.Call) *Value {
+	if node.DynArgs != nil || node.DynKwargs != nil {
+		spliced, err := e.spliceDynArgs(node)
+		if err != nil {
+			return AsValue(err)
+		}
+		node = spliced
+	}
 	fn := e.Eval(node.Func)
 	if !fn.IsCallable() {
 		getAttributeNode, ok := node.Func.(*nodes.GetAttribute)
@@ -160,6 +167,7 @@ func (e *Evaluator) evalMethod(parentNode nodes.Node, method string, args []node
 	if n, ok := parentNode.(*nodes.Name); ok && e.Environment.Context.Has(n.Name.Val) {
 		e.Environment.Context.Set(n.Name.Val, parent.Interface())
 	}
+	e.writeBack(parentNode, parent) // dango: ns.items.append(x), d['k'].append(x)
 
 	return AsValue(result)
 }

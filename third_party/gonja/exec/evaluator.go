@@ -23,7 +23,8 @@ type Evaluator struct {
 	Loader      loaders.Loader
 }
 
-func (e *Evaluator) Eval(node nodes.Expression) *Value {
+func (e *Evaluator) Eval(node nodes.Expression) (result *Value) {
+	defer recoverEval(node, &result) // dango: a panic becomes an error naming the line
 	switch n := node.(type) {
 	case *nodes.None:
 		return AsValue(nil)
@@ -47,6 +48,10 @@ func (e *Evaluator) Eval(node nodes.Expression) *Value {
 		return e.evalName(n)
 	case *nodes.Call:
 		return e.evalCall(n)
+	case *nodes.CondExpr:
+		return e.evalCondExpr(n)
+	case *nodes.Const:
+		return ToValue(n.Val)
 	case *nodes.GetItem:
 		return e.evalGetItem(n)
 	case *nodes.GetAttribute:
@@ -60,7 +65,7 @@ func (e *Evaluator) Eval(node nodes.Expression) *Value {
 		if result.IsError() {
 			return result
 		}
-		return result.Negate()
+		return AsValue(!result.IsTrue()) // dango: `not` is boolean, as in Python
 	case *nodes.BinaryExpression:
 		return e.evalBinaryExpression(n)
 	case *nodes.UnaryExpression:
@@ -118,8 +123,11 @@ func (e *Evaluator) evalBinaryExpression(node *nodes.BinaryExpression) *Value {
 			return AsValue(left.Float() + right.Float())
 		}
 
-		if left.IsString() || right.IsString() {
+		if left.IsString() && right.IsString() {
 			return AsValue(left.String() + right.String())
+		}
+		if left.IsString() || right.IsString() { // dango: Python's TypeError, not a concatenation
+			return AsValue(errors.Errorf("line %d: unsupported operand type(s) for +: '%s' and '%s'", node.Operator.Token.Line, typeName(left), typeName(right)))
 		}
 
 		// Result will be an integer
@@ -141,16 +149,16 @@ func (e *Evaluator) evalBinaryExpression(node *nodes.BinaryExpression) *Value {
 		}
 		// Result will be int
 		return AsValue(left.Integer() * right.Integer())
-	case tokens.Division:
-		// Float division
-		return AsValue(left.Float() / right.Float())
-	case tokens.FloorDivision:
-		// Int division
-		return AsValue(int(left.Float() / right.Float()))
-	case tokens.Modulo:
-		// Result will be int
-		return AsValue(left.Integer() % right.Integer())
+	case tokens.Division, tokens.FloorDivision, tokens.Modulo:
+		return pyDivMod(node, left, right) // dango: Python semantics, see dango.go
 	case tokens.Power:
+		if left.IsInteger() && right.IsInteger() && right.Integer() >= 0 { // dango: int ** int is an int
+			n := 1
+			for i := 0; i < right.Integer(); i++ {
+				n *= left.Integer()
+			}
+			return AsValue(n)
+		}
 		return AsValue(math.Pow(left.Float(), right.Float()))
 	case tokens.Tilde:
 		return AsValue(strings.Join([]string{left.String(), right.String()}, ""))

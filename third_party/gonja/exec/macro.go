@@ -2,9 +2,11 @@ package exec
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/nikolalohinski/gonja/v2/nodes"
+	"github.com/nikolalohinski/gonja/v2/tokens"
 	"github.com/pkg/errors"
 )
 
@@ -41,138 +43,151 @@ func (ms *MacroSet) Replace(name string, fn Macro) error {
 	return nil
 }
 
+// MacroNodeToFunc makes a macro callable. dango: arguments bind as Jinja2 binds them —
+// defaults are evaluated in order with the earlier arguments in scope, extra positional
+// arguments go to `varargs` and extra keyword arguments to `kwargs` when the body refers to
+// them (else they are an error), and a `caller` keyword argument (what {% call %} passes)
+// is bound as `caller`. Upstream's *args/**kwargs signature extension still works.
 func MacroNodeToFunc(node *nodes.Macro, r *Renderer) (Macro, error) {
+	refs := referencedNames(node.Wrapper)
+	for _, kw := range node.Kwargs {
+		if kw.Value != nil {
+			for n := range referencedNames(kw.Value) {
+				refs[n] = true
+			}
+		}
+	}
+	varargsName, kwargsName := node.VarArgsName, node.KwArgsName
+	if varargsName == "" && refs["varargs"] {
+		varargsName = "varargs"
+	}
+	if kwargsName == "" && refs["kwargs"] {
+		kwargsName = "kwargs"
+	}
 	return func(params *VarArgs) *Value {
 		var out strings.Builder
 		sub := r.Inherit()
 		sub.Output = &out
-
-		// --- Bind positional arguments to named macro params (up to len(Kwargs)) ---
-		macroArguments := make([]*Pair, len(node.Kwargs))
-		positionalCount := len(params.Args)
-		boundPositional := positionalCount
-		if boundPositional > len(node.Kwargs) {
-			boundPositional = len(node.Kwargs)
-		}
-
-		for i := 0; i < boundPositional; i++ {
-			key := r.Eval(node.Kwargs[i].Key)
+		names := make([]string, len(node.Kwargs))
+		for i, kw := range node.Kwargs {
+			key := r.Eval(kw.Key)
 			if key.IsError() {
-				return AsValue(fmt.Errorf(
-					"macro '%s' failed to evaluate positional argument named '%s': %s",
-					node.Name, node.Kwargs[i].Key.String(), key,
-				))
+				return AsValue(fmt.Errorf("macro '%s': bad parameter %s: %s", node.Name, kw.Key, key))
 			}
-			macroArguments[i] = &Pair{
-				Value: params.Args[i],
-				Key:   key,
+			names[i] = key.String()
+		}
+		if len(params.Args) > len(names) && varargsName == "" {
+			return AsValue(fmt.Errorf("macro '%s' takes not more than %d argument(s), got %d", node.Name, len(names), len(params.Args)))
+		}
+		bound := map[string]*Value{}
+		for i, a := range params.Args {
+			if i < len(names) {
+				bound[names[i]] = a
 			}
 		}
-
-		// --- Collect overflow positional args into *args (if declared) ---
-		var varArgsList []any
-		if positionalCount > len(node.Kwargs) {
-			if node.VarArgsName == "" {
-				return AsValue(fmt.Errorf(
-					"macro '%s' received %d arguments but expected only %d",
-					node.Name, positionalCount, len(node.Kwargs),
-				))
-			}
-			for i := len(node.Kwargs); i < positionalCount; i++ {
-				varArgsList = append(varArgsList, params.Args[i].Interface())
-			}
-		}
-
-		// --- Bind keyword args, overflowing to **kwargs if declared ---
 		extraKwargs := map[string]any{}
-	kwargs:
+		var caller *Value
 		for keyword, argument := range params.KwArgs {
-			for i, validArgument := range node.Kwargs {
-				validKeyword := r.Eval(validArgument.Key)
-				if validKeyword.IsError() {
-					return AsValue(fmt.Errorf(
-						"macro '%s' failed to evaluate argument named '%s': %s",
-						node.Name, node.Kwargs[i].Key.String(), validKeyword,
-					))
-				}
-				if validKeyword.String() == keyword {
-					if macroArguments[i] != nil {
-						return AsValue(fmt.Errorf(
-							"macro '%s' received '%s' argument twice", node.Name, keyword,
-						))
-					}
-					macroArguments[i] = &Pair{
-						Value: argument,
-						Key:   validKeyword,
-					}
-					continue kwargs
+			known := false
+			for _, n := range names {
+				if n == keyword {
+					known = true
 				}
 			}
-			// Unmatched keyword arg: route to **kwargs if defined, else error.
-			if node.KwArgsName != "" {
+			switch {
+			case known:
+				if _, twice := bound[keyword]; twice {
+					return AsValue(fmt.Errorf("macro '%s' got multiple values for argument '%s'", node.Name, keyword))
+				}
+				bound[keyword] = argument
+			case keyword == "caller":
+				caller = argument
+			case kwargsName != "":
 				extraKwargs[keyword] = argument.Interface()
-			} else {
-				return AsValue(fmt.Errorf(
-					"macro '%s' takes no keyword argument '%s'", node.Name, keyword,
-				))
+			default:
+				return AsValue(fmt.Errorf("macro '%s' takes no keyword argument '%s'", node.Name, keyword))
 			}
 		}
-
-		// --- Fill defaults for any params still unbound ---
-		for i, defaultArgument := range node.Kwargs {
-			if macroArguments[i] == nil {
-				key := r.Eval(defaultArgument.Key)
-				if key.IsError() {
-					return AsValue(fmt.Errorf(
-						"macro '%s' failed to evaluate default argument key named '%s': %s",
-						node.Name, defaultArgument.Key.String(), key,
-					))
-				}
-				value := r.Eval(defaultArgument.Value)
-				if value.IsError() {
-					return AsValue(fmt.Errorf(
-						"macro '%s' failed to evaluate '%s': %s",
-						node.Name, defaultArgument.Value.String(), value,
-					))
-				}
-				macroArguments[i] = &Pair{
-					Key:   key,
-					Value: value,
-				}
-			}
-		}
-
-		// --- Inject bindings into the macro's context ---
-		for _, arg := range macroArguments {
-			sub.Environment.Context.Set(arg.Key.String(), arg.Value)
-		}
-
-		// Inject *args
-		if node.VarArgsName != "" {
-			if varArgsList == nil {
-				varArgsList = []any{}
-			}
-			sub.Environment.Context.Set(node.VarArgsName, varArgsList)
-		}
-
-		// Inject **kwargs
-		if node.KwArgsName != "" {
-			sub.Environment.Context.Set(node.KwArgsName, extraKwargs)
-		}
-
-		// --- Inject caller() if a {% call %} block supplied one ---
-		// The {% call %} control structure writes a callable into a special
-		// per-call slot in the renderer's context before invoking the macro.
-		if caller, ok := r.Environment.Context.Get("__gonja_caller__"); ok && caller != nil {
+		if caller != nil {
 			sub.Environment.Context.Set("caller", caller)
-			// Consume it so nested unrelated macro calls don't see it.
-			r.Environment.Context.Set("__gonja_caller__", nil)
 		}
-
-		err := sub.ExecuteWrapper(node.Wrapper)
-		if err != nil {
-			return AsValue(errors.Wrapf(err, `Unable to execute macro '%s'`, node.Name))
+		for i, n := range names {
+			v, ok := bound[n]
+			if !ok {
+				v = sub.Eval(node.Kwargs[i].Value)
+				if v.IsError() {
+					return AsValue(fmt.Errorf("macro '%s' failed to evaluate the default of '%s': %s", node.Name, n, v))
+				}
+			}
+			sub.Environment.Context.Set(n, v)
+		}
+		if varargsName != "" {
+			varArgs := []any{}
+			for i := len(names); i < len(params.Args); i++ {
+				varArgs = append(varArgs, params.Args[i].Interface())
+			}
+			sub.Environment.Context.Set(varargsName, varArgs)
+		}
+		if kwargsName != "" {
+			sub.Environment.Context.Set(kwargsName, extraKwargs)
+		}
+		if err := sub.ExecuteWrapper(node.Wrapper); err != nil {
+			where := "" // dango: name the file the macro is defined in
+			if r.Template != nil && r.Template.identifier != "" {
+				where = fmt.Sprintf(" (defined in %s, line %d)", strings.TrimPrefix(r.Template.identifier, "/"), node.Location.Line)
+			}
+			return AsValue(errors.Wrapf(err, `Unable to execute macro '%s'%s`, node.Name, where))
 		}
 		return AsSafeValue(out.String())
 	}, nil
+}
+
+var (
+	nameType  = reflect.TypeFor[*nodes.Name]()
+	tokenType = reflect.TypeFor[*tokens.Token]()
+)
+
+// referencedNames lists the names a node tree refers to (Name nodes), walking it by
+// reflection since gonja's nodes have no visitor.
+func referencedNames(root any) map[string]bool {
+	found := map[string]bool{}
+	seen := map[uintptr]bool{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() || seen[v.Pointer()] {
+				return
+			}
+			seen[v.Pointer()] = true
+			switch v.Type() {
+			case nameType: // fields read without Interface(): some nodes keep them unexported
+				if tok := v.Elem().FieldByName("Name"); !tok.IsNil() {
+					found[tok.Elem().FieldByName("Val").String()] = true
+				}
+				return
+			case tokenType:
+				return
+			}
+			walk(v.Elem())
+		case reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				walk(v.Field(i))
+			}
+		case reflect.Slice, reflect.Array:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i))
+			}
+		case reflect.Map:
+			for _, k := range v.MapKeys() {
+				walk(v.MapIndex(k))
+			}
+		}
+	}
+	walk(reflect.ValueOf(root))
+	return found
 }

@@ -16,6 +16,7 @@ import (
 )
 
 type Template struct {
+	identifier  string
 	source      string
 	config      *config.Config
 	environment *Environment
@@ -26,7 +27,12 @@ type Template struct {
 }
 
 // NewTemplate creates a gonja template instance that can be executed with a given context later on
-func NewTemplate(identifier string, config *config.Config, loader loaders.Loader, environment *Environment) (*Template, error) {
+func NewTemplate(identifier string, config *config.Config, loader loaders.Loader, environment *Environment) (tpl *Template, err error) {
+	defer func() { // dango: no panic escapes a parse
+		if r := recover(); r != nil {
+			tpl, err = nil, fmt.Errorf("failed to parse template '%s': internal error: %v", identifier, r)
+		}
+	}()
 	input, err := loader.Read(identifier)
 	if err != nil {
 		return nil, fmt.Errorf("failed to reader template '%s': %s", identifier, err)
@@ -38,6 +44,7 @@ func NewTemplate(identifier string, config *config.Config, loader loaders.Loader
 	}
 
 	t := &Template{
+		identifier:  identifier,
 		source:      source.String(),
 		config:      config,
 		loader:      loader,
@@ -49,7 +56,8 @@ func NewTemplate(identifier string, config *config.Config, loader loaders.Loader
 
 	root, err := t.parser.Parse()
 	if err != nil {
-		return nil, fmt.Errorf("failed to parse template '%s': %w", source, err)
+		// dango: name the template, not its whole source
+		return nil, fmt.Errorf("failed to parse template '%s': %w", identifier, err)
 	}
 	t.root = root
 
@@ -57,7 +65,12 @@ func NewTemplate(identifier string, config *config.Config, loader loaders.Loader
 }
 
 // Execute executes the template and returns the rendered content in the provided writer
-func (t *Template) Execute(wr io.Writer, data *Context) error {
+func (t *Template) Execute(wr io.Writer, data *Context) (err error) {
+	defer func() { // dango: no panic escapes a render
+		if r := recover(); r != nil {
+			err = fmt.Errorf("unable to execute template %s: internal error: %v", t.identifier, r)
+		}
+	}()
 	if data == nil {
 		data = EmptyContext()
 	}
@@ -70,7 +83,7 @@ func (t *Template) Execute(wr io.Writer, data *Context) error {
 		Methods:           t.environment.Methods,
 	}, wr, t.config, t.loader, t)
 
-	err := renderer.Execute()
+	err = renderer.Execute()
 	if err != nil {
 		return errors.Wrap(err, "unable to execute template")
 	}

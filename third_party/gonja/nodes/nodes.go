@@ -304,6 +304,9 @@ type Call struct {
 	Args     []Expression
 	Parent   Node
 	Kwargs   map[string]Expression
+	// DynArgs and DynKwargs are the call site's *args and **kwargs (dango).
+	DynArgs   Expression
+	DynKwargs Expression
 }
 
 func (c *Call) Position() *tokens.Token { return c.Location }

@@ -666,15 +666,13 @@ var _ = Context("parser", func() {
 			"is a negation over of an inclusion",
 			[]string{"{{ var not in list }}"},
 			[]types.GomegaMatcher{
+				// dango: `not in` is a comparison, as in Jinja2
 				MatchNodeOutput(
 					MatchNodeNegation(
-						MatchTestExpressionNode(
+						MatchNodeBinaryExpression(
 							MatchNameNode("var"),
-							MatchTestCall(
-								"in",
-								[]types.GomegaMatcher{PointTo(MatchNameNode("list"))},
-								nil,
-							),
+							tokens.In,
+							MatchNameNode("list"),
 						),
 					),
 				),
@@ -871,26 +869,11 @@ var _ = Context("parser", func() {
 			},
 		},
 		{
-			"is an == test",
-			[]string{"{{ 3 is == 3 }}", "{{ 3 is ==(3) }}"},
-			[]types.GomegaMatcher{
-				MatchNodeOutput(
-					MatchTestExpressionNode(
-						MatchIntegerNode(3),
-						MatchTestCall(
-							"==",
-							[]types.GomegaMatcher{PointTo(MatchIntegerNode(3))},
-							nil,
-						),
-					),
-				),
-			},
-		},
-		{
 			"is an inline if condition",
 			[]string{"{{ 'foo' if 2 is odd }}"},
 			[]types.GomegaMatcher{
-				MatchNodeConditionalOutput(
+				// dango: a conditional expression, as in Jinja2
+				MatchNodeOutput(MatchCondExpr(
 					MatchStringNode("foo"),
 					PointTo(
 						MatchTestExpressionNode(
@@ -899,14 +882,14 @@ var _ = Context("parser", func() {
 						),
 					),
 					BeNil(),
-				),
+				)),
 			},
 		},
 		{
 			"is an inline if/else condition",
 			[]string{"{{ 'foo' if 2 is odd else 'bar' }}"},
 			[]types.GomegaMatcher{
-				MatchNodeConditionalOutput(
+				MatchNodeOutput(MatchCondExpr(
 					MatchStringNode("foo"),
 					PointTo(
 						MatchTestExpressionNode(
@@ -915,7 +898,7 @@ var _ = Context("parser", func() {
 						),
 					),
 					PointTo(MatchStringNode("bar")),
-				),
+				)),
 			},
 		},
 		{

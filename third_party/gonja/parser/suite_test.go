@@ -33,6 +33,18 @@ func MatchNodeConditionalOutput(expression, condition, alternative types.GomegaM
 	)
 }
 
+// MatchCondExpr matches `expr1 if test else expr2` (dango).
+func MatchCondExpr(expr1, test, expr2 types.GomegaMatcher) types.GomegaMatcher {
+	return And(
+		BeAssignableToTypeOf(nodes.CondExpr{}),
+		MatchFields(IgnoreExtras, Fields{
+			"Expr1": PointTo(expr1),
+			"Test":  test,
+			"Expr2": expr2,
+		}),
+	)
+}
+
 func MatchNodeNegation(term types.GomegaMatcher) types.GomegaMatcher {
 	return And(
 		BeAssignableToTypeOf(nodes.Negation{}),

@@ -742,7 +742,7 @@ func (l *Lexer) lexExpression() lexFn {
 		switch {
 		case isEOF(r):
 			return l.lexEOF
-		case isSpace(r):
+		case isSpace(r) || r == '\n' || r == '\r':
 			return l.lexSpace
 		case isNumeric(r):
 			l.backup()
@@ -840,36 +840,6 @@ func (l *Lexer) lexExpression() lexFn {
 				return nil
 			}
 			l.emit(RightBracket)
-		// in
-		case r == 'i' && l.accept("n"):
-			if !isSpace(l.peek()) {
-				return l.lexIdentifier
-			}
-			l.emit(In)
-		// is
-		case r == 'i' && l.accept("s"):
-			if !isSpace(l.peek()) {
-				return l.lexIdentifier
-			}
-			l.emit(Is)
-		// and
-		case r == 'a' && l.accept("n"):
-			if !(l.accept("d") && isSpace(l.peek())) {
-				return l.lexIdentifier
-			}
-			l.emit(And)
-		// or
-		case r == 'o' && l.accept("r"):
-			if !isSpace(l.peek()) {
-				return l.lexIdentifier
-			}
-			l.emit(Or)
-		// not
-		case r == 'n' && l.accept("o"):
-			if !(l.accept("t") && (isSpace(l.peek()) || l.peek() == '(')) {
-				return l.lexIdentifier
-			}
-			l.emit(Not)
 		case isAlphaNumeric(r):
 			return l.lexIdentifier
 		}
@@ -877,7 +847,7 @@ func (l *Lexer) lexExpression() lexFn {
 }
 
 func (l *Lexer) lexSpace() lexFn {
-	for isSpace(l.peek()) {
+	for r := l.peek(); isSpace(r) || r == '\n' || r == '\r'; r = l.peek() {
 		l.next()
 	}
 	l.emit(Whitespace)
@@ -907,8 +877,16 @@ func (l *Lexer) nextIdentifier() string {
 	}
 }
 
+// keywords are the operator words of Jinja2's expression grammar (dango: recognised
+// whole-word, whatever follows them, where upstream wanted a space after most of them).
+var keywords = map[string]Type{"in": In, "is": Is, "and": And, "or": Or, "not": Not}
+
 func (l *Lexer) lexIdentifier() lexFn {
 	l.nextIdentifier()
+	if t, ok := keywords[l.Input[l.Start:l.Pos]]; ok {
+		l.emit(t)
+		return l.lexExpression
+	}
 	l.emit(Name)
 	return l.lexExpression
 }
@@ -1061,20 +1039,28 @@ func unescape(str string) string {
 
 func (l *Lexer) lexString() lexFn {
 	quote := l.next() // should be either ' or "
-	var prev rune
 	near := make([]rune, 0)
-	for r := l.next(); r != quote || prev == '\\'; r, prev = l.next(), r {
+	for r := l.next(); r != quote; r = l.next() {
 		// only keep near context of the current line in case of error
 		if (len(near) == 0 || near[len(near)-1] != '\n') && r != rEOF {
 			near = append(near, r)
 		}
+		if r == '\\' { // dango: a backslash escapes the next character, whatever it is
+			r = l.next()
+		}
 		if r == rEOF {
-			return l.errorf(`%s`, string(near))
+			return l.errorf(`unterminated string literal: %s`, string(near))
 		}
 	}
+	var err error
 	l.processAndEmit(String, func(value string) string {
-		return normalizeNewlines(unescape(value), l.Config.NewlineSequence)
+		var s string
+		s, err = pyUnescape(value[1 : len(value)-1])
+		return normalizeNewlines(s, l.Config.NewlineSequence)
 	})
+	if err != nil {
+		return l.errorf("%s", err)
+	}
 	return l.lexExpression
 }
 

@@ -20,6 +20,7 @@ type CallControlStructure struct {
 	Location *tokens.Token
 	Call     *nodes.Call    // the macro invocation
 	Body     *nodes.Wrapper // body to expose as caller()
+	Params   []CallParam    // dango: {% call(params) ... %}
 }
 
 func (c *CallControlStructure) Position() *tokens.Token { return c.Location }
@@ -29,41 +30,79 @@ func (c *CallControlStructure) String() string {
 }
 
 func (c *CallControlStructure) Execute(r *exec.Renderer, tag *nodes.ControlStructureBlock) error {
-	// Build the caller() closure: renders the {% call %}...{% endcall %} body.
+	// caller(...) renders the body with the {% call(params) %} parameters bound.
 	callerFn := func(va *exec.VarArgs) *exec.Value {
 		buf := new(bytes.Buffer)
 		sub := r.Inherit()
-		originalOutput := sub.Output
 		sub.Output = buf
-		err := sub.ExecuteWrapper(c.Body)
-		sub.Output = originalOutput
-		if err != nil {
+		if len(va.Args) > len(c.Params) {
+			return exec.AsValue(fmt.Errorf("caller() takes not more than %d argument(s), got %d", len(c.Params), len(va.Args)))
+		}
+		for i, p := range c.Params {
+			var v *exec.Value
+			if i < len(va.Args) {
+				v = va.Args[i]
+			} else if kw, ok := va.KwArgs[p.Name]; ok {
+				v = kw
+			} else if p.Default != nil {
+				v = sub.Eval(p.Default)
+			} else {
+				v = exec.AsValue(nil)
+			}
+			sub.Environment.Context.Set(p.Name, v)
+		}
+		if err := sub.ExecuteWrapper(c.Body); err != nil {
 			return exec.AsValue(err)
 		}
 		return exec.AsSafeValue(buf.String())
 	}
-
-	// Stash the caller in the context so MacroNodeToFunc can find and bind it.
-	r.Environment.Context.Set("__gonja_caller__", callerFn)
-
-	// Invoke the macro by evaluating the call expression. The result is the
-	// macro's rendered output, which we write to the renderer.
-	result := r.Eval(c.Call)
+	// dango: caller goes to the macro as the keyword argument `caller`, as in Jinja2
+	// (upstream stashed it in the context, where the first macro evaluated took it).
+	call := *c.Call
+	call.Kwargs = map[string]nodes.Expression{"caller": &nodes.Const{Location: c.Location, Val: callerFn}}
+	for k, v := range c.Call.Kwargs {
+		call.Kwargs[k] = v
+	}
+	result := r.Eval(&call)
 	if result.IsError() {
 		return errors.Wrapf(result, "Unable to execute {%% call %%}")
 	}
-
-	// Ensure stash is cleared even if the macro didn't consume it.
-	r.Environment.Context.Set("__gonja_caller__", nil)
-
 	if _, err := r.Output.Write([]byte(result.String())); err != nil {
 		return err
 	}
 	return nil
 }
 
+// CallParam is a parameter of {% call(name, other=default) macro() %}.
+type CallParam struct {
+	Name    string
+	Default nodes.Expression
+}
+
 func callParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
 	cs := &CallControlStructure{Location: p.Current()}
+
+	// Optional caller signature: {% call(x, y=1) macro(...) %}.
+	if args.Match(tokens.LeftParenthesis) != nil {
+		for args.Match(tokens.RightParenthesis) == nil {
+			if len(cs.Params) > 0 && args.Match(tokens.Comma) == nil {
+				return nil, args.Error("expected ',' or ')' in the call block's parameters", args.Current())
+			}
+			name := args.Match(tokens.Name)
+			if name == nil {
+				return nil, args.Error("expected a parameter name in the call block's parameters", args.Current())
+			}
+			param := CallParam{Name: name.Val}
+			if args.Match(tokens.Assign) != nil {
+				def, err := args.ParseExpression()
+				if err != nil {
+					return nil, err
+				}
+				param.Default = def
+			}
+			cs.Params = append(cs.Params, param)
+		}
+	}
 
 	// Parse the macro-call expression: name(arg1, arg2, key=val, ...).
 	expr, err := args.ParseExpression()
@@ -89,7 +128,5 @@ func callParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, 
 	if !endargs.End() {
 		return nil, endargs.Error("endcall takes no arguments", nil)
 	}
-
-	_ = tokens.RightParenthesis // keep tokens import used if call args change
 	return cs, nil
 }

@@ -110,6 +110,9 @@ func macroParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure,
 		if args.Match(tokens.Comma) == nil {
 			return nil, args.Error("Expected ',' or ')'.", nil)
 		}
+		if rp := args.Current(tokens.RightParenthesis); rp != nil { // dango: as Jinja2
+			return nil, args.Error("a macro signature cannot end with a comma (Jinja2 rejects it)", rp)
+		}
 	}
 
 	if !args.End() {
