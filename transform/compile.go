@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,8 +14,7 @@ import (
 
 // Compile renders the given nodes with every relation resolved, inlines ephemeral models as
 // CTEs, and writes each to <target>/compiled/<project>/<path>.
-func (e *Engine) Compile(g *Graph, ids []string) error {
-	p := e.P
+func (e *Engine) Compile(ctx context.Context, g *Graph, ids []string) error {
 	// Ephemeral parents are compiled too: their SQL is inlined into their children.
 	need := map[string]bool{}
 	var add func(id string)
@@ -43,11 +43,11 @@ func (e *Engine) Compile(g *Graph, ids []string) error {
 	}
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].UniqueID < nodes[j].UniqueID })
 	err := e.parallel(nodes, func(s *session, n *Node) error {
-		out, _, err := s.render(n, phaseCompile, n.Config)
+		out, st, err := s.render(n, phaseCompile, n.Config)
 		if err != nil {
 			return err
 		}
-		n.CompiledCode = out
+		n.CompiledCode, n.dynamic = out, st.dynamic
 		return nil
 	})
 	if err != nil {
@@ -57,27 +57,100 @@ func (e *Engine) Compile(g *Graph, ids []string) error {
 		n.ownSQL = n.CompiledCode
 	}
 	for _, n := range nodes {
-		n.CompiledCode = injectCTEs(g, n)
+		n.CompiledCode = injectCTEs(g, n, n.ownSQL, rawCompiled)
+	}
+	// With a warehouse to ask, nodes whose SQL depends on it are compiled as dbt compile does:
+	// executing (execute = true), one at a time in dependency order.
+	if e.DB != nil {
+		var dyn []string
+		for _, id := range ids {
+			if n := g.Nodes[id]; n != nil && compilable(n) && needsRuntime(g, n) {
+				dyn = append(dyn, id)
+			}
+		}
+		if len(dyn) > 0 {
+			conn, err := e.DB.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			s := e.newRuntimeSession(ctx, conn)
+			for _, id := range g.Order(dyn) {
+				n := g.Nodes[id]
+				out, err := s.renderExecuting(g, n)
+				if err != nil {
+					return err
+				}
+				n.CompiledCode = out
+			}
+		}
 	}
 	for _, id := range ids {
 		n := g.Nodes[id]
 		if n == nil || !compilable(n) {
 			continue
 		}
-		rel := n.OriginalFilePath
-		if n.Test != nil { // dbt's layout: <properties file>/<test name>.sql
-			rel = rel + "/" + n.Path
-		}
-		n.CompiledPath = filepath.ToSlash(filepath.Join(p.TargetPath, "compiled", n.PackageName, rel))
-		full := filepath.Join(p.Dir, n.CompiledPath)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(full, []byte(n.CompiledCode), 0o644); err != nil {
+		if err := e.writeCompiled(n); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeCompiled writes a node's compiled SQL to <target>/compiled/<package>/<path>.
+func (e *Engine) writeCompiled(n *Node) error {
+	rel := n.OriginalFilePath
+	if n.Test != nil { // dbt's layout: <properties file>/<test name>.sql
+		rel = rel + "/" + n.Path
+	}
+	n.CompiledPath = filepath.ToSlash(filepath.Join(e.P.TargetPath, "compiled", n.PackageName, rel))
+	full := filepath.Join(e.P.Dir, n.CompiledPath)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(full, []byte(n.CompiledCode), 0o644)
+}
+
+// needsRuntime reports whether a node's SQL may differ once executing: its template or a
+// macro it called is dynamic, or so is an ephemeral model inlined into it.
+func needsRuntime(g *Graph, n *Node) bool {
+	if n.dynamic {
+		return true
+	}
+	for _, pn := range ephemeralAncestors(g, n) {
+		if pn.dynamic {
+			return true
+		}
+	}
+	return false
+}
+
+// renderExecuting renders a node (and the dynamic ephemeral models inlined into it) with the
+// session's warehouse connection, the way dbt compiles a node right before running it.
+func (s *session) renderExecuting(g *Graph, n *Node) (string, error) {
+	own := map[*Node]string{}
+	for _, pn := range ephemeralAncestors(g, n) {
+		if !pn.dynamic {
+			continue
+		}
+		out, _, err := s.render(pn, phaseCompile, pn.Config)
+		if err != nil {
+			return "", err
+		}
+		own[pn] = out
+	}
+	s.rt.results = map[string]*stmtResult{}
+	out, _, err := s.render(n, phaseCompile, n.Config)
+	s.releaseTables()
+	if err != nil {
+		return "", err
+	}
+	return injectCTEs(g, n, out, func(pn *Node) string {
+		if sql, ok := own[pn]; ok {
+			return sql
+		}
+		return pn.ownSQL
+	}), nil
 }
 
 // compilable nodes produce SQL: models, singular and generic tests.
@@ -88,9 +161,8 @@ func ephemeralRelation(name string) string { return "__dbt__cte__" + name }
 
 var leadingWith = regexp.MustCompile(`(?is)^(\s*(--[^\n]*\n\s*|/\*.*?\*/\s*)*)with\s`)
 
-// injectCTEs prefixes a node's compiled SQL with its ephemeral ancestors as CTEs, parents first,
-// merging into the query's own WITH when it has one.
-func injectCTEs(g *Graph, n *Node) string {
+// ephemeralAncestors are the ephemeral models inlined into a node, parents first.
+func ephemeralAncestors(g *Graph, n *Node) []*Node {
 	var order []*Node
 	seen := map[string]bool{}
 	var visit func(id string)
@@ -106,14 +178,20 @@ func injectCTEs(g *Graph, n *Node) string {
 		}
 	}
 	visit(n.UniqueID)
+	return order
+}
+
+// injectCTEs prefixes a node's own compiled SQL with its ephemeral ancestors as CTEs (their
+// SQL from own), parents first, merging into the query's own WITH when it has one.
+func injectCTEs(g *Graph, n *Node, sql string, own func(*Node) string) string {
+	order := ephemeralAncestors(g, n)
 	if len(order) == 0 {
-		return n.CompiledCode
+		return sql
 	}
 	ctes := make([]string, len(order))
 	for i, pn := range order {
-		ctes[i] = fmt.Sprintf("%s as (\n%s\n)", ephemeralRelation(pn.Name), strings.TrimSpace(rawCompiled(pn)))
+		ctes[i] = fmt.Sprintf("%s as (\n%s\n)", ephemeralRelation(pn.Name), strings.TrimSpace(own(pn)))
 	}
-	sql := n.CompiledCode
 	if m := leadingWith.FindStringIndex(sql); m != nil {
 		return sql[:m[1]] + strings.Join(ctes, ", ") + ", " + sql[m[1]:]
 	}

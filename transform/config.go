@@ -215,6 +215,10 @@ func applyLevel(cfg map[string]any, level map[string]any) {
 // mergeConfig applies one config value the way dbt combines levels: tags accumulate, meta
 // merges, everything else overrides.
 func mergeConfig(cfg map[string]any, k string, v any) {
+	if canon, ok := isHookKey(k); ok { // hooks accumulate, in dbt's spelling
+		cfg[canon] = append(hookList(cfg[canon]), hookList(v)...)
+		return
+	}
 	switch k {
 	case "tags":
 		tags, _ := cfg["tags"].([]string)

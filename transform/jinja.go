@@ -30,14 +30,22 @@ type MacroFile struct {
 	Package  string // the installed package that holds it; "" for the root project
 	tpl      *exec.Template
 	internal bool // dango's built-in library (dbt's namespace)
+	dynamic  bool // its macros may answer differently while executing (see dynamicRE)
 }
+
+// dynamicRE finds what makes a template's output depend on execution: the execute flag, the
+// warehouse (run_query, statements, adapter introspection) and the parsed graph. A node whose
+// template and called macros contain none of it renders the same at compile and at run time,
+// so only the others are rendered again right before they execute.
+var dynamicRE = regexp.MustCompile(`\b(execute|run_query|statement|load_result|load_relation|graph)\b|\badapter\s*\.\s*(get_|list_|check_|load_|execute|drop|create|rename|truncate|expand|already_exists)`)
 
 var jinjaConfig = config.New()
 
 // Relation is a database relation, rendered as dbt-duckdb renders it.
 type Relation struct {
 	Database, Schema, Identifier string
-	bare                         bool // a CTE name, rendered unquoted
+	Type                         string // table, view, cte or "" (unknown), as dbt's RelationType
+	bare                         bool   // a CTE name, rendered unquoted
 }
 
 func (r Relation) String() string {
@@ -64,6 +72,23 @@ func (r Relation) GetAttribute(name string) (*exec.Value, bool) {
 		return exec.AsValue(r.Identifier), true
 	case "render":
 		return exec.AsValue(func() string { return r.String() }), true
+	case "type":
+		if r.Type == "" {
+			return exec.AsValue(nil), true
+		}
+		return exec.AsValue(r.Type), true
+	case "is_table":
+		return exec.AsValue(r.Type == "table"), true
+	case "is_view":
+		return exec.AsValue(r.Type == "view"), true
+	case "is_cte":
+		return exec.AsValue(r.Type == "cte" || r.bare), true
+	case "incorporate":
+		return exec.AsValue(r.incorporate), true
+	case "without_identifier":
+		return exec.AsValue(func() Relation { out := r; out.Identifier = ""; return out }), true
+	case "quote":
+		return exec.AsValue(func(va *exec.VarArgs) Relation { return r }), true
 	case "include":
 		return exec.AsValue(func(va *exec.VarArgs) Relation {
 			out := r
@@ -95,8 +120,11 @@ func newTemplate(name, source string, env *exec.Environment) (tpl *exec.Template
 
 // executeTemplate renders a parsed template; a panic in gonja or in a Go function a
 // template calls becomes an error naming the file (gonja recovers too: this is the backstop).
-func executeTemplate(tpl *exec.Template, name string) (out string, err error) {
+func executeTemplate(tpl *exec.Template, name string, vars map[string]any) (out string, err error) {
 	defer recoverJinja(name, &err)
+	if vars != nil {
+		return tpl.ExecuteToString(exec.NewContext(vars))
+	}
 	return tpl.ExecuteToString(exec.EmptyContext())
 }
 

@@ -38,9 +38,12 @@ func columnsOf(ctx context.Context, q execer, r Relation) ([]string, map[string]
 // materialize builds one model inside a transaction on conn and returns the statements it ran
 // (written to target/run) and a message for the console ("OK", "INSERT 12").
 // kind is the relation's kind ("table", "view" or "") when the run started.
-func (e *Engine) materialize(ctx context.Context, conn *sql.Conn, n *Node, kind string) (string, string, error) {
+func (e *Engine) materialize(ctx context.Context, conn *sql.Conn, n *Node, kind string, h nodeHookSQL) (string, string, error) {
 	rel := n.Relation()
 	var executed []string
+	if err := execHooks(ctx, conn, h.preOut, &executed); err != nil {
+		return "", "", err
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return "", "", err
@@ -49,6 +52,9 @@ func (e *Engine) materialize(ctx context.Context, conn *sql.Conn, n *Node, kind 
 	run := func(q string) (sql.Result, error) {
 		executed = append(executed, q+";")
 		return tx.ExecContext(ctx, q)
+	}
+	if err := execHooks(ctx, tx, h.pre, &executed); err != nil {
+		return "", "", err
 	}
 	body := strings.TrimRight(strings.TrimSpace(n.CompiledCode), ";")
 	msg := "OK"
@@ -94,7 +100,13 @@ func (e *Engine) materialize(ctx context.Context, conn *sql.Conn, n *Node, kind 
 	default:
 		return "", "", fmt.Errorf("materialization %q is not supported by dango's engine (view, table, incremental, ephemeral are)", n.Materialized())
 	}
+	if err := execHooks(ctx, tx, h.post, &executed); err != nil {
+		return "", "", err
+	}
 	if err := tx.Commit(); err != nil {
+		return "", "", err
+	}
+	if err := execHooks(ctx, conn, h.postOut, &executed); err != nil {
 		return "", "", err
 	}
 	return strings.Join(executed, "\n\n"), msg, nil

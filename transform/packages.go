@@ -146,10 +146,15 @@ func (p *Project) loadPackage(dir, label string) (*Package, error) {
 	if cfg.Name == "" {
 		return nil, &LoadError{File: label + "/dbt_project.yml", Msg: "the package's project has no name"}
 	}
-	if hooks(cfg.OnRunStart) || hooks(cfg.OnRunEnd) {
-		return nil, &LoadError{File: label + "/dbt_project.yml", Msg: "on-run-start / on-run-end hooks of packages are not supported by dango's engine yet"}
+	start, err := hookStrings(label+"/dbt_project.yml", "on-run-start", cfg.OnRunStart)
+	if err != nil {
+		return nil, err
 	}
-	sub := &Project{Name: cfg.Name, Dir: dir, RootDir: p.RootDir, Target: p.Target, Nodes: map[string]*Node{}, sources: map[string]*Node{},
+	end, err := hookStrings(label+"/dbt_project.yml", "on-run-end", cfg.OnRunEnd)
+	if err != nil {
+		return nil, err
+	}
+	sub := &Project{onRunStart: start, onRunEnd: end, Name: cfg.Name, Dir: dir, RootDir: p.RootDir, Target: p.Target, Nodes: map[string]*Node{}, sources: map[string]*Node{},
 		byName: map[string]*Node{}, props: map[string]*modelProps{}, modelCfg: cfg.Models, seedCfg: cfg.Seeds}
 	sub.ModelPaths = firstNonEmpty(cfg.ModelPaths, cfg.SourcePaths, []string{"models"})
 	sub.SeedPaths = firstNonEmpty(cfg.SeedPaths, cfg.DataPaths, []string{"seeds"})
@@ -300,7 +305,7 @@ func (s *session) macroSpaceFor(local string, env *exec.Environment) *macroSpace
 			if err != nil {
 				continue
 			}
-			target[name] = s.wrapMacro(name, f)
+			target[name] = s.wrapMacro(name, f, mf.dynamic)
 		}
 	}
 	for k, v := range ms.internal {

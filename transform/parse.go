@@ -86,18 +86,23 @@ func (e *Engine) parallel(nodes []*Node, f func(s *session, n *Node) error) erro
 
 // render executes a node's template in a phase.
 func (s *session) render(n *Node, phase int, cfg map[string]any) (string, *state, error) {
-	st := &state{node: n, phase: phase, config: cfg}
+	return s.renderCode(n, n.OriginalFilePath, n.RawCode, phase, cfg)
+}
+
+// renderCode executes a template (a node's, or one of its hooks) in the context of node n.
+func (s *session) renderCode(n *Node, file, code string, phase int, cfg map[string]any) (string, *state, error) {
+	st := &state{node: n, phase: phase, config: cfg, dynamic: dynamicRE.MatchString(code)}
 	s.st, s.rets = st, nil
-	tpl, err := newTemplate(n.OriginalFilePath, n.RawCode, s.envFor(n.PackageName))
+	tpl, err := newTemplate(file, code, s.envFor(n.PackageName))
 	if err != nil {
-		return "", st, renderError(n.OriginalFilePath, err)
+		return "", st, renderError(file, err)
 	}
-	out, err := executeTemplate(tpl, n.OriginalFilePath)
+	out, err := executeTemplate(tpl, file, s.extra)
 	if st.err != nil {
-		return "", st, &RenderError{File: n.OriginalFilePath, Msg: st.err.Error()}
+		return "", st, &RenderError{File: file, Msg: st.err.Error()}
 	}
 	if err != nil {
-		return "", st, renderError(n.OriginalFilePath, err)
+		return "", st, renderError(file, err)
 	}
 	return out, st, nil
 }
@@ -170,7 +175,11 @@ func (e *Engine) Parse() (*Graph, error) {
 			}
 		}
 	}
-	return newGraph(p)
+	g, err := newGraph(p)
+	if err == nil {
+		e.G = g
+	}
+	return g, err
 }
 
 func (e *Engine) place(n *Node) error { return e.placeWith(nil, n) }

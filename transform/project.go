@@ -49,6 +49,8 @@ type Project struct {
 	genericTests []*Node
 	sourceTests  []sourceTest
 	pk           *packageSet // installed packages (see packages.go)
+	// onRunStart and onRunEnd are the hooks of dbt_project.yml, run around every run.
+	onRunStart, onRunEnd []string
 }
 
 // Node is a model, seed, singular test or source.
@@ -74,6 +76,7 @@ type Node struct {
 	SourceRefs       [][]string     `json:"sources"`
 	DependsOn        []string       `json:"-"`
 	ownSQL           string         // compiled SQL before ephemeral CTEs are injected
+	dynamic          bool           // its SQL may differ while executing (needsRuntime)
 	Test             *GenericTest   `json:"-"` // for generic data tests
 	CompiledCode     string         `json:"compiled_code,omitempty"`
 	CompiledPath     string         `json:"compiled_path,omitempty"`
@@ -166,8 +169,11 @@ func Load(dir string, o LoadOptions) (*Project, error) {
 	if cfg.Name == "" {
 		return nil, &LoadError{File: "dbt_project.yml", Msg: "the project has no name"}
 	}
-	if hooks(cfg.OnRunStart) || hooks(cfg.OnRunEnd) {
-		return nil, &LoadError{File: "dbt_project.yml", Msg: "on-run-start / on-run-end hooks are not supported by dango's engine yet; remove them or run with --engine dbt-core"}
+	if p.onRunStart, err = hookStrings("dbt_project.yml", "on-run-start", cfg.OnRunStart); err != nil {
+		return nil, err
+	}
+	if p.onRunEnd, err = hookStrings("dbt_project.yml", "on-run-end", cfg.OnRunEnd); err != nil {
+		return nil, err
 	}
 	if err := packagesMissing(dir); err != nil {
 		return nil, err
@@ -210,18 +216,6 @@ func Load(dir string, o LoadOptions) (*Project, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-func hooks(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case string:
-		return strings.TrimSpace(x) != ""
-	case []any:
-		return len(x) > 0
-	}
-	return true
 }
 
 func firstNonEmpty(lists ...[]string) []string {

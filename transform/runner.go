@@ -38,6 +38,7 @@ type Result struct {
 	Completed time.Time
 	Executed  string // the statements run, for target/run
 	SkippedBy string // the failed ancestor
+	Hook      string // on-run-start / on-run-end hooks: dbt's name, pkg.on-run-start.0
 }
 
 // Duration is how long the node ran.
@@ -95,7 +96,7 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 			toCompile = append(toCompile, id)
 		}
 	}
-	if err := r.E.Compile(r.G, toCompile); err != nil {
+	if err := r.E.Compile(ctx, r.G, toCompile); err != nil {
 		return nil, err
 	}
 	// Schemas first, one at a time: two transactions creating one schema conflict in DuckDB.
@@ -112,6 +113,9 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 			return nil, fmt.Errorf("create schema %s: %s", s, cleanDBError(err))
 		}
 	}
+	// on-run-start hooks run once the schemas exist; a failing one is an error in the results
+	// and the nodes still run, as in dbt 1.9.
+	hookResults := r.runRunHooks(ctx, "on-run-start", nil)
 	// Parents that matter for scheduling: the executed nodes among a node's ancestors
 	// (through nodes that are not executed, like ephemeral models).
 	deps := map[string][]string{}
@@ -158,11 +162,12 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 		threads = 1
 	}
 	var (
-		mu      sync.Mutex
-		results = map[string]*Result{}
-		started = 0
-		stop    = false
-		wg      sync.WaitGroup
+		mu        sync.Mutex
+		results   = map[string]*Result{}
+		completed []string // ids in the order they finished: dbt's order of results
+		started   = 0
+		stop      = false
+		wg        sync.WaitGroup
 	)
 	total := len(ids)
 	ready := make(chan string, len(ids))
@@ -187,6 +192,7 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 	finish = func(id string, res *Result) {
 		// called with mu held
 		results[id] = res
+		completed = append(completed, id)
 		pending--
 		failed := res.Status == StatusError || res.Status == StatusFail || res.Status == StatusSkipped
 		if (res.Status == StatusError || res.Status == StatusFail) && r.FailFast {
@@ -226,6 +232,7 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 		wg.Add(1)
 		go func(thread int) {
 			defer wg.Done()
+			var s *session // this thread's executing session, made when a node needs one
 			for {
 				select {
 				case <-done:
@@ -251,7 +258,10 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 					if r.Report != nil {
 						r.Report.Start(n, idx, total)
 					}
-					res := r.execute(ctx, n)
+					if s == nil {
+						s = r.E.newRuntimeSession(ctx, nil)
+					}
+					res := r.execute(ctx, n, s)
 					res.Index, res.Thread = idx, thread
 					if r.Report != nil {
 						r.Report.Done(res, total)
@@ -268,13 +278,73 @@ func (r *Runner) Run(ctx context.Context, ids []string) ([]Result, error) {
 	case <-ctx.Done():
 	}
 	wg.Wait()
-	out := make([]Result, 0, len(results))
-	for _, id := range order {
-		if res, ok := results[id]; ok {
-			out = append(out, *res)
+	out := append(make([]Result, 0, len(results)+len(hookResults)), hookResults...)
+	var nodeResults []Result
+	for _, id := range completed {
+		nodeResults = append(nodeResults, *results[id])
+	}
+	out = append(out, nodeResults...)
+	if ctx.Err() != nil {
+		return out, ctx.Err()
+	}
+	out = append(out, r.runRunHooks(ctx, "on-run-end", r.endContext(hookResults, nodeResults))...)
+	return out, ctx.Err()
+}
+
+// endContext is what on-run-end hooks see besides the usual: results (the nodes', and hooks
+// that failed), schemas and database_schemas (where relations were built successfully).
+func (r *Runner) endContext(hooks, nodes []Result) map[string]any {
+	var results []any
+	for _, res := range hooks {
+		if res.Status == StatusError {
+			results = append(results, resultContext(res))
 		}
 	}
-	return out, ctx.Err()
+	schemas, dbSchemas := []any{}, []any{}
+	seen := map[string]bool{}
+	for _, res := range nodes {
+		results = append(results, resultContext(res))
+		n := res.Node
+		relational := (n.ResourceType == "model" && n.Materialized() != "ephemeral") || n.ResourceType == "seed"
+		if !relational || res.Status == StatusError || res.Status == StatusFail || res.Status == StatusSkipped {
+			continue
+		}
+		if !seen[n.Database+"."+n.Schema] {
+			seen[n.Database+"."+n.Schema] = true
+			dbSchemas = append(dbSchemas, []any{n.Database, n.Schema})
+			if !containsAny(schemas, n.Schema) {
+				schemas = append(schemas, n.Schema)
+			}
+		}
+	}
+	if results == nil {
+		results = []any{}
+	}
+	return map[string]any{"results": results, "schemas": schemas, "database_schemas": dbSchemas}
+}
+
+func containsAny(list []any, v any) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// resultContext is a result as a template sees it (dbt's RunResult).
+func resultContext(res Result) map[string]any {
+	var failures any
+	if res.Node.ResourceType == "test" && res.Status != StatusError && res.Status != StatusSkipped {
+		failures = res.Failures
+	}
+	thread := fmt.Sprintf("Thread-%d", res.Thread)
+	if res.Hook != "" {
+		thread = "main"
+	}
+	return map[string]any{"status": res.Status, "message": res.Message, "failures": failures, "node": nodeMap(res.Node),
+		"execution_time": res.Duration().Seconds(), "thread_id": thread, "adapter_response": map[string]any{"_message": res.Message},
+		"timing": []any{}}
 }
 
 // existing reads every relation's kind ("table" or "view") once, before the run: each node
@@ -300,8 +370,9 @@ func (r *Runner) existing(ctx context.Context) (map[string]string, error) {
 	return out, rows.Err()
 }
 
-// execute runs one node on its own connection.
-func (r *Runner) execute(ctx context.Context, n *Node) (res Result) {
+// execute runs one node on its own connection. s is the thread's executing session: a node
+// whose SQL depends on the warehouse is rendered again with it first, and hooks render in it.
+func (r *Runner) execute(ctx context.Context, n *Node, s *session) (res Result) {
 	res = Result{Node: n, Started: time.Now()}
 	defer func() { res.Completed = time.Now() }()
 	conn, err := r.DB.Conn(ctx)
@@ -310,12 +381,36 @@ func (r *Runner) execute(ctx context.Context, n *Node) (res Result) {
 		return res
 	}
 	defer conn.Close()
+	s.rt.ctx, s.rt.conn = ctx, conn
+	defer func() { s.rt.conn = nil }()
 	// dbt-duckdb keeps DuckDB's default of preserving insertion order; so do models here.
 	conn.ExecContext(ctx, "SET SESSION preserve_insertion_order = true")
+	if compilable(n) && needsRuntime(r.G, n) {
+		out, err := s.renderExecuting(r.G, n)
+		if err != nil {
+			res.Status, res.Message = StatusError, err.Error()
+			return res
+		}
+		n.CompiledCode = out
+		if err := r.E.writeCompiled(n); err != nil {
+			res.Status, res.Message = StatusError, err.Error()
+			return res
+		}
+	}
+	var h nodeHookSQL
+	if n.ResourceType == "model" || n.ResourceType == "seed" {
+		if h.pre, h.preOut, err = s.nodeHooks(n, "pre-hook"); err == nil {
+			h.post, h.postOut, err = s.nodeHooks(n, "post-hook")
+		}
+		if err != nil {
+			res.Status, res.Message = StatusError, err.Error()
+			return res
+		}
+	}
 	switch n.ResourceType {
 	case "model":
 		rel := n.Relation()
-		executed, msg, err := r.E.materialize(ctx, conn, n, r.kinds[strings.ToLower(rel.Schema+"."+rel.Identifier)])
+		executed, msg, err := r.E.materialize(ctx, conn, n, r.kinds[strings.ToLower(rel.Schema+"."+rel.Identifier)], h)
 		res.Executed = executed
 		if err != nil {
 			res.Status, res.Message = StatusError, cleanDBError(err)
@@ -325,7 +420,9 @@ func (r *Runner) execute(ctx context.Context, n *Node) (res Result) {
 	case "test":
 		r.test(ctx, conn, n, &res)
 	case "seed":
-		msg, err := r.E.seed(ctx, conn, n)
+		var executed []string
+		msg, err := h.around(ctx, conn, &executed, func() (string, error) { return r.E.seed(ctx, conn, n) })
+		res.Executed = strings.Join(executed, "\n\n")
 		if err != nil {
 			res.Status, res.Message = StatusError, cleanDBError(err)
 			return res
@@ -429,6 +526,13 @@ func cleanDBError(err error) string {
 	return strings.TrimSpace(lineEchoRE.ReplaceAllString(err.Error(), ""))
 }
 
+func threadID(r Result) string {
+	if r.Hook != "" {
+		return "main"
+	}
+	return fmt.Sprintf("Thread-%d", r.Thread)
+}
+
 // WriteRunResults writes <target>/run_results.json in dbt's v6 shape.
 func (e *Engine) WriteRunResults(results []Result, elapsed time.Duration, command string) error {
 	var out []map[string]any
@@ -442,7 +546,7 @@ func (e *Engine) WriteRunResults(results []Result, elapsed time.Duration, comman
 		entry := map[string]any{
 			"status":           r.Status,
 			"timing":           []any{map[string]any{"name": "execute", "started_at": r.Started.UTC().Format(time.RFC3339Nano), "completed_at": r.Completed.UTC().Format(time.RFC3339Nano)}},
-			"thread_id":        fmt.Sprintf("Thread-%d", r.Thread),
+			"thread_id":        threadID(r),
 			"execution_time":   r.Duration().Seconds(),
 			"adapter_response": map[string]any{"_message": msg},
 			"message":          msg,

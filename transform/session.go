@@ -1,12 +1,15 @@
 package transform
 
 import (
+	"database/sql"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nikolalohinski/gonja/v2/builtins"
@@ -28,7 +31,18 @@ type Engine struct {
 	// Exists reports whether a relation exists in the warehouse (is_incremental()); nil means
 	// nothing exists yet.
 	Exists func(Relation) bool
+	// DB, when set, is the warehouse Compile asks for nodes whose SQL depends on it (dbt compile
+	// executes introspective queries); nil compiles offline, as dbt's parser sees things.
+	DB *sql.DB
+	// G is the parsed graph (the `graph` variable while executing); Parse sets it.
+	G *Graph
+	// Command is the command being run (flags.WHICH); Log is where log(msg, info=True) prints
+	// while executing (nil: nowhere).
+	Command string
+	Log     io.Writer
 
+	graphOnce  sync.Once
+	graph      map[string]any
 	macroFiles []*MacroFile // project macros, then the internal library
 	overridden map[string]bool
 }
@@ -43,6 +57,7 @@ func NewEngine(p *Project) (*Engine, error) {
 			return nil, &LoadError{File: mf.Path, Msg: jinjaMessage(err)}
 		}
 		mf.tpl = tpl
+		mf.dynamic = dynamicRE.MatchString(mf.Source)
 		e.macroFiles = append(e.macroFiles, mf)
 		for name := range tpl.Macros() {
 			if mf.Package == "" {
@@ -57,7 +72,8 @@ func NewEngine(p *Project) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("internal macro library %s: %w", ent.Name(), err)
 		}
-		e.macroFiles = append(e.macroFiles, &MacroFile{Path: "dango/" + ent.Name(), Source: string(src), tpl: tpl, internal: true})
+		e.macroFiles = append(e.macroFiles, &MacroFile{Path: "dango/" + ent.Name(), Source: string(src), tpl: tpl, internal: true,
+			dynamic: dynamicRE.Match(src)})
 	}
 	return e, nil
 }
@@ -75,15 +91,19 @@ type state struct {
 	sources [][]string
 	config  map[string]any
 	err     error
+	dynamic bool // a dynamic template or macro took part (see dynamicRE)
 }
 
 // session renders nodes one at a time; each worker goroutine has its own.
 type session struct {
-	e    *Engine
-	env  *exec.Environment // the root project's
-	envs map[string]*exec.Environment
-	st   *state
-	rets []*exec.Value // return() values of the macro calls in progress
+	e      *Engine
+	env    *exec.Environment // the root project's
+	envs   map[string]*exec.Environment
+	st     *state
+	rets   []*exec.Value  // return() values of the macro calls in progress
+	rt     *execState     // set while executing (execute = true)
+	tables []*agateTable  // tables run_query made during the current render
+	extra  map[string]any // more variables for every render (on-run-end's results, schemas)
 }
 
 // ConfigFunc is dbt's config: callable (config(materialized='table')) and with methods
@@ -112,7 +132,7 @@ func (s *session) config(va *exec.VarArgs) (any, error) {
 		}
 		return v.Interface(), nil
 	}
-	if len(va.Args) == 1 { // config({'materialized': 'table'})
+	if len(va.Args) == 1 && s.st.phase == phaseParse { // config({'materialized': 'table'})
 		va.Args[0].Iterate(func(_, _ int, k, v *exec.Value) bool {
 			mergeConfig(s.st.config, k.String(), plain(v.Interface()))
 			return true
@@ -157,38 +177,99 @@ func (s *session) envFor(pkg string) *exec.Environment {
 		"this":           &thisProxy{s: s},
 		"model":          &modelProxy{s: s},
 		"return":         s.ret,
-		"log":            func(msg any, va ...any) string { return "" },
-		"print":          func(msg any) string { return "" },
+		"log":            s.log,
+		"print":          s.print,
 		"run_started_at": pyDatetime{e.RunStarted},
 		"invocation_id":  e.InvocationID,
-		"execute":        false,
-		"flags":          map[string]any{"FULL_REFRESH": e.FullRefresh, "WHICH": "compile"},
+		"dbt_version":    "1.9.0",
+		"execute":        s.executing(),
+		"flags":          s.flags(),
 		"project_name":   p.Name,
 		"target": map[string]any{"name": t.Name, "schema": t.Schema, "type": t.Type, "database": t.Database,
 			"threads": t.Threads, "profile_name": t.ProfileName, "path": t.Path},
-		"modules":    map[string]any{"datetime": datetimeModule()},
-		"tojson":     toJSON,
-		"fromjson":   fromJSON,
-		"toyaml":     toYAML,
-		"fromyaml":   fromYAML,
-		"exceptions": map[string]any{"raise_compiler_error": s.raiseError, "warn": func(msg any) string { return "" }},
-		"api":        map[string]any{"Column": map[string]any{"translate_type": translateType}},
-		"graph":      map[string]any{"nodes": map[string]any{}, "sources": map[string]any{}},
+		"modules":       map[string]any{"datetime": datetimeModule()},
+		"tojson":        toJSON,
+		"fromjson":      fromJSON,
+		"toyaml":        toYAML,
+		"fromyaml":      fromYAML,
+		"exceptions":    map[string]any{"raise_compiler_error": s.raiseError, "warn": func(msg any) string { return "" }},
+		"api":           map[string]any{"Column": map[string]any{"translate_type": translateType, "create": createColumn}, "Relation": map[string]any{"create": createRelation}},
+		"graph":         s.graphVar(),
+		"run_query":     s.runQuery,
+		"statement":     s.statement,
+		"load_result":   s.loadResult,
+		"load_relation": s.loadRelation,
 	}))
 	ms := s.macroSpaceFor(pkg, env)
 	ctx.Update(exec.NewContext(ms.flat)) // dbt.date_trunc(...), dbt_utils.star(...) and friends
 	ctx.Set("adapter", map[string]any{
-		"dispatch":     s.dispatch(ms),
-		"quote":        func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` },
-		"type":         func() string { return "duckdb" },
-		"get_relation": func(va *exec.VarArgs) any { return nil },
+		"dispatch":                       s.dispatch(ms),
+		"quote":                          func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` },
+		"type":                           func() string { return "duckdb" },
+		"get_relation":                   s.getRelation,
+		"get_columns_in_relation":        s.columnsIn,
+		"get_missing_columns":            s.missingColumns,
+		"list_relations_without_caching": s.listRelations,
+		"check_schema_exists":            s.schemaExists,
+		"Relation":                       map[string]any{"create": createRelation},
+		"Column":                         map[string]any{"create": createColumn, "translate_type": translateType},
 	})
 	return env
 }
 
+func (s *session) graphVar() map[string]any {
+	if !s.executing() {
+		return map[string]any{"nodes": map[string]any{}, "sources": map[string]any{}, "exposures": map[string]any{}}
+	}
+	return s.e.graphContext()
+}
+
+func (s *session) flags() map[string]any {
+	which := s.e.Command
+	if which == "" {
+		which = "compile"
+	}
+	return map[string]any{"FULL_REFRESH": s.e.FullRefresh, "WHICH": which, "STORE_FAILURES": false, "WARN_ERROR": false,
+		"FAIL_FAST": false, "USE_COLORS": false, "PRINTER_WIDTH": 80, "LOG_FORMAT": "default", "DEBUG": false}
+}
+
+// log is dbt's log(msg, info=False): printed with info=True while executing.
+func (s *session) log(va *exec.VarArgs) string {
+	if !s.executing() || s.rt.out == nil || len(va.Args) == 0 {
+		return ""
+	}
+	info := false
+	if v, ok := va.KwArgs["info"]; ok {
+		info = v.IsTrue()
+	} else if len(va.Args) > 1 {
+		info = va.Args[1].IsTrue()
+	}
+	if info {
+		fmt.Fprintf(s.rt.out, "%s  %s\n", time.Now().Format("15:04:05"), va.Args[0].String())
+	}
+	return ""
+}
+
+func (s *session) print(va *exec.VarArgs) string {
+	if !s.executing() || s.rt.out == nil {
+		return ""
+	}
+	parts := make([]string, len(va.Args))
+	for i, a := range va.Args {
+		parts[i] = a.String()
+	}
+	fmt.Fprintln(s.rt.out, strings.Join(parts, " "))
+	return ""
+}
+
+func createColumn(name, dtype string) *Column { return &Column{Name: name, Dtype: dtype} }
+
 // wrapMacro makes return() work: the macro's value is what it returned, else its output.
-func (s *session) wrapMacro(name string, f exec.Macro) func(*exec.VarArgs) *exec.Value {
+func (s *session) wrapMacro(name string, f exec.Macro, dynamic bool) func(*exec.VarArgs) *exec.Value {
 	return func(va *exec.VarArgs) *exec.Value {
+		if dynamic && s.st != nil {
+			s.st.dynamic = true
+		}
 		s.rets = append(s.rets, nil)
 		out := f(va)
 		r := s.rets[len(s.rets)-1]

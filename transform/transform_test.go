@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ func TestErrorsNameTheFile(t *testing.T) {
 		{"packages not installed", map[string]string{"packages.yml": "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n"},
 			`packages.yml: dango found 1 package(s) specified in packages.yml, but only 0 package(s) installed in dbt_packages. Run "dango deps"`},
 		{"bad packages.yml", map[string]string{"packages.yml": "packages:\n  - package: dbt-labs/dbt_utils\n"}, "packages.yml:2: dbt-labs/dbt_utils is missing the version"},
-		{"hooks", map[string]string{"dbt_project.yml": "name: proj\nprofile: dango\non-run-start: [\"select 1\"]\n"}, "on-run-start / on-run-end hooks are not supported"},
+		{"bad hook", map[string]string{"dbt_project.yml": "name: proj\nprofile: dango\non-run-start: [{sql: \"select 1\"}]\n"}, "dbt_project.yml: on-run-start: each hook is SQL text"},
 		{"duplicate model", map[string]string{"models/x/a.sql": "select 1", "models/y/a.sql": "select 2"}, "a model named a is also defined in"},
 		{"wrong adapter", map[string]string{"dbt_project.yml": "name: proj\nprofile: nope\n"}, `no profile named "nope"`},
 	}
@@ -92,7 +93,7 @@ models:
 	if strings.Join(n.Tags, ",") != "all,fin,yml,daily" {
 		t.Errorf("tags = %v", n.Tags)
 	}
-	if err := e.Compile(g, []string{"model.proj.rev"}); err != nil {
+	if err := e.Compile(context.Background(), g, []string{"model.proj.rev"}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(n.CompiledCode, `select table as m, '"wh"."main_marts"."revenue"' as t`) {
@@ -112,7 +113,7 @@ func TestEphemeralInlinedIntoWith(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Compile(g, []string{"model.proj.final"}); err != nil {
+	if err := e.Compile(context.Background(), g, []string{"model.proj.final"}); err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Join(strings.Fields(g.Nodes["model.proj.final"].CompiledCode), " ")

@@ -119,7 +119,7 @@ func run(args []string) (code int) {
 		newExecCmd(g, "test", "Run the dbt project's data tests"),
 		newExecCmd(g, "seed", "Load the dbt project's seed CSV files"),
 		newExecCmd(g, "build", "Seed, run and test in dependency order; a failing test skips what depends on it"), newSourceCmd(g), newQueryCmd(g),
-		newServeCmd(g), newWorkerCmd(g), newEventsCmd(g), newTokenCmd(g), newDepsCmd(g))
+		newServeCmd(g), newWorkerCmd(g), newEventsCmd(g), newTokenCmd(g), newDepsCmd(g), newRunOperationCmd(g))
 	// Everything commands print passes through redaction (sync blocks, dry-run estimates,
 	// errors from connectors).
 	root.SetOut(config.RedactWriter(os.Stdout))

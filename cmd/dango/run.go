@@ -89,6 +89,7 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 				return usageErr(fmt.Errorf("profile %s target %s is an in-memory DuckDB: what dango %s builds would vanish; set path: in profiles.yml", l.E.P.Target.ProfileName, l.E.P.Target.Name, command))
 			}
 			l.E.FullRefresh = fullRefresh
+			l.E.Command, l.E.Log = command, out
 			ids := l.Executable(command)
 			w, err := warehouse.Open(cmd.Context(), l.p.Warehouse, waitOptions(wait))
 			if err != nil {
@@ -252,6 +253,41 @@ func (d *dbtLog) Done(r transform.Result, total int) {
 	}
 }
 
+// Hooks, HookStart and HookDone print on-run-start / on-run-end hooks as dbt does.
+func (d *dbtLog) Hooks(kind string, n int) {
+	if kind == "on-run-end" {
+		d.line("")
+	}
+}
+
+func (d *dbtLog) HookStart(n *transform.Node, i, total int) {
+	d.line("%s", dotted(fmt.Sprintf("%d of %d START hook: %s", i, total, hookName(n, i)), "RUN"))
+}
+
+// hookName is dbt's name for the i-th hook of a run: package.on-run-start.(i-1).
+func hookName(n *transform.Node, i int) string {
+	kind := "on-run-start"
+	if strings.Contains(n.Name, "-on-run-end-") {
+		kind = "on-run-end"
+	}
+	return fmt.Sprintf("%s.%s.%d", n.PackageName, kind, i-1)
+}
+
+func (d *dbtLog) HookDone(r transform.Result, total int) {
+	secs := fmt.Sprintf("%.2fs", r.Duration().Seconds())
+	switch r.Status {
+	case transform.StatusSuccess:
+		d.line("%s", d.pal.green(dotted(fmt.Sprintf("%d of %d OK hook: %s", r.Index, total, r.Hook), "OK in "+secs)))
+	case transform.StatusError:
+		d.line("%s", d.pal.red(dotted(fmt.Sprintf("%d of %d ERROR hook: %s", r.Index, total, r.Hook), "ERROR in "+secs)))
+	default:
+		d.line("%s", d.pal.yellow(dotted(fmt.Sprintf("%d of %d SKIP hook: %s", r.Index, total, r.Hook), "SKIP")))
+	}
+	if r.Index == total && strings.Contains(r.Hook, ".on-run-start.") {
+		d.line("")
+	}
+}
+
 // summary prints dbt's closing lines and returns the exit status.
 func (d *dbtLog) summary(results []transform.Result, elapsed time.Duration, root string, p *transform.Project) error {
 	counts := map[string]int{}
@@ -265,11 +301,13 @@ func (d *dbtLog) summary(results []transform.Result, elapsed time.Duration, root
 			kinds["test"]++
 		case "seed":
 			kinds["seed"]++
+		case "operation":
+			kinds["hook"]++
 		}
 	}
 	var parts []string
 	for _, k := range []struct{ key, one, many string }{{"view", "view", "views"}, {"table", "table", "tables"}, {"incremental", "incremental model", "incremental models"},
-		{"seed", "seed", "seeds"}, {"test", "test", "tests"}} {
+		{"hook", "project hook", "project hooks"}, {"seed", "seed", "seeds"}, {"test", "test", "tests"}} {
 		switch c := kinds[k.key]; c {
 		case 0:
 		case 1:

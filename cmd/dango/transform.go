@@ -139,6 +139,7 @@ func newCompileCmd(g *globals) *cobra.Command {
 				return err
 			}
 			l.E.FullRefresh = fullRefresh
+			l.E.Command, l.E.Log = "compile", cmd.OutOrStdout()
 			// is_incremental() needs to know which relations exist.
 			r, err := warehouse.OpenReadOnly(cmd.Context(), l.p.Warehouse, waitOptions(time.Minute))
 			switch {
@@ -149,10 +150,14 @@ func newCompileCmd(g *globals) *cobra.Command {
 					return failed(err)
 				}
 				l.E.Exists = func(rel transform.Relation) bool { return exists[rel.Schema+"."+rel.Identifier] }
+				l.E.DB = r.DB() // dbt compile runs introspective queries (execute is true)
 			case !errors.Is(err, warehouse.ErrNoWarehouse):
 				return failed(err)
 			}
-			if err := l.E.Compile(l.G, l.Sel.IDs); err != nil {
+			if err := l.E.Compile(cmd.Context(), l.G, l.Sel.IDs); err != nil {
+				return failed(err)
+			}
+			if err := l.E.CompileHooks(cmd.Context()); err != nil {
 				return failed(err)
 			}
 			if err := l.E.Manifest(l.G); err != nil {
@@ -171,5 +176,49 @@ func newCompileCmd(g *globals) *cobra.Command {
 	}
 	f.add(cmd)
 	cmd.Flags().BoolVar(&fullRefresh, "full-refresh", false, "compile incremental models as for a full refresh")
+	return cmd
+}
+
+func newRunOperationCmd(g *globals) *cobra.Command {
+	var f selectFlags
+	var args string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "run-operation MACRO",
+		Short: "Call a dbt macro against the warehouse (dbt run-operation), e.g. to grant or vacuum",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, pos []string) error {
+			kw := map[string]any{}
+			if args != "" {
+				if err := yaml.Unmarshal([]byte(args), &kw); err != nil {
+					return usageErr(fmt.Errorf("--args: not a YAML or JSON mapping: %v", err))
+				}
+			}
+			l, err := loadDBT(g, f)
+			if err != nil {
+				return err
+			}
+			if l.p.Warehouse == ":memory:" {
+				return usageErr(fmt.Errorf("profile %s target %s is an in-memory DuckDB: set path: in profiles.yml", l.E.P.Target.ProfileName, l.E.P.Target.Name))
+			}
+			w, err := warehouse.Open(cmd.Context(), l.p.Warehouse, waitOptions(wait))
+			if err != nil {
+				return failed(err)
+			}
+			defer w.Close()
+			out := cmd.OutOrStdout()
+			l.E.Command, l.E.Log = "run-operation", out
+			if err := l.E.RunOperation(cmd.Context(), w.DB(), pos[0], kw); err != nil {
+				if cmd.Context().Err() != nil {
+					return silentExit(exitInterrupted)
+				}
+				return failed(fmt.Errorf("Encountered an error while running operation: %w", err))
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&args, "args", "", `the macro's keyword arguments as YAML or JSON: '{"role": "reporter"}'`)
+	cmd.Flags().DurationVar(&wait, "wait", 5*time.Minute, "how long to wait while another dango process writes the warehouse")
 	return cmd
 }
