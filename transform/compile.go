@@ -154,7 +154,13 @@ func (s *session) renderExecuting(g *Graph, n *Node) (string, error) {
 }
 
 // compilable nodes produce SQL: models, singular and generic tests.
-func compilable(n *Node) bool { return n.ResourceType == "model" || n.ResourceType == "test" }
+func compilable(n *Node) bool {
+	switch n.ResourceType {
+	case "model", "test", typeAnalysis: // dbt compile writes no snapshot SQL
+		return true
+	}
+	return false
+}
 
 // ephemeralRelation is how a ref to an ephemeral model renders.
 func ephemeralRelation(name string) string { return "__dbt__cte__" + name }
@@ -208,6 +214,7 @@ func (e *Engine) Manifest(g *Graph) error {
 	p := e.P
 	nodes := map[string]any{}
 	sources := map[string]any{}
+	others := map[string]map[string]any{"exposures": {}, "metrics": {}, "semantic_models": {}, "saved_queries": {}, "unit_tests": {}}
 	for id, n := range g.Nodes {
 		refs := []any{}
 		for _, r := range n.Refs {
@@ -232,6 +239,12 @@ func (e *Engine) Manifest(g *Graph) error {
 			sources[id] = entry
 			continue
 		}
+		if sec := manifestSection(n); sec != "nodes" {
+			delete(entry, "relation_name")
+			entry["refs"], entry["sources"] = refs, srcs
+			others[sec][id] = entry
+			continue
+		}
 		entry["alias"], entry["refs"], entry["sources"], entry["raw_code"] = n.Alias, refs, srcs, n.RawCode
 		entry["language"] = "sql"
 		if n.CompiledPath != "" {
@@ -253,10 +266,10 @@ func (e *Engine) Manifest(g *Graph) error {
 			"generated_at": time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"), "invocation_id": e.InvocationID,
 			"adapter_type": "duckdb", "project_name": p.Name, "generated_by": "dango",
 		},
-		"nodes": nodes, "sources": sources, "macros": map[string]any{}, "docs": map[string]any{}, "exposures": map[string]any{},
-		"metrics": map[string]any{}, "groups": map[string]any{}, "selectors": map[string]any{}, "disabled": map[string]any{},
-		"parent_map": parents, "child_map": children, "group_map": map[string]any{}, "semantic_models": map[string]any{},
-		"saved_queries": map[string]any{}, "unit_tests": map[string]any{},
+		"nodes": nodes, "sources": sources, "macros": map[string]any{}, "docs": map[string]any{}, "exposures": others["exposures"],
+		"metrics": others["metrics"], "groups": map[string]any{}, "selectors": map[string]any{}, "disabled": map[string]any{},
+		"parent_map": parents, "child_map": children, "group_map": map[string]any{}, "semantic_models": others["semantic_models"],
+		"saved_queries": others["saved_queries"], "unit_tests": others["unit_tests"],
 	}
 	data, err := json.Marshal(m)
 	if err != nil {
@@ -267,6 +280,25 @@ func (e *Engine) Manifest(g *Graph) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644)
+}
+
+// manifestSection is where a node lives in manifest.json and in the graph variable.
+func manifestSection(n *Node) string {
+	switch n.ResourceType {
+	case "source":
+		return "sources"
+	case typeExposure:
+		return "exposures"
+	case typeMetric:
+		return "metrics"
+	case typeSemanticModel:
+		return "semantic_models"
+	case typeSavedQuery:
+		return "saved_queries"
+	case typeUnitTest:
+		return "unit_tests"
+	}
+	return "nodes"
 }
 
 func orEmpty(m map[string]any) map[string]any {

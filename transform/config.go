@@ -61,6 +61,7 @@ func (p *Project) readProperties(rel string) error {
 				Tests       []any            `yaml:"tests"`
 			} `yaml:"tables"`
 		} `yaml:"sources"`
+		Resources resourceDocs `yaml:",inline"`
 	}
 	if err := readYAML(path.Join(p.Dir, rel), rel, &doc); err != nil {
 		return err
@@ -94,6 +95,9 @@ func (p *Project) readProperties(rel string) error {
 				}
 			}
 		}
+	}
+	if err := p.addResources(rel, dirs, doc.Resources); err != nil {
+		return err
 	}
 	for _, s := range doc.Sources {
 		if s.Name == "" {

@@ -26,7 +26,29 @@ func renderError(file string, err error) error {
 
 // renderable nodes carry SQL templates (generic tests are rendered from their test macro).
 func renderable(n *Node) bool {
-	return (n.ResourceType == "model" || n.ResourceType == "test") && n.Test == nil
+	switch n.ResourceType {
+	case "model", "test", typeAnalysis, typeSnapshot:
+		return n.Test == nil
+	}
+	return false
+}
+
+// placed nodes are relations (or could be): generate_schema_name and friends decide where.
+func placed(n *Node) bool {
+	switch n.ResourceType {
+	case "model", "seed", typeSnapshot, typeAnalysis:
+		return true
+	}
+	return false
+}
+
+// documented nodes come from properties files only: unit tests, exposures, the semantic layer.
+func documented(n *Node) bool {
+	switch n.ResourceType {
+	case typeUnitTest, typeExposure, typeSemanticModel, typeMetric, typeSavedQuery:
+		return true
+	}
+	return false
 }
 
 var refArgRE = regexp.MustCompile(`^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$`)
@@ -121,9 +143,12 @@ func (e *Engine) Parse() (*Graph, error) {
 			nodes = append(nodes, n)
 			continue
 		}
+		if documented(n) { // listed, placed in the graph, never rendered
+			continue
+		}
 		n.Config = p.projectConfig(n)
 		n.Tags = toStrings(n.Config["tags"])
-		if n.ResourceType != "test" {
+		if placed(n) {
 			if err := e.place(n); err != nil {
 				return nil, err
 			}
@@ -161,7 +186,7 @@ func (e *Engine) Parse() (*Graph, error) {
 	// In-file config may have moved a model (schema, alias): place models again.
 	s := e.newSession()
 	for _, n := range nodes {
-		if n.ResourceType != "test" {
+		if placed(n) {
 			if err := e.placeWith(s, n); err != nil {
 				return nil, err
 			}
@@ -284,6 +309,9 @@ func newGraph(p *Project) (*Graph, error) {
 			if s, ok := p.sources[sr[0]+"."+sr[1]]; ok {
 				add(s.UniqueID)
 			}
+		}
+		for _, d := range n.extraDeps {
+			add(d)
 		}
 		sort.Strings(n.DependsOn)
 	}

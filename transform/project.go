@@ -51,6 +51,8 @@ type Project struct {
 	pk           *packageSet // installed packages (see packages.go)
 	// onRunStart and onRunEnd are the hooks of dbt_project.yml, run around every run.
 	onRunStart, onRunEnd []string
+	pending              []pendingDep      // name dependencies resolved after discovery
+	measures             map[string]string // semantic-layer measure → its semantic model's id
 }
 
 // Node is a model, seed, singular test or source.
@@ -77,6 +79,7 @@ type Node struct {
 	DependsOn        []string       `json:"-"`
 	ownSQL           string         // compiled SQL before ephemeral CTEs are injected
 	dynamic          bool           // its SQL may differ while executing (needsRuntime)
+	extraDeps        []string       // parents by unique id (metrics, saved queries, unit tests)
 	Test             *GenericTest   `json:"-"` // for generic data tests
 	CompiledCode     string         `json:"compiled_code,omitempty"`
 	CompiledPath     string         `json:"compiled_path,omitempty"`
@@ -162,6 +165,7 @@ func Load(dir string, o LoadOptions) (*Project, error) {
 		ConfigVersion any             `yaml:"config-version"`
 		PackagesPath  string          `yaml:"packages-install-path"`
 		Dispatch      []dispatchEntry `yaml:"dispatch"`
+		Extra         extraPaths      `yaml:",inline"`
 	}
 	if err := readYAML(filepath.Join(dir, "dbt_project.yml"), "dbt_project.yml", &cfg); err != nil {
 		return nil, err
@@ -210,6 +214,12 @@ func Load(dir string, o LoadOptions) (*Project, error) {
 		return nil, err
 	}
 	if err := p.discover(); err != nil {
+		return nil, err
+	}
+	if err := p.discoverExtra(cfg.Extra); err != nil {
+		return nil, err
+	}
+	if err := p.resolvePending(); err != nil {
 		return nil, err
 	}
 	if err := p.loadPackages(cfg.PackagesPath, cfg.Dispatch, cfg.Vars, o.Vars); err != nil {

@@ -856,6 +856,7 @@ func (r Relation) incorporate(va *exec.VarArgs) Relation {
 func (e *Engine) graphContext() map[string]any {
 	e.graphOnce.Do(func() {
 		nodes, sources := map[string]any{}, map[string]any{}
+		others := map[string]map[string]any{"exposures": {}, "metrics": {}, "semantic_models": {}, "saved_queries": {}, "unit_tests": {}}
 		if e.G != nil {
 			for id, n := range e.G.Nodes {
 				m := nodeMap(n)
@@ -884,11 +885,16 @@ func (e *Engine) graphContext() map[string]any {
 				if n.ResourceType == "model" || n.ResourceType == "seed" {
 					m["relation_name"] = n.Relation().String()
 				}
+				if sec := manifestSection(n); sec != "nodes" {
+					others[sec][id] = m
+					continue
+				}
 				nodes[id] = m
 			}
 		}
-		e.graph = map[string]any{"nodes": nodes, "sources": sources, "exposures": map[string]any{}, "metrics": map[string]any{},
-			"groups": map[string]any{}, "semantic_models": map[string]any{}, "saved_queries": map[string]any{}}
+		e.graph = map[string]any{"nodes": nodes, "sources": sources, "exposures": others["exposures"], "metrics": others["metrics"],
+			"groups": map[string]any{}, "semantic_models": others["semantic_models"], "saved_queries": others["saved_queries"],
+			"unit_tests": others["unit_tests"]}
 	})
 	return e.graph
 }

@@ -35,9 +35,30 @@ var criterionRE = regexp.MustCompile(`^(@)?((\d*)\+)?(([\w.]+):)?(.*?)(\+(\d*))?
 // unless selected through source:).
 func (s *Selector) Select(selects, excludes, resourceTypes []string) (Selection, error) {
 	var sel Selection
+	types := map[string]bool{}
+	if len(resourceTypes) == 0 {
+		resourceTypes = []string{"default"}
+	}
+	for _, t := range resourceTypes {
+		switch t {
+		case "all":
+			for _, rt := range ResourceTypes {
+				types[rt] = true
+			}
+		case "default": // dbt's: everything but analyses
+			for _, rt := range ResourceTypes {
+				types[rt] = rt != typeAnalysis
+			}
+		default:
+			if !containsStr(ResourceTypes, t) {
+				return sel, fmt.Errorf("--resource-type %q: choose from %s, all, default", t, strings.Join(ResourceTypes, ", "))
+			}
+			types[t] = true
+		}
+	}
 	universe := map[string]bool{}
 	for id, n := range s.G.Nodes {
-		if len(resourceTypes) == 0 || containsStr(resourceTypes, n.ResourceType) {
+		if types[n.ResourceType] {
 			universe[id] = true
 		}
 	}
@@ -76,7 +97,7 @@ func (s *Selector) Select(selects, excludes, resourceTypes []string) (Selection,
 	// Eager indirect selection, dbt's default: a test comes along with any node it tests, and
 	// goes away with any node it tests that was excluded.
 	for id, n := range s.G.Nodes {
-		if n.ResourceType != "test" {
+		if n.ResourceType != "test" && n.ResourceType != typeUnitTest {
 			continue
 		}
 		for _, parent := range s.G.Parents[id] {
@@ -87,7 +108,7 @@ func (s *Selector) Select(selects, excludes, resourceTypes []string) (Selection,
 		}
 	}
 	for id, n := range s.G.Nodes {
-		if n.ResourceType != "test" || chosen[id] || excluded[id] {
+		if (n.ResourceType != "test" && n.ResourceType != typeUnitTest) || chosen[id] || excluded[id] {
 			continue
 		}
 		for _, parent := range s.G.Parents[id] {

@@ -57,6 +57,7 @@ func TestLsMatchesDBT(t *testing.T) {
 			"config.materialized:ephemeral", "config.schema:mkt", "intermediate", "@int_orders_by_customer", "2+revenue_dashboard",
 			"graph_fixture.marts.marketing.*", "path:models/marts/finance", "tag:sh*", "tag:metrics", "resource_type:test",
 			"stg_shop_customers", "source:shop.customers"},
+		"resources": {"", "customer_totals+", "+revenue_by_day", "resource_type:unit_test"},
 	}
 	excludes := map[string][][2]string{
 		"graph": {{"", "tag:slow"}, {"marts.*", "marts.finance.*"}, {"+revenue_dashboard", "segments"}},
@@ -88,6 +89,29 @@ func TestLsMatchesDBT(t *testing.T) {
 			for _, e := range excludes[proj] {
 				check(e[0], e[1])
 			}
+			if proj != "resources" {
+				return
+			}
+			for _, types := range [][]string{{"all"}, {"snapshot", "exposure", "saved_query"}, {"unit_test", "model"}} {
+				var args []string
+				for _, rt := range types {
+					args = append(args, "--resource-type", rt)
+				}
+				want := lines(dbtOut(t, dir, append([]string{"ls"}, args...)...))
+				r := dango(t, dir, append([]string{"ls"}, args...)...)
+				if got := lines(r.stdout); r.code != 0 || strings.Join(got, ",") != strings.Join(want, ",") {
+					t.Errorf("ls %v:\n dango %v (%+v)\n dbt   %v", args, got, r, want)
+				}
+			}
+			if r := dango(t, dir, "ls", "--resource-type", "modle"); r.code != 2 || !strings.Contains(r.stderr, `--resource-type "modle": choose from`) {
+				t.Errorf("misspelt resource type: %+v", r)
+			}
+			// Snapshots and unit tests are parsed, not executed: build says so, once.
+			r := dango(t, dir, "build")
+			want := "Warning: dango's engine parses but does not execute 1 snapshot (orders_snapshot) and 1 unit test (test_totals_sum) yet"
+			if r.code != 0 || strings.Count(r.stderr, want) != 1 {
+				t.Errorf("build of parsed-only resources: %+v", r)
+			}
 		})
 	}
 }
@@ -97,7 +121,7 @@ var spaceRE = regexp.MustCompile(`\s+`)
 func normalize(s string) string { return strings.TrimSpace(spaceRE.ReplaceAllString(s, " ")) }
 
 func TestCompileMatchesDBT(t *testing.T) {
-	for _, proj := range []string{"jaffle", "graph"} {
+	for _, proj := range []string{"jaffle", "graph", "resources"} {
 		t.Run(proj, func(t *testing.T) {
 			dir := dbtProject(t, proj)
 			dbtOut(t, dir, "compile", "--target-path", "target_dbt")

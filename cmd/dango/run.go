@@ -91,6 +91,9 @@ func newExecCmd(g *globals, command, short string) *cobra.Command {
 			l.E.FullRefresh = fullRefresh
 			l.E.Command, l.E.Log = command, out
 			ids := l.Executable(command)
+			if w := transform.NotExecuted(l.G, l.Sel.IDs, command); w != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "Warning:", w)
+			}
 			w, err := warehouse.Open(cmd.Context(), l.p.Warehouse, waitOptions(wait))
 			if err != nil {
 				return failed(err)

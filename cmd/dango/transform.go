@@ -26,7 +26,7 @@ type selectFlags struct {
 func (f *selectFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVarP(&f.selects, "select", "s", nil, "nodes to include (dbt's selector grammar; repeat for a union)")
 	cmd.Flags().StringArrayVar(&f.excludes, "exclude", nil, "nodes to leave out")
-	cmd.Flags().StringArrayVar(&f.resourceTypes, "resource-type", nil, "only these resource types: model, seed, test, source")
+	cmd.Flags().StringArrayVar(&f.resourceTypes, "resource-type", nil, "only these resource types: model, seed, test, source, snapshot, analysis, unit_test, exposure, semantic_model, metric, saved_query, all, default (repeatable)")
 	cmd.Flags().StringVar(&f.vars, "vars", "", `variables as YAML or JSON: '{"year": 2024}'`)
 	cmd.Flags().StringVarP(&f.target, "target", "t", "", "profile target (default: env DBT_TARGET, else the profile's)")
 	f.places.add(cmd)
@@ -91,31 +91,18 @@ func newLsCmd(g *globals) *cobra.Command {
 			out := cmd.OutOrStdout()
 			for _, id := range l.Sel.IDs {
 				n := l.G.Nodes[id]
-				switch output {
-				case "name":
-					if n.ResourceType == "source" {
-						fmt.Fprintln(out, n.SourceName+"."+n.Name)
-					} else {
-						fmt.Fprintln(out, n.Name)
-					}
-				case "path":
-					fmt.Fprintln(out, n.OriginalFilePath)
-				case "json":
-					deps := n.DependsOn
-					if deps == nil {
-						deps = []string{}
-					}
-					b, _ := json.Marshal(map[string]any{"name": n.Name, "resource_type": n.ResourceType, "package_name": n.PackageName,
-						"original_file_path": n.OriginalFilePath, "unique_id": n.UniqueID, "alias": n.Alias, "config": n.Config,
-						"tags": n.Tags, "depends_on": map[string]any{"nodes": deps, "macros": []string{}}})
-					fmt.Fprintln(out, string(b))
-				default:
-					if n.ResourceType == "source" {
-						fmt.Fprintln(out, "source:"+strings.Join(n.FQN[:1], ".")+"."+n.SourceName+"."+n.Name)
-					} else {
-						fmt.Fprintln(out, strings.Join(n.FQN, "."))
-					}
+				if output != "json" {
+					fmt.Fprintln(out, n.LsLine(output))
+					continue
 				}
+				deps := n.DependsOn
+				if deps == nil {
+					deps = []string{}
+				}
+				b, _ := json.Marshal(map[string]any{"name": n.Name, "resource_type": n.ResourceType, "package_name": n.PackageName,
+					"original_file_path": n.OriginalFilePath, "unique_id": n.UniqueID, "alias": n.Alias, "config": n.Config,
+					"tags": n.Tags, "depends_on": map[string]any{"nodes": deps, "macros": []string{}}})
+				fmt.Fprintln(out, string(b))
 			}
 			return nil
 		},
@@ -134,6 +121,9 @@ func newCompileCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			start := time.Now()
+			if len(f.resourceTypes) == 0 { // dbt compile compiles analyses too
+				f.resourceTypes = []string{"all"}
+			}
 			l, err := loadDBT(g, f)
 			if err != nil {
 				return err
