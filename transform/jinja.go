@@ -48,6 +48,9 @@ type Relation struct {
 	bare                         bool   // a CTE name, rendered unquoted
 }
 
+// IsMapping makes `relation is mapping` true, as for dbt's Relation (a Mapping in Python).
+func (r Relation) IsMapping() bool { return !r.bare }
+
 func (r Relation) String() string {
 	if r.bare {
 		return r.Identifier
@@ -72,6 +75,28 @@ func (r Relation) GetAttribute(name string) (*exec.Value, bool) {
 		return exec.AsValue(r.Identifier), true
 	case "render":
 		return exec.AsValue(func() string { return r.String() }), true
+	case "get": // a Relation is a Mapping in dbt: relation.get('metadata', {}) and friends
+		return exec.AsValue(func(key string, def ...any) any {
+			switch key {
+			case "metadata":
+				return map[string]any{"type": "DuckDBRelation"}
+			case "database":
+				return r.Database
+			case "schema":
+				return r.Schema
+			case "identifier":
+				return r.Identifier
+			case "type":
+				if r.Type == "" {
+					return nil
+				}
+				return r.Type
+			}
+			if len(def) > 0 {
+				return def[0]
+			}
+			return nil
+		}), true
 	case "type":
 		if r.Type == "" {
 			return exec.AsValue(nil), true

@@ -149,7 +149,14 @@ func testLessThan(_ *exec.Context, in *exec.Value, params *exec.VarArgs) (bool, 
 	return in.Float() < param.Float(), nil
 }
 
+// Mapping is a Go value a template treats as a mapping (`x is mapping`) without being a map,
+// like the Python objects that implement collections.abc.Mapping (dbt's Relation).
+type Mapping interface{ IsMapping() bool }
+
 func testMapping(_ *exec.Context, in *exec.Value, params *exec.VarArgs) (bool, error) {
+	if m, ok := in.Interface().(Mapping); ok {
+		return m.IsMapping(), nil
+	}
 	return in.IsDict(), nil
 }
 
